@@ -1,0 +1,74 @@
+# apiguard: make run (everything a newcomer needs locally), make test (the whole suite).
+SHELL := bash
+GO ?= go
+BIN := bin/apiguard
+LINUX_BIN := bin/linux-amd64/apiguard
+AZURITE := node_modules/.bin/azurite-table
+FUZZTIME ?= 5m
+FUZZTIME_SHORT ?= 5s
+# Fuzz targets as package:Function.
+FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse
+AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
+
+.PHONY: build run test unit fuzz-short fuzz bench lint package clean
+
+build:
+	$(GO) build -o $(BIN) .
+
+# Azurite (Table Storage emulator) from npm, pinned in package.json / package-lock.json.
+$(AZURITE): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# run: Azurite in memory on a free loopback port, then apiguard serve on 127.0.0.1:7071.
+# Settings: local.settings.json when present, else local.settings.sample.json.
+run: build $(AZURITE)
+	@set -euo pipefail; \
+	port=$$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'); \
+	dir=$$(mktemp -d); \
+	$(AZURITE) --tableHost 127.0.0.1 --tablePort $$port --inMemoryPersistence --disableTelemetry --location $$dir --silent & azpid=$$!; \
+	trap 'kill $$azpid 2>/dev/null; wait $$azpid 2>/dev/null; rm -rf $$dir' EXIT; \
+	for i in $$(seq 200); do (echo > /dev/tcp/127.0.0.1/$$port) 2>/dev/null && break; sleep 0.1; done; \
+	echo "Azurite Table Storage on 127.0.0.1:$$port (in memory)"; \
+	export APIGUARD_TABLES_CONNECTION="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$(AZURITE_KEY);TableEndpoint=http://127.0.0.1:$$port/devstoreaccount1;"; \
+	settings=local.settings.json; [ -f $$settings ] || settings=local.settings.sample.json; \
+	echo "apiguard serve with $$settings: try  curl -i -X POST --data @docs/examples/alert-arm.json http://127.0.0.1:7071/api/alerts"; \
+	$(BIN) serve --settings $$settings
+
+# test: lint, every test (the Azurite harness starts and stops its own emulator per
+# test binary), the packaged layout, and each fuzz target briefly.
+test: $(AZURITE) lint unit fuzz-short
+
+unit:
+	$(GO) test -count=1 ./...
+
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn for $(FUZZTIME_SHORT)"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME_SHORT); \
+	done
+
+# fuzz: the same targets for longer (FUZZTIME=30m make fuzz).
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
+	done
+
+bench: $(AZURITE)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@out=$$(find . -name '*.go' -not -path './node_modules/*' -print0 | xargs -0 gofmt -l); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# package: the Flex Consumption zip (host.json, the linux/amd64 binary with mode 0755,
+# one folder per function), written deterministically with archive/zip.
+package: build
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags=-buildid= -o $(LINUX_BIN) .
+	$(BIN) package --binary $(LINUX_BIN) --out dist/apiguard.zip
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,117 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apiguard/apiguard/shared/envelope"
+	"github.com/apiguard/apiguard/shared/fault"
+)
+
+// invocationLogger scopes a logger to one invocation, as the host's own logs are.
+func (a *App) invocationLogger(function, invocationID string) zerolog.Logger {
+	return a.Log.With().Str("function", function).Str("invocation_id", invocationID).Logger()
+}
+
+// envelopeLimit bounds an envelope read: the body limit, inflated for JSON string
+// escaping (worst case \u00XX for every byte), plus room for headers and metadata.
+func (a *App) envelopeLimit() int64 { return 6*a.Config.MaxBodyBytes + 1<<20 }
+
+// HostHandler serves the Functions host (custom handler, envelope mode): GET / for
+// readiness and POST /<function> for invocations.
+func (a *App) HostHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintln(w, "apiguard custom handler ready")
+	})
+	mux.HandleFunc("POST /{function}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("function")
+		fn, ok := Functions[strings.ToLower(name)]
+		if !ok {
+			http.Error(w, "no function "+name, http.StatusNotFound)
+			return
+		}
+		id := r.Header.Get("X-Azure-Functions-InvocationId")
+		log := a.invocationLogger(name, id)
+		req, err := envelope.ReadRequest(r.Body, a.envelopeLimit())
+		if err != nil {
+			a.answerBadEnvelope(w, log, fn, err)
+			return
+		}
+		resp := a.invoke(r.Context(), log, fn, req)
+		if resp == nil {
+			http.Error(w, "invocation failed; the host will retry", http.StatusInternalServerError)
+			return
+		}
+		if err := resp.Write(w); err != nil {
+			log.Error().Err(err).Msg("writing the response to the host")
+		}
+	})
+	return mux
+}
+
+// invoke runs one function over a decoded envelope. It returns nil when the invocation
+// must fail (a transient fault), so the host retries.
+func (a *App) invoke(ctx context.Context, log zerolog.Logger, fn Function, req *envelope.Request) *envelope.Response {
+	resp := &envelope.Response{}
+	switch {
+	case fn.HTTP != nil:
+		hr, err := req.HTTP(fn.Binding)
+		if err != nil {
+			log.Warn().Err(err).Msg("HTTP trigger data unreadable")
+			resp.SetHTTP("res", errorResponse(fault.StatusOf(err), err))
+			return resp
+		}
+		out := fn.HTTP(a, ctx, log, hr)
+		resp.SetHTTP("res", out)
+		resp.Log("%s %s -> %d", hr.Method, hr.URL, out.StatusCode)
+	case fn.Timer != nil:
+		t, err := req.Timer(fn.Binding)
+		if err != nil {
+			// A timer payload we cannot read will not read better on retry: log and succeed.
+			log.Error().Err(err).Msg("timer data unreadable; running anyway")
+			t = nil
+		}
+		summary, err := fn.Timer(a, ctx, log, t)
+		if err != nil {
+			log.Error().Err(err).Str("summary", summary).Msg("timer run failed")
+			if fault.Of(err) == fault.Retry {
+				return nil
+			}
+		}
+		resp.Log("%s", summary)
+	}
+	return resp
+}
+
+// answerBadEnvelope answers an envelope that could not be read. For an HTTP function
+// the caller gets the 4xx through the res binding; anything else fails the invocation
+// only if retrying could help.
+func (a *App) answerBadEnvelope(w http.ResponseWriter, log zerolog.Logger, fn Function, err error) {
+	log.Warn().Err(err).Msg("envelope rejected")
+	if fn.HTTP != nil {
+		resp := &envelope.Response{}
+		resp.SetHTTP("res", errorResponse(fault.StatusOf(err), err))
+		_ = resp.Write(w)
+		return
+	}
+	if fault.Of(err) == fault.Retry {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_ = (&envelope.Response{Logs: []string{"envelope rejected: " + err.Error()}}).Write(w)
+}
+
+// newInvocationID makes an id for invocations that do not come from the host.
+func newInvocationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

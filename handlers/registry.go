@@ -1,0 +1,98 @@
+// Package handlers holds one thin handler per Azure Function: decode the host's
+// envelope, call the domain, encode the answer. The same handlers serve the Functions
+// host (custom handler, envelope mode) and the standalone `apiguard serve`.
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apiguard/apiguard/shared/envelope"
+)
+
+// Function is the code behind one folder under functions/. Exactly one of HTTP and
+// Timer is set, matching the trigger in its function.json.
+type Function struct {
+	Trigger string // httpTrigger or timerTrigger: checked against function.json
+	Binding string // the trigger binding's name in function.json
+	HTTP    func(a *App, ctx context.Context, log zerolog.Logger, req *envelope.HTTPRequest) envelope.HTTPResponse
+	Timer   func(a *App, ctx context.Context, log zerolog.Logger, t *envelope.Timer) (string, error)
+}
+
+// Functions maps every function folder to its handler. A test checks it against the
+// function.json files on disk, both ways.
+var Functions = map[string]Function{
+	"alerts": {Trigger: "httpTrigger", Binding: "req", HTTP: alertsHTTP},
+	"expire": {Trigger: "timerTrigger", Binding: "timer", Timer: expireTimer},
+}
+
+// Def is what apiguard needs from one function.json.
+type Def struct {
+	Name      string
+	Trigger   string
+	Binding   string
+	Route     string   // HTTP: route under /api/ (defaults to the function name)
+	Methods   []string // HTTP: upper-case methods
+	AuthLevel string   // HTTP
+	Schedule  string   // timer: NCRONTAB
+}
+
+type functionJSON struct {
+	Bindings []struct {
+		Type      string   `json:"type"`
+		Direction string   `json:"direction"`
+		Name      string   `json:"name"`
+		Route     string   `json:"route"`
+		Methods   []string `json:"methods"`
+		AuthLevel string   `json:"authLevel"`
+		Schedule  string   `json:"schedule"`
+	} `json:"bindings"`
+}
+
+// LoadDefs reads every <name>/function.json in fsys.
+func LoadDefs(fsys fs.FS) (map[string]Def, error) {
+	files, err := fs.Glob(fsys, "*/function.json")
+	if err != nil {
+		return nil, err
+	}
+	defs := map[string]Def{}
+	for _, f := range files {
+		raw, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		var fj functionJSON
+		if err := json.Unmarshal(raw, &fj); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		d := Def{Name: path.Dir(f)}
+		for _, b := range fj.Bindings {
+			if b.Direction != "in" || !strings.HasSuffix(b.Type, "Trigger") {
+				continue
+			}
+			if d.Trigger != "" {
+				return nil, fmt.Errorf("%s: more than one trigger", f)
+			}
+			d.Trigger, d.Binding, d.Route, d.AuthLevel, d.Schedule = b.Type, b.Name, b.Route, b.AuthLevel, b.Schedule
+			for _, m := range b.Methods {
+				d.Methods = append(d.Methods, strings.ToUpper(m))
+			}
+			sort.Strings(d.Methods)
+		}
+		if d.Trigger == "" {
+			return nil, fmt.Errorf("%s: no trigger binding", f)
+		}
+		if d.Trigger == "httpTrigger" && d.Route == "" {
+			d.Route = d.Name
+		}
+		defs[d.Name] = d
+	}
+	return defs, nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/apiguard/apiguard/handlers"
+	"github.com/apiguard/apiguard/shared/config"
+)
+
+// runHost serves the Functions host on 127.0.0.1:port. It listens before anything
+// else: the host restarts a handler that does not answer GET / within 30 s.
+func runHost(port string, stderr io.Writer) int {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		fmt.Fprintln(stderr, "apiguard: listen:", err)
+		return 1
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		// Keep answering so the host shows the reason in its logs rather than a crash loop.
+		log := newLogger("info", "json", true, os.Stdout)
+		log.Error().Err(err).Msg("invalid settings: every invocation will fail until they are fixed")
+		return serveUntilSignal(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == "/" {
+				fmt.Fprintln(w, "apiguard: invalid settings")
+				return
+			}
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}), stderr)
+	}
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout)
+	a := handlers.New(cfg, log, time.Now)
+	log.Info().Str("version", version).Str("port", port).Msg("apiguard custom handler listening")
+	return serveUntilSignal(ln, a.HostHandler(), stderr)
+}
+
+func serveUntilSignal(ln net.Listener, h http.Handler, stderr io.Writer) int {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(stderr, "apiguard:", err)
+			return 1
+		}
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}
+	return 0
+}

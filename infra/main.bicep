@@ -1,0 +1,136 @@
+// apiguard on Azure Functions Flex Consumption (custom handler), with its state in Table
+// Storage reached through the app's managed identity. Deploy the zip from `make package`
+// afterwards (az functionapp deployment source config-zip or the Flex one-deploy API).
+//
+// The app starts in dryrun mode: it decides and records, and enforces nothing until an
+// operator sets mode = 'enforce'.
+
+@description('Name prefix for every resource (letters and digits, 3-11 characters).')
+@minLength(3)
+@maxLength(11)
+param prefix string = 'apiguard'
+
+param location string = resourceGroup().location
+
+@allowed(['dryrun', 'enforce'])
+param mode string = 'dryrun'
+
+@description('Addresses and CIDRs never to block, comma-separated.')
+param allowCidrs string = ''
+
+@description('Cap on new blocks per hour.')
+param maxNewBlocksPerHour int = 100
+
+var suffix = uniqueString(resourceGroup().id)
+var storageName = toLower('${prefix}${suffix}')
+var deployContainer = 'deployments'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: take(storageName, 24)
+  location: location
+  sku: { name: 'Standard_LRS' }
+  kind: 'StorageV2'
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    supportsHttpsTrafficOnly: true
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deployContainer
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${prefix}-ai-${suffix}'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    DisableLocalAuth: true
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: '${prefix}-plan-${suffix}'
+  location: location
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: '${prefix}-${suffix}'
+  location: location
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deployContainer}'
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: 40
+        instanceMemoryMB: 2048
+      }
+      runtime: { name: 'custom', version: '1.0' }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      appSettings: [
+        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+        { name: 'APIGUARD_TABLES_URL', value: storage.properties.primaryEndpoints.table }
+        { name: 'APIGUARD_MODE', value: mode }
+        { name: 'APIGUARD_ALLOW_CIDRS', value: allowCidrs }
+        { name: 'APIGUARD_MAX_NEW_BLOCKS_PER_HOUR', value: string(maxNewBlocksPerHour) }
+        { name: 'APIGUARD_LOG_FORMAT', value: 'json' }
+      ]
+    }
+  }
+}
+
+// Built-in role ids.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for r in [roles.storageBlobDataOwner, roles.storageTableDataContributor, roles.storageQueueDataContributor]: {
+  name: guid(storage.id, app.id, r)
+  scope: storage
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r)
+  }
+}]
+
+resource insightsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(insights.id, app.id, roles.monitoringMetricsPublisher)
+  scope: insights
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+  }
+}
+
+output functionAppName string = app.name
+output alertsUrl string = 'https://${app.properties.defaultHostName}/api/alerts'

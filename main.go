@@ -1,0 +1,80 @@
+// Command apiguard is the apiguard function app: the Functions custom handler when
+// FUNCTIONS_CUSTOMHANDLER_PORT is set, a standalone server with `serve`, and offline
+// tools on files (`plan`, `package`).
+package main
+
+import (
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// app holds host.json and the function folders, so the binary serves exactly the
+// functions it is packaged with and can package itself.
+//
+//go:embed host.json functions
+var app embed.FS
+
+const usage = `apiguard: Defender for APIs alerts in, graded and recorded block decisions out.
+
+Usage:
+  apiguard                     run as the Azure Functions custom handler (FUNCTIONS_CUSTOMHANDLER_PORT set)
+  apiguard serve [--addr A] [--settings FILE]
+                               run standalone: the same functions under /api/, timers in-process
+  apiguard plan [FILE|-]       decide one alert file offline (no store) and print the decisions as JSON
+  apiguard package --binary B --out ZIP
+                               write the Flex Consumption deployment zip
+  apiguard version
+
+Settings come from the environment (see README.md); serve also reads a local.settings.json.
+`
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		if port := os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT"); port != "" {
+			return runHost(port, stderr)
+		}
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stderr)
+	case "plan":
+		return runPlan(args[1:], stdin, stdout, stderr)
+	case "package":
+		return runPackage(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "apiguard", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "apiguard: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func functionsFS() fs.FS {
+	sub, err := fs.Sub(app, "functions")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the folder
+	}
+	return sub
+}
+
+// configError prints a settings problem in full and returns the exit code for it.
+func configError(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "apiguard:", strings.TrimSpace(err.Error()))
+	return 2
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/apiguard/apiguard/handlers"
+	"github.com/apiguard/apiguard/shared/config"
+)
+
+// runServe is the standalone mode: the same handlers under /api/, timers in-process.
+func runServe(args []string, stderr io.Writer) int {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	addr := fl.String("addr", "127.0.0.1:7071", "listen address (loopback by default: serve has no function keys)")
+	settings := fl.String("settings", "local.settings.json", "local settings file whose Values fill in settings missing from the environment (ignored when absent)")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	lookup, err := settingsLookup(*settings)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	cfg, err := config.Load(lookup)
+	if err == nil {
+		err = cfg.RequireTables()
+	}
+	if err != nil {
+		return configError(stderr, err)
+	}
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, false, os.Stdout)
+	defs, err := handlers.LoadDefs(functionsFS())
+	if err != nil {
+		return configError(stderr, err)
+	}
+	a := handlers.New(cfg, log, time.Now)
+	h, err := a.ServeHandler(defs)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "apiguard: listen:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.RunTimers(ctx, defs); err != nil {
+		return configError(stderr, err)
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("mode", cfg.Mode).Msg("apiguard serve: POST alerts to /api/alerts")
+	return serveUntilSignal(ln, h, stderr)
+}
+
+// settingsLookup reads the environment first, then the Values of a local.settings.json
+// (the Functions Core Tools format), so `make run` and a hand-edited file both work.
+func settingsLookup(path string) (func(string) (string, bool), error) {
+	values := map[string]string{}
+	raw, err := os.ReadFile(path)
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
+		return nil, fmt.Errorf("--settings %s: %w", path, err)
+	default:
+		var f struct {
+			Values map[string]string `json:"Values"`
+		}
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, fmt.Errorf("--settings %s: not a local.settings.json: %w", path, err)
+		}
+		values = f.Values
+	}
+	return func(k string) (string, bool) {
+		if v, ok := os.LookupEnv(k); ok {
+			return v, true
+		}
+		v, ok := values[k]
+		return v, ok
+	}, nil
+}

@@ -1,0 +1,178 @@
+package alert
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// maxAddresses caps the addresses taken from one alert. Defender names one attacker, or
+// a handful; a hundred is generous and keeps one hostile alert from fanning out into
+// thousands of decisions.
+const maxAddresses = 100
+
+// Where an address was found.
+const (
+	SourceEntity             = "entity"
+	SourceExtendedProperties = "extended_properties"
+	SourceEvidence           = "evidence"
+)
+
+// addressSet collects normalized addresses in first-seen order, without duplicates.
+type addressSet struct {
+	list []Address
+	seen map[netip.Addr]struct{}
+}
+
+// add records a, reporting false once the set is full.
+func (s *addressSet) add(a netip.Addr, source string) bool {
+	if len(s.list) >= maxAddresses {
+		return false
+	}
+	a = normalizeAddr(a)
+	if !a.IsValid() {
+		return true
+	}
+	if s.seen == nil {
+		s.seen = make(map[netip.Addr]struct{})
+	}
+	if _, dup := s.seen[a]; dup {
+		return true
+	}
+	s.seen[a] = struct{}{}
+	s.list = append(s.list, Address{IP: a, Source: source})
+	return true
+}
+
+func (s *addressSet) full() bool { return len(s.list) >= maxAddresses }
+
+// normalizeAddr gives one spelling per address: IPv4-mapped IPv6 becomes IPv4 (a
+// dual-stack front end reports ::ffff:1.2.3.4 for 1.2.3.4) and zones are dropped
+// (they name a local interface, not a host on the internet).
+func normalizeAddr(a netip.Addr) netip.Addr {
+	return a.Unmap().WithZone("")
+}
+
+// parseAddress reads an entity's address field, which should be a bare address but
+// is forgiven a port or brackets.
+func parseAddress(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return normalizeAddr(a), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return normalizeAddr(ap.Addr()), true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
+			return normalizeAddr(a), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// scanAddresses finds IPv4 and IPv6 literals in free text (an extendedProperties
+// value), calling emit for each in order until emit returns false.
+//
+// Free text holds many things that look like addresses, so a candidate is the longest
+// run of hex digits, dots and colons, and it must stand alone: "1.2.3.4.5" is one run
+// and no address; a run glued to a word ("v1.2.3.4", "1.2.3.4x") or following a word
+// and a slash, as versions do in user agents ("Chrome/120.0.0.0"), is skipped, as is a
+// run right after the word "version". Ports ("1.2.3.4:5678", "[2001:db8::1]:443") and
+// IPv6 zones are dropped.
+func scanAddresses(s string, emit func(netip.Addr) bool) {
+	for i := 0; i < len(s); {
+		if !isRunByte(s[i]) {
+			i++
+			continue
+		}
+		start := i
+		for i < len(s) && isRunByte(s[i]) {
+			i++
+		}
+		end := i
+		zoneEnd := end
+		if end < len(s) && s[end] == '%' {
+			zoneEnd = end + 1
+			for zoneEnd < len(s) && (isWordByte(s[zoneEnd]) || s[zoneEnd] == '-' || s[zoneEnd] == '.') {
+				zoneEnd++
+			}
+			i = zoneEnd
+		}
+		cand := s[start:end]
+		// A lone colon or trailing dots belong to the sentence ("IP:1.2.3.4", "from 1.2.3.4."),
+		// a double colon to the address ("::1").
+		if strings.HasPrefix(cand, ":") && !strings.HasPrefix(cand, "::") {
+			cand = cand[1:]
+			start++
+		}
+		if strings.HasSuffix(cand, ":") && !strings.HasSuffix(cand, "::") {
+			cand = cand[:len(cand)-1]
+		}
+		cand = strings.TrimRight(cand, ".")
+		if !standsAlone(s, start, zoneEnd) {
+			continue
+		}
+		a, ok := literal(cand)
+		if !ok {
+			continue
+		}
+		if !emit(a) {
+			return
+		}
+	}
+}
+
+// literal parses a candidate run: an address, or an address with a port.
+func literal(c string) (netip.Addr, bool) {
+	if strings.IndexFunc(c, func(r rune) bool { return r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' }) < 0 {
+		return netip.Addr{}, false // "::" alone is punctuation in prose, not a host
+	}
+	if a, err := netip.ParseAddr(c); err == nil {
+		return normalizeAddr(a), true
+	}
+	if ap, err := netip.ParseAddrPort(c); err == nil && ap.Addr().Is4() {
+		return normalizeAddr(ap.Addr()), true
+	}
+	return netip.Addr{}, false
+}
+
+// standsAlone reports whether s[start:end] is not part of a larger word or version.
+func standsAlone(s string, start, end int) bool {
+	if end < len(s) && isWordByte(s[end]) {
+		return false
+	}
+	if start == 0 {
+		return true
+	}
+	prev := s[start-1]
+	switch {
+	case isWordByte(prev):
+		return false
+	case prev == '/':
+		// "http://1.2.3.4" is an address; "Chrome/120.0.0.0" is a version.
+		return start < 2 || !isWordByte(s[start-2])
+	case prev == ' ' || prev == '\t':
+		word := strings.ToLower(lastWord(s[:start]))
+		return word != "version" && word != "ver" && word != "build"
+	}
+	return true
+}
+
+// lastWord is the word just before trailing blanks of s.
+func lastWord(s string) string {
+	s = strings.TrimRight(s, " \t")
+	i := len(s)
+	for i > 0 && isWordByte(s[i-1]) {
+		i--
+	}
+	return s[i:]
+}
+
+// isRunByte reports whether c can be part of an address literal.
+func isRunByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.'
+}
+
+func isWordByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+}

@@ -1,0 +1,86 @@
+// Package alert decodes Microsoft Defender for Cloud / Defender for APIs alerts, in every
+// shape they reach apiguard, into one normalized Incident.
+package alert
+
+import (
+	"encoding/json"
+	"net/netip"
+	"time"
+)
+
+// Severity is Defender's alert severity, normalized.
+type Severity string
+
+const (
+	SeverityUnknown       Severity = ""
+	SeverityInformational Severity = "Informational"
+	SeverityLow           Severity = "Low"
+	SeverityMedium        Severity = "Medium"
+	SeverityHigh          Severity = "High"
+)
+
+// Shape names the layout an alert arrived in.
+type Shape string
+
+const (
+	ShapeARM      Shape = "arm"               // ARM REST: {id, name, type, properties{...}}
+	ShapeWorkflow Shape = "workflow"          // workflow automation trigger body: flat camelCase
+	ShapeExport   Shape = "export"            // continuous export / SecurityAlert schema: flat PascalCase
+	ShapeTableRow Shape = "securityalert_row" // Log Analytics SecurityAlert row: Entities as JSON string
+	ShapeGraph    Shape = "graph"             // Microsoft Graph alerts_v2 item or change notification
+	ShapeUnknown  Shape = "unknown"           // an object with no recognizable alert fields
+)
+
+// Address is an attacker address found in an alert, with where it was found.
+type Address struct {
+	IP     netip.Addr `json:"ip"`
+	Source string     `json:"source"` // "entity" or "extended_properties" (or "evidence" for Graph)
+}
+
+// Incident is one alert, normalized. The raw alert is kept as received.
+type Incident struct {
+	// ID is derived from the alert's own identity (systemAlertId first), so a
+	// redelivered alert maps to the same incident.
+	ID            string          `json:"id"`
+	SystemAlertID string          `json:"system_alert_id,omitempty"`
+	AlertType     string          `json:"alert_type"`
+	DisplayName   string          `json:"display_name,omitempty"`
+	Severity      Severity        `json:"severity"`
+	Status        string          `json:"status,omitempty"`
+	ProductName   string          `json:"product_name,omitempty"`
+	StartTime     time.Time       `json:"start_time,omitzero"`
+	EndTime       time.Time       `json:"end_time,omitzero"`
+	GeneratedTime time.Time       `json:"generated_time,omitzero"`
+	Addresses     []Address       `json:"addresses"`
+	ResourceIDs   []string        `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
+	APIMResources []string        `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
+	Compromised   string          `json:"compromised_entity,omitempty"`
+	Shape         Shape           `json:"shape"`
+	Raw           json.RawMessage `json:"-"`
+}
+
+// EventTime is the time the alert speaks of: its start, else when it was generated,
+// else its end. Zero when the alert carries no time at all.
+func (i *Incident) EventTime() time.Time {
+	for _, t := range []time.Time{i.StartTime, i.GeneratedTime, i.EndTime} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// Rejected is an element of a batch that could not be read as an alert.
+type Rejected struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// Batch is what one request body decoded to.
+type Batch struct {
+	Incidents []Incident `json:"incidents"`
+	Rejected  []Rejected `json:"rejected,omitempty"`
+	// ValidationCode is set when the body was an Event Grid subscription validation
+	// event; the caller must answer {"validationResponse": code}.
+	ValidationCode string `json:"-"`
+}

@@ -1,0 +1,6 @@
+//go:build goexperiment.jsonv2
+
+package alert
+
+// syntaxOffsetIsAfter: see jsonoffset.go.
+const syntaxOffsetIsAfter = false

@@ -1,0 +1,313 @@
+// Package config reads apiguard's settings from the environment (Azure app settings),
+// fills defaults and validates everything once at start-up, naming every problem at once.
+//
+// Every setting the code reads is declared in Settings; nothing else in apiguard reads
+// the environment. A test checks the table against local.settings.sample.json and the
+// README, so the three cannot drift apart.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Setting documents one app setting.
+type Setting struct {
+	Name    string
+	Default string
+	Doc     string
+}
+
+// Settings is every setting apiguard reads, in the order the README documents them.
+var Settings = []Setting{
+	{"APIGUARD_TABLES_CONNECTION", "", "Table Storage connection string (Azurite locally). Either this or APIGUARD_TABLES_URL."},
+	{"APIGUARD_TABLES_URL", "", "Table service URL used with managed identity (DefaultAzureCredential), e.g. https://<account>.table.core.windows.net."},
+	{"APIGUARD_TABLE_PREFIX", "apiguard", "Prefix of the table names (letters and digits)."},
+	{"APIGUARD_LOG_LEVEL", "info", "trace, debug, info, warn or error."},
+	{"APIGUARD_LOG_FORMAT", "auto", "json, console, or auto (JSON under the Functions host or when not on a terminal)."},
+	{"APIGUARD_MODE", "dryrun", "dryrun (decide and record, enforce nothing) or enforce."},
+	{"APIGUARD_MODE_OVERRIDES", "", "Per-action modes, e.g. block_waf=enforce,throttle=dryrun."},
+	{"APIGUARD_PLAYBOOK", "", "Per-alert-type actions overriding the built-in playbook, e.g. API_SpikeInLatency=throttle,API_UnseenParam=record."},
+	{"APIGUARD_DEFAULT_ACTION", "record", "Action for alert types the playbook does not know (record, throttle, block_waf, block_apim)."},
+	{"APIGUARD_ALLOW_CIDRS", "", "Addresses and CIDRs never to block, comma-separated (private and platform ranges are always protected)."},
+	{"APIGUARD_DURATION_INFORMATIONAL", "30m", "Base block/throttle duration for Informational alerts."},
+	{"APIGUARD_DURATION_LOW", "1h", "Base duration for Low alerts."},
+	{"APIGUARD_DURATION_MEDIUM", "4h", "Base duration for Medium alerts (and alerts of unknown severity)."},
+	{"APIGUARD_DURATION_HIGH", "24h", "Base duration for High alerts."},
+	{"APIGUARD_MAX_DURATION", "7d", "Cap on escalated durations."},
+	{"APIGUARD_ESCALATION_LOOKBACK", "30d", "Offences within this window count for escalation (duration doubles per offence)."},
+	{"APIGUARD_JITTER", "0.1", "Relative jitter on durations (0 to 0.5), deterministic per target and incident."},
+	{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "100", "Cap on new blocks per clock hour; the excess is recorded as deferred. 0 disables new blocks."},
+	{"APIGUARD_MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)."},
+}
+
+// Config is the validated configuration.
+type Config struct {
+	TablesConnection string
+	TablesURL        string
+	TablePrefix      string
+
+	LogLevel  string
+	LogFormat string
+
+	Mode          string
+	ModeOverrides map[string]string
+	Playbook      map[string]string
+	DefaultAction string
+	AllowList     []netip.Prefix
+
+	Durations     map[string]time.Duration // by severity: Informational, Low, Medium, High
+	MaxDuration   time.Duration
+	Lookback      time.Duration
+	Jitter        float64
+	MaxNewPerHour int
+	MaxBodyBytes  int64
+}
+
+// Actions that a playbook entry may name.
+var playbookActions = map[string]bool{"record": true, "throttle": true, "block_waf": true, "block_apim": true}
+
+// Modes that an action may run in.
+var modes = map[string]bool{"dryrun": true, "enforce": true}
+
+// Load reads the settings through lookup (os.LookupEnv in production) and validates them.
+// The error lists every problem, one per line.
+func Load(lookup func(string) (string, bool)) (*Config, error) {
+	get := func(name string) string {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		for _, s := range Settings {
+			if s.Name == name {
+				return s.Default
+			}
+		}
+		panic("config: setting not declared: " + name)
+	}
+	var problems []string
+	bad := func(name, format string, args ...any) {
+		problems = append(problems, name+": "+fmt.Sprintf(format, args...))
+	}
+
+	c := &Config{
+		TablesConnection: get("APIGUARD_TABLES_CONNECTION"),
+		TablesURL:        get("APIGUARD_TABLES_URL"),
+		TablePrefix:      get("APIGUARD_TABLE_PREFIX"),
+		LogLevel:         strings.ToLower(get("APIGUARD_LOG_LEVEL")),
+		LogFormat:        strings.ToLower(get("APIGUARD_LOG_FORMAT")),
+		Mode:             strings.ToLower(get("APIGUARD_MODE")),
+		DefaultAction:    strings.ToLower(get("APIGUARD_DEFAULT_ACTION")),
+		Durations:        map[string]time.Duration{},
+	}
+
+	if c.TablesConnection != "" && c.TablesURL != "" {
+		bad("APIGUARD_TABLES_CONNECTION", "set either it or APIGUARD_TABLES_URL, not both")
+	}
+	if c.TablesURL != "" && !strings.HasPrefix(c.TablesURL, "https://") && !strings.HasPrefix(c.TablesURL, "http://") {
+		bad("APIGUARD_TABLES_URL", "%q is not an http(s) URL", c.TablesURL)
+	}
+	if c.TablesConnection != "" && !strings.Contains(strings.ToLower(c.TablesConnection), "accountname=") &&
+		!strings.Contains(strings.ToLower(c.TablesConnection), "tableendpoint=") {
+		bad("APIGUARD_TABLES_CONNECTION", "does not look like a storage connection string (no AccountName or TableEndpoint)")
+	}
+	if !validTablePrefix(c.TablePrefix) {
+		bad("APIGUARD_TABLE_PREFIX", "%q must start with a letter, hold only letters and digits, and be at most 40 characters", c.TablePrefix)
+	}
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("APIGUARD_LOG_LEVEL", "%q is not one of trace, debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "auto", "json", "console":
+	default:
+		bad("APIGUARD_LOG_FORMAT", "%q is not one of auto, json, console", c.LogFormat)
+	}
+	if !modes[c.Mode] {
+		bad("APIGUARD_MODE", "%q is not dryrun or enforce", c.Mode)
+	}
+	var err error
+	if c.ModeOverrides, err = parsePairs(get("APIGUARD_MODE_OVERRIDES"), func(k, v string) error {
+		if !playbookActions[k] {
+			return fmt.Errorf("%q is not an enforcing action (record, throttle, block_waf, block_apim)", k)
+		}
+		if !modes[v] {
+			return fmt.Errorf("%q is not dryrun or enforce", v)
+		}
+		return nil
+	}, true); err != nil {
+		bad("APIGUARD_MODE_OVERRIDES", "%v", err)
+	}
+	if c.Playbook, err = parsePairs(get("APIGUARD_PLAYBOOK"), func(k, v string) error {
+		if !playbookActions[v] {
+			return fmt.Errorf("%s=%s: action must be record, throttle, block_waf or block_apim", k, v)
+		}
+		return nil
+	}, false); err != nil {
+		bad("APIGUARD_PLAYBOOK", "%v", err)
+	}
+	if !playbookActions[c.DefaultAction] {
+		bad("APIGUARD_DEFAULT_ACTION", "%q is not record, throttle, block_waf or block_apim", c.DefaultAction)
+	}
+	if c.AllowList, err = ParsePrefixes(get("APIGUARD_ALLOW_CIDRS")); err != nil {
+		bad("APIGUARD_ALLOW_CIDRS", "%v", err)
+	}
+	for _, sev := range []string{"Informational", "Low", "Medium", "High"} {
+		name := "APIGUARD_DURATION_" + strings.ToUpper(sev)
+		d, err := ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			bad(name, "%q is not a positive duration (e.g. 30m, 4h, 7d)", get(name))
+			continue
+		}
+		c.Durations[sev] = d
+	}
+	if c.MaxDuration, err = ParseDuration(get("APIGUARD_MAX_DURATION")); err != nil || c.MaxDuration <= 0 {
+		bad("APIGUARD_MAX_DURATION", "%q is not a positive duration", get("APIGUARD_MAX_DURATION"))
+	} else {
+		for sev, d := range c.Durations {
+			if d > c.MaxDuration {
+				bad("APIGUARD_DURATION_"+strings.ToUpper(sev), "%s exceeds APIGUARD_MAX_DURATION (%s)", d, c.MaxDuration)
+			}
+		}
+	}
+	if c.Lookback, err = ParseDuration(get("APIGUARD_ESCALATION_LOOKBACK")); err != nil || c.Lookback < 0 {
+		bad("APIGUARD_ESCALATION_LOOKBACK", "%q is not a duration", get("APIGUARD_ESCALATION_LOOKBACK"))
+	}
+	if c.Jitter, err = strconv.ParseFloat(get("APIGUARD_JITTER"), 64); err != nil || c.Jitter < 0 || c.Jitter > 0.5 {
+		bad("APIGUARD_JITTER", "%q is not a number from 0 to 0.5", get("APIGUARD_JITTER"))
+	}
+	if c.MaxNewPerHour, err = strconv.Atoi(get("APIGUARD_MAX_NEW_BLOCKS_PER_HOUR")); err != nil || c.MaxNewPerHour < 0 {
+		bad("APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "%q is not a whole number >= 0", get("APIGUARD_MAX_NEW_BLOCKS_PER_HOUR"))
+	}
+	if c.MaxBodyBytes, err = strconv.ParseInt(get("APIGUARD_MAX_BODY_BYTES"), 10, 64); err != nil || c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		bad("APIGUARD_MAX_BODY_BYTES", "%q is not a byte count from 1024 to 67108864", get("APIGUARD_MAX_BODY_BYTES"))
+	}
+
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// FromEnv loads the configuration from the process environment.
+func FromEnv() (*Config, error) { return Load(os.LookupEnv) }
+
+// Error lists every invalid setting.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid settings:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// RequireTables reports whether a Table Storage location is configured; the offline
+// commands need none, the server does.
+func (c *Config) RequireTables() error {
+	if c.TablesConnection == "" && c.TablesURL == "" {
+		return &Error{Problems: []string{"APIGUARD_TABLES_CONNECTION: set it (or APIGUARD_TABLES_URL) to reach Table Storage"}}
+	}
+	return nil
+}
+
+// ModeFor is the mode an action runs in: its override, else the global mode.
+func (c *Config) ModeFor(action string) string {
+	if m, ok := c.ModeOverrides[action]; ok {
+		return m
+	}
+	return c.Mode
+}
+
+func validTablePrefix(p string) bool {
+	if p == "" || len(p) > 40 {
+		return false
+	}
+	for i, r := range p {
+		isLetter := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if i == 0 && !isLetter {
+			return false
+		}
+		if !isLetter && !(r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// parsePairs reads "k=v,k=v". Keys are lower-cased when lowerKeys is set; values always.
+func parsePairs(s string, check func(k, v string) error, lowerKeys bool) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	var errs []error
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.TrimSpace(k), strings.ToLower(strings.TrimSpace(v))
+		if lowerKeys {
+			k = strings.ToLower(k)
+		}
+		if !ok || k == "" || v == "" {
+			errs = append(errs, fmt.Errorf("%q is not key=value", part))
+			continue
+		}
+		if err := check(k, v); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[k] = v
+	}
+	return out, errors.Join(errs...)
+}
+
+// ParsePrefixes reads comma-separated addresses and CIDRs; a bare address is a /32 or /128.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if strings.Contains(part, "/") {
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%q is not a CIDR", part))
+				continue
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%q is not an address", part))
+			continue
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, errors.Join(errs...)
+}
+
+// ParseDuration is time.ParseDuration plus a "d" (24h) unit, since block durations are
+// naturally stated in days.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "d") {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+		if err != nil {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	return time.ParseDuration(s)
+}

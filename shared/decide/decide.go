@@ -1,0 +1,211 @@
+// Package decide turns an incident into graded decisions: what to do, to whom, for how
+// long and why. It is pure policy: state it needs (offence history, the hourly cap)
+// comes through the small History interface, so the offline plan command and the
+// server decide alike.
+package decide
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"time"
+
+	"github.com/apiguard/apiguard/shared/alert"
+	"github.com/apiguard/apiguard/shared/config"
+)
+
+// History is what deciding needs to remember.
+type History interface {
+	// Offences counts decided offences of target since the given time, leaving out the
+	// incident being decided (so a retried incident does not escalate itself).
+	Offences(ctx context.Context, target string, since time.Time, excludeIncident string) (int, error)
+	// Reserve takes one unit of the limit in bucket for key; idempotent per key.
+	Reserve(ctx context.Context, bucket, key string, limit int) (bool, error)
+}
+
+// NoHistory is the history of a fresh deployment: no offences, no cap reached. The
+// offline plan command uses it.
+type NoHistory struct{}
+
+func (NoHistory) Offences(context.Context, string, time.Time, string) (int, error) { return 0, nil }
+func (NoHistory) Reserve(context.Context, string, string, int) (bool, error)       { return true, nil }
+
+// Target is what a decision acts on.
+type Target struct {
+	Kind  string `json:"kind"`  // ip or api
+	Value string `json:"value"` // the address, or the API's resource id
+}
+
+// Decision is one graded response, with its reason.
+type Decision struct {
+	Index     int       `json:"index"`
+	Action    Action    `json:"action"`
+	Intended  Action    `json:"intended_action,omitempty"` // for skip and deferred: what would have been done
+	Mode      string    `json:"mode,omitempty"`            // dryrun or enforce, for enforcing actions
+	Address   string    `json:"address,omitempty"`
+	Target    *Target   `json:"target,omitempty"`
+	Duration  string    `json:"duration,omitempty"`
+	Seconds   int64     `json:"duration_seconds,omitempty"`
+	Expires   time.Time `json:"expires,omitzero"`
+	Offences  int       `json:"prior_offences"`
+	Severity  string    `json:"severity"`
+	AlertType string    `json:"alert_type"`
+	Reason    string    `json:"reason"`
+	Advice    string    `json:"advice,omitempty"`
+}
+
+// Engine decides.
+type Engine struct {
+	cfg   *config.Config
+	guard *Guard
+	hist  History
+	now   func() time.Time
+}
+
+// New returns an engine with the given policy, history and clock.
+func New(cfg *config.Config, hist History, now func() time.Time) *Engine {
+	if hist == nil {
+		hist = NoHistory{}
+	}
+	return &Engine{cfg: cfg, guard: NewGuard(cfg.AllowList), hist: hist, now: now}
+}
+
+// Decide returns the decisions for one incident, in a stable order.
+func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, error) {
+	play, known := e.playFor(inc.AlertType)
+	sev := string(inc.Severity)
+	base := Decision{Severity: sev, AlertType: inc.AlertType, Advice: play.Advice}
+	if base.Severity == "" {
+		base.Severity = "Unknown"
+	}
+	why := fmt.Sprintf("%s alert %s", base.Severity, displayType(inc.AlertType))
+	if !known {
+		why += " (not in the playbook: default action " + string(play.Action) + ")"
+	}
+
+	var out []Decision
+	add := func(d Decision) { d.Index = len(out); out = append(out, d) }
+
+	if play.Endpoint {
+		if len(inc.APIMResources) == 0 {
+			d := base
+			d.Action = Record
+			d.Reason = why + ": names no API Management resource to act on"
+			add(d)
+			return out, nil
+		}
+		d, err := e.act(ctx, inc, play, base, why, Target{Kind: "api", Value: inc.APIMResources[0]})
+		if err != nil {
+			return nil, err
+		}
+		add(d)
+		return out, nil
+	}
+
+	if len(inc.Addresses) == 0 {
+		d := base
+		d.Action = Record
+		d.Reason = why + ": names no attacker address"
+		add(d)
+		return out, nil
+	}
+	for _, a := range inc.Addresses {
+		t := Target{Kind: "ip", Value: a.IP.String()}
+		if reason := e.guard.Why(a.IP); reason != "" {
+			d := base
+			d.Action, d.Address, d.Target = Skip, t.Value, &t
+			if play.Action != Record {
+				d.Intended = play.Action
+			}
+			d.Reason = why + ": never blocked: " + reason
+			add(d)
+			continue
+		}
+		d, err := e.act(ctx, inc, play, base, why, t)
+		if err != nil {
+			return nil, err
+		}
+		add(d)
+	}
+	return out, nil
+}
+
+// act grades the play for one target: escalation by offences, duration, cap, mode.
+func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Decision, why string, t Target) (Decision, error) {
+	now := e.now().UTC()
+	offences, err := e.hist.Offences(ctx, t.Value, now.Add(-e.cfg.Lookback), inc.ID)
+	if err != nil {
+		return Decision{}, fmt.Errorf("offence history of %s: %w", t.Value, err)
+	}
+	action := play.Action
+	if play.Repeat != "" && offences > 0 {
+		action = play.Repeat
+		why += fmt.Sprintf(": repeat offender (%d earlier offences): %s escalated to %s", offences, play.Action, play.Repeat)
+	}
+	d.Target, d.Offences = &t, offences
+	if t.Kind == "ip" {
+		d.Address = t.Value
+	}
+	if !action.Enforcing() {
+		d.Action = action
+		d.Reason = why + ": recorded"
+		return d, nil
+	}
+
+	dur := e.duration(inc, t.Value, offences)
+	d.Action, d.Mode = action, e.cfg.ModeFor(string(action))
+	d.Duration, d.Seconds = dur.String(), int64(dur/time.Second)
+	d.Expires = now.Add(dur)
+	d.Reason = why + fmt.Sprintf(": %s for %s", action, dur)
+	if offences > 0 {
+		d.Reason += fmt.Sprintf(" (base %s doubled for %d earlier offences within %s)", e.baseDuration(d.Severity), offences, e.cfg.Lookback)
+	}
+
+	if action.Blocking() {
+		bucket := "newblocks-" + now.Format("2006010215")
+		ok, err := e.hist.Reserve(ctx, bucket, string(action)+"|"+t.Value, e.cfg.MaxNewPerHour)
+		if err != nil {
+			return Decision{}, fmt.Errorf("hourly block cap: %w", err)
+		}
+		if !ok {
+			d.Intended, d.Action = action, Deferred
+			d.Reason = why + fmt.Sprintf(": deferred: the cap of %d new blocks per hour is reached (APIGUARD_MAX_NEW_BLOCKS_PER_HOUR)", e.cfg.MaxNewPerHour)
+			d.Mode, d.Duration, d.Seconds, d.Expires = "", "", 0, time.Time{}
+		}
+	}
+	return d, nil
+}
+
+func (e *Engine) baseDuration(sev string) time.Duration {
+	if d, ok := e.cfg.Durations[sev]; ok {
+		return d
+	}
+	return e.cfg.Durations["Medium"]
+}
+
+// duration doubles the severity's base per earlier offence, caps it, and spreads it by
+// a jitter that is deterministic per incident and target: the same alert always gets
+// the same answer (plan and server agree), while blocks from one burst of alerts do not
+// all expire in the same instant.
+func (e *Engine) duration(inc *alert.Incident, target string, offences int) time.Duration {
+	base := e.baseDuration(string(inc.Severity))
+	d := float64(base) * math.Pow(2, float64(min(offences, 30)))
+	if e.cfg.Jitter > 0 {
+		h := fnv.New64a()
+		h.Write([]byte(inc.ID + "|" + target))
+		u := float64(h.Sum64()>>11) / float64(1<<53) // uniform in [0, 1)
+		d *= 1 + e.cfg.Jitter*(2*u-1)
+	}
+	if d > float64(e.cfg.MaxDuration) {
+		d = float64(e.cfg.MaxDuration)
+	}
+	return time.Duration(d).Round(time.Second)
+}
+
+func displayType(t string) string {
+	if t == "" {
+		return "of unknown type"
+	}
+	return t
+}

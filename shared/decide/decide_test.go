@@ -1,0 +1,309 @@
+package decide
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/shared/alert"
+	"github.com/apiguard/apiguard/shared/config"
+)
+
+// memHistory is an in-memory History for policy tests; the Table Storage one is tested
+// against Azurite in shared/respond.
+type memHistory struct {
+	offences map[string][]time.Time
+	buckets  map[string]map[string]bool
+	queried  []time.Time
+}
+
+func newMem() *memHistory {
+	return &memHistory{offences: map[string][]time.Time{}, buckets: map[string]map[string]bool{}}
+}
+
+func (m *memHistory) Offences(_ context.Context, target string, since time.Time, _ string) (int, error) {
+	m.queried = append(m.queried, since)
+	n := 0
+	for _, t := range m.offences[target] {
+		if !t.Before(since) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *memHistory) Reserve(_ context.Context, bucket, key string, limit int) (bool, error) {
+	b := m.buckets[bucket]
+	if b == nil {
+		b = map[string]bool{}
+		m.buckets[bucket] = b
+	}
+	if b[key] {
+		return true, nil
+	}
+	if len(b) >= limit {
+		return false, nil
+	}
+	b[key] = true
+	return true, nil
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func cfg(t *testing.T, settings map[string]string) *config.Config {
+	t.Helper()
+	c, err := config.Load(func(k string) (string, bool) { v, ok := settings[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func incident(id, typ string, sev alert.Severity, ips ...string) *alert.Incident {
+	inc := &alert.Incident{ID: id, AlertType: typ, Severity: sev}
+	for _, ip := range ips {
+		inc.Addresses = append(inc.Addresses, alert.Address{IP: netip.MustParseAddr(ip), Source: "entity"})
+	}
+	return inc
+}
+
+func decideOne(t *testing.T, e *Engine, inc *alert.Incident) Decision {
+	t.Helper()
+	ds, err := e.Decide(context.Background(), inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 {
+		t.Fatalf("got %d decisions, want 1: %+v", len(ds), ds)
+	}
+	return ds[0]
+}
+
+func within(d, base time.Duration, jitter float64) bool {
+	lo, hi := time.Duration(float64(base)*(1-jitter)), time.Duration(float64(base)*(1+jitter))
+	return d >= lo-time.Second && d <= hi+time.Second
+}
+
+func TestSuspiciousIPIsBlockedAtTheEdge(t *testing.T) {
+	c := &clock{t0}
+	e := New(cfg(t, nil), newMem(), c.now)
+	d := decideOne(t, e, incident("inc-1", "API_AccessFromSuspiciousIP", alert.SeverityHigh, "45.153.160.140"))
+	if d.Action != BlockWAF || d.Address != "45.153.160.140" || d.Mode != "dryrun" {
+		t.Fatalf("decision %+v", d)
+	}
+	dur := time.Duration(d.Seconds) * time.Second
+	if !within(dur, 24*time.Hour, 0.1) {
+		t.Errorf("duration %v not within 24h ± 10%%", dur)
+	}
+	if !d.Expires.Equal(t0.Add(dur)) || d.Duration != dur.String() {
+		t.Errorf("expires %v duration %q for %v", d.Expires, d.Duration, dur)
+	}
+	if !strings.Contains(d.Reason, "API_AccessFromSuspiciousIP") || !strings.Contains(d.Reason, "block_waf") {
+		t.Errorf("reason %q does not explain", d.Reason)
+	}
+	// Same incident, same answer: the jitter is deterministic.
+	if again := decideOne(t, New(cfg(t, nil), newMem(), c.now), incident("inc-1", "API_AccessFromSuspiciousIP", alert.SeverityHigh, "45.153.160.140")); again.Seconds != d.Seconds {
+		t.Errorf("same incident decided %d then %d seconds", d.Seconds, again.Seconds)
+	}
+}
+
+func TestProtectedAddressesAreSkipped(t *testing.T) {
+	e := New(cfg(t, map[string]string{"APIGUARD_ALLOW_CIDRS": "45.153.160.0/24"}), newMem(), (&clock{t0}).now)
+	cases := map[string]string{
+		"10.1.2.3":        "private range",
+		"172.20.0.9":      "private range",
+		"192.168.1.1":     "private range",
+		"127.0.0.1":       "loopback",
+		"100.64.1.1":      "carrier-grade NAT",
+		"169.254.169.254": "link-local",
+		"168.63.129.16":   "Azure platform",
+		"224.0.0.251":     "multicast",
+		"255.255.255.255": "reserved",
+		"0.0.0.0":         "this network",
+		"192.0.2.1":       "documentation",
+		"198.51.100.4":    "documentation",
+		"203.0.113.7":     "documentation",
+		"198.18.0.1":      "benchmarking",
+		"::1":             "loopback",
+		"fe80::1":         "link-local",
+		"fd00::1":         "unique local",
+		"2001:db8::1":     "documentation",
+		"ff02::1":         "multicast",
+		"45.153.160.140":  "allow-listed",
+		"::ffff:10.0.0.1": "private range",
+	}
+	for ip, want := range cases {
+		d := decideOne(t, e, incident("inc-"+ip, "API_AccessFromSuspiciousIP", alert.SeverityHigh, ip))
+		if d.Action != Skip || d.Intended != BlockWAF || !strings.Contains(d.Reason, want) {
+			t.Errorf("%s: %s (intended %s), reason %q; want skip with %q", ip, d.Action, d.Intended, d.Reason, want)
+		}
+	}
+	for _, ip := range []string{"8.8.8.8", "45.153.161.1", "2a01:111:f400::1"} {
+		if d := decideOne(t, e, incident("inc-"+ip, "API_AccessFromSuspiciousIP", alert.SeverityHigh, ip)); d.Action != BlockWAF {
+			t.Errorf("%s: %s, want block_waf (%s)", ip, d.Action, d.Reason)
+		}
+	}
+}
+
+func TestRepeatOffendersEscalate(t *testing.T) {
+	c := &clock{t0}
+	h := newMem()
+	e := New(cfg(t, nil), h, c.now)
+	ip := "45.153.160.140"
+	base := 4 * time.Hour // Medium
+	for n := 0; n <= 6; n++ {
+		d := decideOne(t, e, incident("inc-esc", "API_SprayInRequests", alert.SeverityMedium, ip))
+		want := base << n
+		if want > 7*24*time.Hour {
+			if time.Duration(d.Seconds)*time.Second != 7*24*time.Hour {
+				t.Errorf("offences %d: %ds, want the 7d cap", n, d.Seconds)
+			}
+		} else if !within(time.Duration(d.Seconds)*time.Second, want, 0.1) {
+			t.Errorf("offences %d: %ds, want %v ± 10%%", n, d.Seconds, want)
+		}
+		if d.Offences != n {
+			t.Errorf("prior offences %d, want %d", d.Offences, n)
+		}
+		h.offences[ip] = append(h.offences[ip], c.t)
+		c.t = c.t.Add(time.Hour)
+	}
+	// The history is asked for offences inside the look-back window only.
+	if last := h.queried[len(h.queried)-1]; !last.Equal(c.t.Add(-time.Hour).Add(-30 * 24 * time.Hour)) {
+		t.Errorf("look-back start %v", last)
+	}
+}
+
+func TestOffencesOutsideLookbackDoNotCount(t *testing.T) {
+	c := &clock{t0}
+	h := newMem()
+	ip := "45.153.160.140"
+	h.offences[ip] = []time.Time{t0.Add(-31 * 24 * time.Hour), t0.Add(-29 * 24 * time.Hour)}
+	d := decideOne(t, New(cfg(t, nil), h, c.now), incident("inc-lb", "API_SprayInRequests", alert.SeverityMedium, ip))
+	if d.Offences != 1 {
+		t.Errorf("prior offences %d, want 1 (one is older than 30d)", d.Offences)
+	}
+}
+
+func TestThrottleThenBlock(t *testing.T) {
+	h := newMem()
+	e := New(cfg(t, nil), h, (&clock{t0}).now)
+	ip := "45.153.160.140"
+	if d := decideOne(t, e, incident("inc-a", "API_SpikeInAPITraffic", alert.SeverityMedium, ip)); d.Action != Throttle {
+		t.Fatalf("first spike: %s", d.Action)
+	}
+	h.offences[ip] = []time.Time{t0.Add(-time.Hour)}
+	d := decideOne(t, e, incident("inc-b", "API_SpikeInAPITraffic", alert.SeverityMedium, ip))
+	if d.Action != BlockWAF || !strings.Contains(d.Reason, "repeat offender") {
+		t.Fatalf("repeat spike: %s (%s)", d.Action, d.Reason)
+	}
+}
+
+func TestHourlyCapDefersTheExcess(t *testing.T) {
+	c := &clock{t0}
+	h := newMem()
+	e := New(cfg(t, map[string]string{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "2"}), h, c.now)
+	ips := []string{"45.153.160.1", "45.153.160.2", "45.153.160.3"}
+	var got []Action
+	for i, ip := range ips {
+		got = append(got, decideOne(t, e, incident("inc-cap"+ips[i], "API_AccessFromTorExitNode", alert.SeverityMedium, ip)).Action)
+	}
+	if got[0] != BlockWAF || got[1] != BlockWAF || got[2] != Deferred {
+		t.Fatalf("actions %v, want block, block, deferred", got)
+	}
+	d := decideOne(t, e, incident("inc-cap3b", "API_AccessFromTorExitNode", alert.SeverityMedium, ips[2]))
+	if d.Action != Deferred || d.Intended != BlockWAF || !strings.Contains(d.Reason, "cap of 2") || d.Seconds != 0 {
+		t.Errorf("deferred decision %+v", d)
+	}
+	// A target already counted this hour is not counted twice.
+	if a := decideOne(t, e, incident("inc-cap1b", "API_AccessFromTorExitNode", alert.SeverityMedium, ips[0])).Action; a != BlockWAF {
+		t.Errorf("re-decided target: %s", a)
+	}
+	// Throttles are not blocks: the cap does not apply.
+	if a := decideOne(t, e, incident("inc-thr", "API_SpikeInAPITraffic", alert.SeverityMedium, "45.153.160.9")).Action; a != Throttle {
+		t.Errorf("throttle under cap: %s", a)
+	}
+	c.t = c.t.Add(time.Hour)
+	if a := decideOne(t, e, incident("inc-cap3c", "API_AccessFromTorExitNode", alert.SeverityMedium, ips[2])).Action; a != BlockWAF {
+		t.Errorf("next hour: %s, want block_waf", a)
+	}
+}
+
+func TestPlaybookDefaultsAndOverrides(t *testing.T) {
+	now := (&clock{t0}).now
+	ip := "45.153.160.140"
+	e := New(cfg(t, nil), newMem(), now)
+	d := decideOne(t, e, incident("inc-u", "API_SomethingNew", alert.SeverityHigh, ip))
+	if d.Action != Record || !strings.Contains(d.Reason, "not in the playbook") {
+		t.Errorf("unknown type: %+v", d)
+	}
+	d = decideOne(t, e, incident("inc-p", "API_UnseenParam", alert.SeverityMedium, ip))
+	if d.Action != Record || !strings.Contains(d.Advice, "schema validation") {
+		t.Errorf("unseen param: %+v", d)
+	}
+	e = New(cfg(t, map[string]string{
+		"APIGUARD_PLAYBOOK":       "API_UnseenParam=block_apim",
+		"APIGUARD_DEFAULT_ACTION": "throttle",
+		"APIGUARD_MODE_OVERRIDES": "block_apim=enforce",
+	}), newMem(), now)
+	if d := decideOne(t, e, incident("inc-p2", "API_UnseenParam", alert.SeverityMedium, ip)); d.Action != BlockAPIM || d.Mode != "enforce" {
+		t.Errorf("override: %+v", d)
+	}
+	if d := decideOne(t, e, incident("inc-u2", "API_SomethingNew", alert.SeverityMedium, ip)); d.Action != Throttle || d.Mode != "dryrun" {
+		t.Errorf("default action: %+v", d)
+	}
+}
+
+func TestEndpointAlerts(t *testing.T) {
+	e := New(cfg(t, nil), newMem(), (&clock{t0}).now)
+	api := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim1/apis/orders"
+	inc := incident("inc-pop", "API_PopulationSpikeInAPITraffic", alert.SeverityMedium)
+	inc.APIMResources = []string{api}
+	d := decideOne(t, e, inc)
+	if d.Action != Throttle || d.Target == nil || d.Target.Kind != "api" || d.Target.Value != api || d.Address != "" {
+		t.Errorf("population spike: %+v", d)
+	}
+	inc.APIMResources = nil
+	if d := decideOne(t, e, inc); d.Action != Record || !strings.Contains(d.Reason, "no API Management resource") {
+		t.Errorf("without api: %+v", d)
+	}
+	if d := decideOne(t, e, incident("inc-none", "API_AccessFromSuspiciousIP", alert.SeverityHigh)); d.Action != Record || !strings.Contains(d.Reason, "no attacker address") {
+		t.Errorf("no address: %+v", d)
+	}
+}
+
+func TestSeveralAddressesKeepOrder(t *testing.T) {
+	e := New(cfg(t, nil), newMem(), (&clock{t0}).now)
+	ds, err := e.Decide(context.Background(), incident("inc-m", "API_SprayInRequests", alert.SeverityMedium, "45.153.160.140", "10.1.2.3", "2a01:111:f400::1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Action{BlockWAF, Skip, BlockWAF}
+	for i, d := range ds {
+		if d.Index != i || d.Action != want[i] {
+			t.Errorf("decision %d: %+v, want %s", i, d, want[i])
+		}
+	}
+}
+
+// The jitter spreads expiries across incidents, within its bound.
+func TestJitterSpreads(t *testing.T) {
+	e := New(cfg(t, nil), newMem(), (&clock{t0}).now)
+	seen := map[int64]bool{}
+	for i := 0; i < 200; i++ {
+		inc := incident("inc-j"+string(rune('a'+i%26))+strings.Repeat("x", i/26), "API_SprayInRequests", alert.SeverityMedium, "45.153.160.140")
+		d := decideOne(t, e, inc)
+		if !within(time.Duration(d.Seconds)*time.Second, 4*time.Hour, 0.1) {
+			t.Fatalf("duration %ds outside 4h ± 10%%", d.Seconds)
+		}
+		seen[d.Seconds] = true
+	}
+	if len(seen) < 100 {
+		t.Errorf("only %d distinct durations over 200 incidents", len(seen))
+	}
+}

@@ -1,0 +1,71 @@
+package decide
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// protected is every range apiguard refuses to block whatever an alert says: blocking
+// them would cut off the platform, the customer's own network or nobody at all, and an
+// attacker who can forge an alert could otherwise turn apiguard against them.
+var protected = []struct {
+	prefix netip.Prefix
+	why    string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "reserved \"this network\" range (RFC 791)"},
+	{netip.MustParsePrefix("10.0.0.0/8"), "private range (RFC 1918)"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "carrier-grade NAT range (RFC 6598)"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback range"},
+	{netip.MustParsePrefix("168.63.129.16/32"), "Azure platform address (host DNS, DHCP and health probes)"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local range (includes Azure IMDS 169.254.169.254)"},
+	{netip.MustParsePrefix("172.16.0.0/12"), "private range (RFC 1918)"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments (RFC 6890)"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation range TEST-NET-1 (RFC 5737)"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "reserved 6to4 relay range (RFC 7526)"},
+	{netip.MustParsePrefix("192.168.0.0/16"), "private range (RFC 1918)"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking range (RFC 2544)"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation range TEST-NET-2 (RFC 5737)"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation range TEST-NET-3 (RFC 5737)"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast range"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved range (RFC 1112), including broadcast"},
+	{netip.MustParsePrefix("::/128"), "unspecified address"},
+	{netip.MustParsePrefix("::1/128"), "loopback address"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64 range (RFC 8215)"},
+	{netip.MustParsePrefix("100::/64"), "discard-only range (RFC 6666)"},
+	{netip.MustParsePrefix("2001::/23"), "IETF protocol assignments (RFC 2928)"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation range (RFC 3849)"},
+	{netip.MustParsePrefix("3fff::/20"), "documentation range (RFC 9637)"},
+	{netip.MustParsePrefix("fc00::/7"), "unique local range (RFC 4193)"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local range"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast range"},
+}
+
+// Guard says why an address must never be blocked, or "" when it may be.
+type Guard struct {
+	allow []netip.Prefix
+}
+
+// NewGuard protects the built-in ranges plus the configured allow-list.
+func NewGuard(allow []netip.Prefix) *Guard { return &Guard{allow: allow} }
+
+// Why returns the reason addr is protected, or "".
+func (g *Guard) Why(addr netip.Addr) string {
+	if !addr.IsValid() {
+		return "not a valid address"
+	}
+	addr = addr.Unmap()
+	for _, p := range g.allow {
+		if p.Contains(addr) {
+			return fmt.Sprintf("allow-listed (%s in APIGUARD_ALLOW_CIDRS)", p)
+		}
+	}
+	for _, p := range protected {
+		if p.prefix.Contains(addr) {
+			return fmt.Sprintf("%s: %s", p.prefix, p.why)
+		}
+	}
+	if !addr.IsGlobalUnicast() {
+		return "not a global unicast address"
+	}
+	return ""
+}

@@ -1,0 +1,102 @@
+package record
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+)
+
+// Transaction limits. Azure: one partition, at most 100 operations, body under
+// 4 MiB. Azurite measures the multipart body's UTF-8 size against 4 MiB; the
+// margin covers each operation's MIME headers and request line.
+const (
+	maxBatchOps   = 100
+	maxBatchBytes = 4*1024*1024 - 64*1024
+	batchOpBytes  = 1024
+)
+
+// upsertAll writes rows with insert-or-replace, in transactions of one partition
+// each (Azurite accepts mixed partitions, Azure rejects them, so we never send
+// one). Within a partition a row key appears once, the last version winning,
+// since a transaction may not touch a row twice. Partitions are written in key
+// order, so a failure part-way leaves a predictable prefix written; every write
+// is an upsert, so the retry completes the rest.
+func (t *table) upsertAll(ctx context.Context, rows []*entity) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := t.ensure(ctx); err != nil {
+		return err
+	}
+	for _, part := range partitions(rows) {
+		batches, err := splitBatches(part)
+		if err != nil {
+			return fmt.Errorf("record: encode %s rows: %w", t.name, err)
+		}
+		for _, batch := range batches {
+			actions := make([]aztables.TransactionAction, len(batch))
+			for i, b := range batch {
+				actions[i] = aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: b}
+			}
+			if _, err := t.client.SubmitTransaction(ctx, actions, nil); err != nil {
+				return t.check(fmt.Sprintf("transaction of %d rows in", len(actions)), err)
+			}
+		}
+	}
+	return nil
+}
+
+// partitions groups rows by partition key, sorted, deduplicated by row key.
+func partitions(rows []*entity) [][]*entity {
+	byPK := map[string]map[string]*entity{}
+	for _, r := range rows {
+		if byPK[r.pk] == nil {
+			byPK[r.pk] = map[string]*entity{}
+		}
+		byPK[r.pk][r.rk] = r
+	}
+	pks := make([]string, 0, len(byPK))
+	for pk := range byPK {
+		pks = append(pks, pk)
+	}
+	sort.Strings(pks)
+	out := make([][]*entity, 0, len(pks))
+	for _, pk := range pks {
+		part := make([]*entity, 0, len(byPK[pk]))
+		for _, e := range byPK[pk] {
+			part = append(part, e)
+		}
+		sort.Slice(part, func(i, j int) bool { return part[i].rk < part[j].rk })
+		out = append(out, part)
+	}
+	return out
+}
+
+// splitBatches encodes one partition's rows and cuts them into transactions
+// within the count and size limits.
+func splitBatches(part []*entity) ([][][]byte, error) {
+	var (
+		out  [][][]byte
+		cur  [][]byte
+		size int
+	)
+	for _, e := range part {
+		body, err := e.marshal()
+		if err != nil {
+			return nil, err
+		}
+		n := len(body) + batchOpBytes
+		if len(cur) > 0 && (len(cur) == maxBatchOps || size+n > maxBatchBytes) {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, body)
+		size += n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out, nil
+}

@@ -1,0 +1,238 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+)
+
+// blockKeys: the action (block_waf, block_apim, throttle) is the partition, so a
+// reconciler reads exactly its own blocks with one partition query; the escaped
+// target is the row, so a target has one block per action.
+func blockKeys(action, target string) (string, string, error) {
+	pk, rk := escapeKey(action), escapeKey(target)
+	if err := checkKey("block action", pk); err != nil {
+		return "", "", err
+	}
+	if err := checkKey("block target", rk); err != nil {
+		return "", "", err
+	}
+	return pk, rk, nil
+}
+
+// GetBlock reads one block with its ETag; found is false when there is none.
+func (s *Store) GetBlock(ctx context.Context, action, target string) (Block, bool, error) {
+	pk, rk, err := blockKeys(action, target)
+	if err != nil {
+		return Block{}, false, err
+	}
+	e, found, err := s.blocks.get(ctx, pk, rk)
+	if err != nil || !found {
+		return Block{}, false, err
+	}
+	return blockFrom(e), true, nil
+}
+
+// MergeBlock is a read-modify-write of one block under optimistic concurrency.
+// It reads the block (cur is nil when absent), calls fn, and writes fn's result
+// conditionally: If-Match the ETag read, or insert-only when there was none. On
+// 412 or 409 another writer got there first, so it re-reads and calls fn again,
+// with jittered backoff, up to a bounded number of attempts; then it returns an
+// error wrapping ErrConflict (marked transient).
+//
+// fn may therefore run several times and must only compute from cur. It
+// returns nil, nil for "no change" (MergeBlock then returns the current block
+// and false); an error from fn is returned as is. Action and Target of the
+// result are forced to the arguments: a merge cannot move a block.
+// The returned block is the one stored, with its new ETag.
+func (s *Store) MergeBlock(ctx context.Context, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
+	pk, rk, err := blockKeys(action, target)
+	if err != nil {
+		return Block{}, false, err
+	}
+	op := fmt.Sprintf("merge block %s %s", action, target)
+	for attempt := 0; ; attempt++ {
+		e, found, err := s.blocks.get(ctx, pk, rk)
+		if err != nil {
+			return Block{}, false, err
+		}
+		var cur *Block
+		if found {
+			b := blockFrom(e)
+			cur = &b
+		}
+		next, err := fn(copyBlock(cur))
+		if err != nil {
+			return Block{}, false, err
+		}
+		if next == nil {
+			if cur == nil {
+				return Block{}, false, nil
+			}
+			return *cur, false, nil
+		}
+		b := normalizeBlock(*next, action, target)
+		etag, err := s.writeBlock(ctx, pk, rk, b, cur)
+		if err == nil {
+			b.ETag = etag
+			return b, true, nil
+		}
+		// A 404 on the conditional update means the block was deleted since we
+		// read it: also a lost race, retried from a fresh read.
+		if !errors.Is(err, ErrConflict) && !isEntityNotFound(err) {
+			return Block{}, false, err
+		}
+		if attempt+1 >= s.conflicts.attempts {
+			if !errors.Is(err, ErrConflict) {
+				err = fmt.Errorf("%w: %w", ErrConflict, err)
+			}
+			return Block{}, false, exhausted(op, s.conflicts.attempts, err)
+		}
+		if err := s.conflicts.wait(ctx, attempt); err != nil {
+			return Block{}, false, err
+		}
+	}
+}
+
+// writeBlock inserts b when cur is nil, else replaces it If-Match cur's ETag.
+func (s *Store) writeBlock(ctx context.Context, pk, rk string, b Block, cur *Block) (string, error) {
+	body, err := blockEntity(pk, rk, b).marshal()
+	if err != nil {
+		return "", fmt.Errorf("record: encode block: %w", err)
+	}
+	if cur == nil {
+		resp, err := s.blocks.client.AddEntity(ctx, body, nil)
+		if err != nil {
+			return "", s.blocks.check("insert block into", err)
+		}
+		return string(resp.ETag), nil
+	}
+	etag := azcore.ETag(cur.ETag)
+	resp, err := s.blocks.client.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+	if err != nil {
+		if isEntityNotFound(err) {
+			return "", err
+		}
+		return "", s.blocks.check("update block in", err)
+	}
+	return string(resp.ETag), nil
+}
+
+// ListBlocks returns every block of one action: the reconciler's desired state.
+func (s *Store) ListBlocks(ctx context.Context, action string) ([]Block, error) {
+	pk := escapeKey(action)
+	if err := checkKey("block action", pk); err != nil {
+		return nil, err
+	}
+	return s.queryBlocks(ctx, "PartitionKey eq "+odataString(pk))
+}
+
+// ListExpiredBlocks returns the blocks of one action with Expires <= now, with
+// the ETags DeleteBlock needs. Blocks without an expiry never match. The service
+// filters on the typed Edm.DateTime property within the one partition; the
+// bound is checked again here because Azurite compares datetimes at millisecond
+// precision (it would return a block expiring 100 ns after now) while Azure
+// compares 100 ns ticks.
+func (s *Store) ListExpiredBlocks(ctx context.Context, action string, now time.Time) ([]Block, error) {
+	pk := escapeKey(action)
+	if err := checkKey("block action", pk); err != nil {
+		return nil, err
+	}
+	bound := edmTime(now)
+	all, err := s.queryBlocks(ctx, fmt.Sprintf("PartitionKey eq %s and Expires le %s", odataString(pk), odataTime(bound)))
+	if err != nil {
+		return nil, err
+	}
+	expired := all[:0]
+	for _, b := range all {
+		if !b.Expires.IsZero() && !b.Expires.After(bound) {
+			expired = append(expired, b)
+		}
+	}
+	return expired, nil
+}
+
+func (s *Store) queryBlocks(ctx context.Context, filter string) ([]Block, error) {
+	var out []Block
+	err := s.blocks.query(ctx, filter, "", func(e *entity) error {
+		out = append(out, blockFrom(e))
+		return nil
+	})
+	return out, err
+}
+
+// DeleteBlock deletes b If-Match b.ETag, so a block extended since it was read
+// is not removed: that returns ErrConflict. A block already gone is success.
+func (s *Store) DeleteBlock(ctx context.Context, b Block) error {
+	pk, rk, err := blockKeys(b.Action, b.Target)
+	if err != nil {
+		return err
+	}
+	if b.ETag == "" {
+		return rejectf("delete block %s %s: no ETag; read the block first", b.Action, b.Target)
+	}
+	if err := s.blocks.ensure(ctx); err != nil {
+		return err
+	}
+	etag := azcore.ETag(b.ETag)
+	_, err = s.blocks.client.DeleteEntity(ctx, pk, rk, &aztables.DeleteEntityOptions{IfMatch: &etag})
+	if err != nil && isEntityNotFound(err) {
+		return nil
+	}
+	return s.blocks.check("delete block from", err)
+}
+
+func blockEntity(pk, rk string, b Block) *entity {
+	e := newEntity(pk, rk)
+	e.setString("Action", b.Action)
+	e.setString("Target", b.Target)
+	e.setString("TargetKind", b.TargetKind)
+	e.setString("Reason", b.Reason)
+	e.setString("Severity", b.Severity)
+	e.setString("SourceIncident", b.SourceIncident)
+	e.setString("SourceFinding", b.SourceFinding)
+	e.setTime("Created", b.Created)
+	e.setTime("Updated", b.Updated)
+	e.setTime("Expires", b.Expires)
+	e.setString("Mode", b.Mode)
+	e.setInt("Offences", int64(b.Offences))
+	return e
+}
+
+func blockFrom(e *entity) Block {
+	return Block{
+		Action:         unescapeKey(e.pk),
+		Target:         unescapeKey(e.rk),
+		TargetKind:     e.str("TargetKind"),
+		Reason:         e.str("Reason"),
+		Severity:       e.str("Severity"),
+		SourceIncident: e.str("SourceIncident"),
+		SourceFinding:  e.str("SourceFinding"),
+		Created:        e.time("Created"),
+		Updated:        e.time("Updated"),
+		Expires:        e.time("Expires"),
+		Mode:           e.str("Mode"),
+		Offences:       int(e.int("Offences")),
+		ETag:           e.etag,
+	}
+}
+
+// normalizeBlock is b as a later read will return it.
+func normalizeBlock(b Block, action, target string) Block {
+	b.Action, b.Target = action, target
+	b.Created, b.Updated, b.Expires = edmTime(b.Created), edmTime(b.Updated), edmTime(b.Expires)
+	b.ETag = ""
+	return b
+}
+
+func copyBlock(b *Block) *Block {
+	if b == nil {
+		return nil
+	}
+	c := *b
+	return &c
+}

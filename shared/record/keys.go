@@ -1,0 +1,184 @@
+package record
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apiguard/apiguard/shared/fault"
+)
+
+// Key layouts. They are part of the stored format: changing one orphans existing rows.
+const (
+	// dayLayout names a day partition; it sorts lexically in time order.
+	dayLayout = "2006-01-02"
+	// rowTimeLayout is fixed width (always nine fraction digits, UTC) so that
+	// string order of row keys is time order and "since T" is a RowKey range.
+	rowTimeLayout = "2006-01-02T15:04:05.000000000Z"
+	// undatedPartition holds incidents whose alert carried no time.
+	undatedPartition = "undated"
+	// maxKeyLen is Table Storage's limit for a PartitionKey or RowKey (1 KiB of UTF-16).
+	maxKeyLen = 512
+)
+
+// escapeKey makes s usable as a PartitionKey or RowKey. Table Storage forbids
+// / \ # ? and control characters in keys; ' is doubled by aztables into the request
+// body as well as the URL, which would store a different key; % is escaped so
+// that decoding is exact. Everything else, including non-ASCII, is kept, so keys
+// stay readable in Storage Explorer (203.0.113.0/24 -> 203.0.113.0%2F24).
+func escapeKey(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if forbiddenInKey(r, size) {
+			// Escape the bytes, not the rune: an invalid UTF-8 byte (which JSON could
+			// not carry) comes back exactly as it was.
+			for _, c := range []byte(s[i : i+size]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if forbiddenInKey(r, size) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+func forbiddenInKey(r rune, size int) bool {
+	switch {
+	case r == '/' || r == '\\' || r == '#' || r == '?' || r == '%' || r == '\'':
+		return true
+	case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+		return true
+	case r == utf8.RuneError && size == 1:
+		return true
+	}
+	return false
+}
+
+// unescapeKey reverses escapeKey. Malformed escapes are kept verbatim rather than
+// failing a read: a row written by hand is still listed.
+func unescapeKey(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if ok1 && ok2 {
+				b = append(b, hi<<4|lo)
+				i += 2
+				continue
+			}
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// checkKey rejects keys Table Storage would refuse, before any I/O, so that the
+// caller gets a rejection instead of a retried 400.
+func checkKey(what, escaped string) error {
+	if escaped == "" {
+		return fault.Rejected(0, fmt.Errorf("record: empty %s", what))
+	}
+	if n := utf16Len(escaped); n > maxKeyLen {
+		return fault.Rejected(0, fmt.Errorf("record: %s is %d characters escaped; the limit is %d", what, n, maxKeyLen))
+	}
+	return nil
+}
+
+// dayPartition is the UTC day of t, or "undated" for the zero time.
+func dayPartition(t time.Time) string {
+	if t.IsZero() {
+		return undatedPartition
+	}
+	return t.UTC().Format(dayLayout)
+}
+
+// rowTime is t as a fixed-width sortable key prefix.
+func rowTime(t time.Time) string {
+	return t.UTC().Format(rowTimeLayout)
+}
+
+// parseRowTime reads the time back from the start of a row key.
+func parseRowTime(rk string) (time.Time, bool) {
+	if len(rk) < len(rowTimeLayout) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(rowTimeLayout, rk[:len(rowTimeLayout)])
+	return t, err == nil
+}
+
+// timedRowKey is "<fixed-width time>-<escaped id>": time-ordered within a
+// partition, unique per id, and the same on a retried write.
+func timedRowKey(t time.Time, id string) string {
+	return rowTime(t) + "-" + escapeKey(id)
+}
+
+// splitTimedRowKey reverses timedRowKey.
+func splitTimedRowKey(rk string) (time.Time, string, bool) {
+	t, ok := parseRowTime(rk)
+	if !ok || len(rk) < len(rowTimeLayout)+1 || rk[len(rowTimeLayout)] != '-' {
+		return time.Time{}, "", false
+	}
+	return t, unescapeKey(rk[len(rowTimeLayout)+1:]), true
+}
+
+// odataString quotes s as an OData string literal.
+func odataString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// odataTime is t as an OData datetime literal at Edm.DateTime precision.
+func odataTime(t time.Time) string {
+	return "datetime'" + t.UTC().Format("2006-01-02T15:04:05.0000000Z") + "'"
+}
+
+// utf16Len counts s the way Table Storage measures strings and keys.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// rejectf is a caller error found before any I/O: retrying cannot help.
+func rejectf(format string, args ...any) error {
+	return fault.Rejected(0, fmt.Errorf("record: "+format, args...))
+}

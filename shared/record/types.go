@@ -1,0 +1,75 @@
+package record
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// IncidentRecord is a normalized alert and the raw alert it came from.
+type IncidentRecord struct {
+	ID            string          // partition-independent identity, e.g. "inc-<32 hex>"
+	EventTime     time.Time       // the alert's own time (zero when it has none): chooses the partition
+	Received      time.Time       // when apiguard first saw it
+	AlertType     string          //
+	Severity      string          //
+	Source        string          // "alert" today; detector findings later
+	Normalized    json.RawMessage // the normalized incident as JSON
+	Raw           []byte          // the alert as received (stored compressed, chunked)
+	DecisionCount int             // number of decisions written for it; set when complete
+	Complete      bool            // true once decisions, blocks and audit are written
+
+	// Set by reads when a payload did not fit in one entity even compressed (see
+	// README.md). Raw then holds the prefix that was kept; Normalized is nil,
+	// since a cut JSON document would not parse.
+	RawTruncated        bool
+	NormalizedTruncated bool
+}
+
+// DecisionRecord is one decision taken for an incident. Body is the decision as the
+// API shows it; the other fields are copied out of it for queries.
+type DecisionRecord struct {
+	IncidentID string
+	EventTime  time.Time // the incident's event time: same partition as the incident
+	Index      int       // position within the incident's decisions
+	Action     string    // record, skip, deferred, throttle, block_waf, block_apim
+	Target     string    // address, CIDR or identity key; empty for record-only
+	Mode       string    // dryrun or enforce
+	Created    time.Time
+	Body       json.RawMessage
+}
+
+// Block is a desired enforcement: the truth the reconcilers bring WAF and APIM to.
+type Block struct {
+	Action         string    // block_waf, block_apim or throttle: the partition
+	TargetKind     string    // ip, cidr, subscription, user, api
+	Target         string    // normalized address, CIDR or identity key
+	Reason         string    //
+	Severity       string    //
+	SourceIncident string    // incident id that created or last extended it
+	SourceFinding  string    // detector finding id (later issues)
+	Created        time.Time //
+	Updated        time.Time //
+	Expires        time.Time //
+	Mode           string    // dryrun or enforce
+	Offences       int       // offence count of the target when last decided
+	ETag           string    // set by reads; required by conditional writes and deletes
+}
+
+// Offence is one decided offence of an address, for escalation.
+type Offence struct {
+	Target     string    // normalized address or identity key: the partition
+	Time       time.Time // event time of the offence
+	IncidentID string    // makes the write idempotent
+	Action     string
+	Severity   string
+}
+
+// AuditEvent is one entry of the audit trail.
+type AuditEvent struct {
+	Time    time.Time       // when it happened (injected clock)
+	ID      string          // deterministic per cause, so a retried write is not doubled
+	Kind    string          // e.g. incident.decided, block.created, block.extended, block.expired
+	Subject string          // what it is about: incident id, block target
+	Actor   string          // function or operator
+	Detail  json.RawMessage // free-form JSON
+}
