@@ -4,6 +4,8 @@ GO ?= go
 BIN := bin/apiguard
 LINUX_BIN := bin/linux-amd64/apiguard
 AZURITE := node_modules/.bin/azurite-table
+# npm ci leaves this stamp; the .bin entry is a symlink whose time is the package's.
+NODE_STAMP := node_modules/.apiguard-installed
 FUZZTIME ?= 5m
 FUZZTIME_SHORT ?= 5s
 # Fuzz targets as package:Function.
@@ -16,28 +18,26 @@ build:
 	$(GO) build -o $(BIN) .
 
 # Azurite (Table Storage emulator) from npm, pinned in package.json / package-lock.json.
-$(AZURITE): package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
 # run: Azurite in memory on a free loopback port, then apiguard serve on 127.0.0.1:7071.
 # Settings: local.settings.json when present, else local.settings.sample.json.
-run: build $(AZURITE)
+run: build $(NODE_STAMP)
 	@set -euo pipefail; \
 	port=$$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'); \
-	dir=$$(mktemp -d); \
-	$(AZURITE) --tableHost 127.0.0.1 --tablePort $$port --inMemoryPersistence --disableTelemetry --location $$dir --silent & azpid=$$!; \
-	trap 'kill $$azpid 2>/dev/null; wait $$azpid 2>/dev/null; rm -rf $$dir' EXIT; \
+	$(AZURITE) --tableHost 127.0.0.1 --tablePort $$port --inMemoryPersistence --disableTelemetry --silent & azpid=$$!; \
+	trap 'kill $$azpid 2>/dev/null; wait $$azpid 2>/dev/null' EXIT; \
 	for i in $$(seq 200); do (echo > /dev/tcp/127.0.0.1/$$port) 2>/dev/null && break; sleep 0.1; done; \
 	echo "Azurite Table Storage on 127.0.0.1:$$port (in memory)"; \
 	export APIGUARD_TABLES_CONNECTION="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$(AZURITE_KEY);TableEndpoint=http://127.0.0.1:$$port/devstoreaccount1;"; \
-	settings=local.settings.json; [ -f $$settings ] || settings=local.settings.sample.json; \
-	echo "apiguard serve with $$settings: try  curl -i -X POST --data @docs/examples/alert-arm.json http://127.0.0.1:7071/api/alerts"; \
-	$(BIN) serve --settings $$settings
+	echo "apiguard serve: try  curl -i -X POST --data @docs/examples/alert-arm.json http://127.0.0.1:7071/api/alerts"; \
+	$(BIN) serve
 
 # test: lint, every test (the Azurite harness starts and stops its own emulator per
 # test binary), the packaged layout, and each fuzz target briefly.
-test: $(AZURITE) lint unit fuzz-short
+test: $(NODE_STAMP) lint unit fuzz-short
 
 unit:
 	$(GO) test -count=1 ./...
@@ -56,7 +56,7 @@ fuzz:
 	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
 	done
 
-bench: $(AZURITE)
+bench: $(NODE_STAMP)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint:

@@ -24,12 +24,14 @@ Usage:
   apiguard                     run as the Azure Functions custom handler (FUNCTIONS_CUSTOMHANDLER_PORT set)
   apiguard serve [--addr A] [--settings FILE]
                                run standalone: the same functions under /api/, timers in-process
-  apiguard plan [FILE|-]       decide one alert file offline (no store) and print the decisions as JSON
+  apiguard plan [--settings FILE] [FILE|-]
+                               decide one alert file offline (no store) and print the decisions as JSON
   apiguard package --binary B --out ZIP
                                write the Flex Consumption deployment zip
   apiguard version
 
-Settings come from the environment (see README.md); serve also reads a local.settings.json.
+Settings come from the environment (see README.md); serve and plan fill in the rest from
+local.settings.json, else local.settings.sample.json, in the working directory.
 `
 
 var version = "dev"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,11 +17,22 @@ import (
 // runPlan decides one alert file offline: no store, no history (a fresh deployment),
 // the same playbook and settings as the server. It prints one JSON document per alert.
 func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	settings := fl.String("settings", "", "local settings file, as for serve")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	args = fl.Args()
 	if len(args) > 1 {
 		fmt.Fprintln(stderr, "apiguard plan: one FILE (or - for standard input)")
 		return 2
 	}
-	cfg, err := config.FromEnv()
+	lookup, err := settingsLookup(*settings)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	cfg, err := config.Load(lookup)
 	if err != nil {
 		return configError(stderr, err)
 	}

@@ -19,7 +19,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	addr := fl.String("addr", "127.0.0.1:7071", "listen address (loopback by default: serve has no function keys)")
-	settings := fl.String("settings", "local.settings.json", "local settings file whose Values fill in settings missing from the environment (ignored when absent)")
+	settings := fl.String("settings", "", "local settings file whose Values fill in settings missing from the environment (default: local.settings.json, else local.settings.sample.json, when present)")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -58,13 +58,22 @@ func runServe(args []string, stderr io.Writer) int {
 	return serveUntilSignal(ln, h, stderr)
 }
 
-// settingsLookup reads the environment first, then the Values of a local.settings.json
-// (the Functions Core Tools format), so `make run` and a hand-edited file both work.
+// settingsLookup reads the environment first, then the Values of a local settings file
+// (the Functions Core Tools format). With no path it takes local.settings.json, else
+// local.settings.sample.json, from the working directory, so serve and plan run from a
+// checkout agree with `make run`.
 func settingsLookup(path string) (func(string) (string, bool), error) {
 	values := map[string]string{}
+	explicit := path != ""
+	if !explicit {
+		path = "local.settings.json"
+		if _, err := os.Stat(path); err != nil {
+			path = "local.settings.sample.json"
+		}
+	}
 	raw, err := os.ReadFile(path)
 	switch {
-	case os.IsNotExist(err):
+	case os.IsNotExist(err) && !explicit:
 	case err != nil:
 		return nil, fmt.Errorf("--settings %s: %w", path, err)
 	default:

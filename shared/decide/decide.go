@@ -133,7 +133,7 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 
 // act grades the play for one target: escalation by offences, duration, cap, mode.
 func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Decision, why string, t Target) (Decision, error) {
-	now := e.now().UTC()
+	now := e.now().UTC().Truncate(time.Second) // whole seconds: expiries read cleanly
 	offences, err := e.hist.Offences(ctx, t.Value, now.Add(-e.cfg.Lookback), inc.ID)
 	if err != nil {
 		return Decision{}, fmt.Errorf("offence history of %s: %w", t.Value, err)
