@@ -7,7 +7,9 @@ AZURITE := node_modules/.bin/azurite-table
 # npm ci leaves this stamp; the .bin entry is a symlink whose time is the package's.
 NODE_STAMP := node_modules/.apiguard-installed
 FUZZTIME ?= 5m
-FUZZTIME_SHORT ?= 5s
+# make test fuzzes by execution count: a wall-clock -fuzztime races Go 1.26's fuzz
+# coordinator at the deadline (golang/go#75804) and fails spuriously on loaded machines.
+FUZZTIME_SHORT ?= 20000x
 # Fuzz targets as package:Function.
 FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
@@ -49,11 +51,16 @@ fuzz-short:
 	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME_SHORT); \
 	done
 
-# fuzz: the same targets for longer (FUZZTIME=30m make fuzz).
+# fuzz: the same targets for longer (FUZZTIME=30m make fuzz). A bare "context deadline
+# exceeded" at the end with no failing input written is the coordinator race above, not
+# a finding; anything else fails.
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; \
-	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
+	@set -eo pipefail; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; log=$$(mktemp); \
+	  if $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) 2>&1 | tee $$log; then rm -f $$log; continue; fi; \
+	  if grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
+	    echo "fuzz $$fn: deadline race at the end of -fuzztime (golang/go#75804), no finding"; rm -f $$log; continue; fi; \
+	  rm -f $$log; exit 1; \
 	done
 
 bench: $(NODE_STAMP)
