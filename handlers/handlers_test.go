@@ -202,7 +202,7 @@ func TestAlertBecomesBlockDecisionOnce(t *testing.T) {
 	if err != nil || len(recs) != 1 {
 		t.Errorf("stored decisions: %d, %v", len(recs), err)
 	}
-	n, err := store.CountOffences(t.Context(), "45.153.160.140", c.now().Add(-time.Hour), "")
+	n, err := store.CountOffences(t.Context(), "45.153.160.140", c.now().Add(-24*time.Hour), "")
 	if err != nil || n != 1 {
 		t.Errorf("offences after redelivery: %d, %v", n, err)
 	}

@@ -93,9 +93,29 @@ func (s *Service) Alert(ctx context.Context, log zerolog.Logger, inc alert.Incid
 		return out, nil
 	}
 
+	normalized, err := json.Marshal(inc)
+	if err != nil {
+		return Outcome{}, err
+	}
 	received := s.now().UTC()
 	if found {
 		received = prev.Received // an earlier attempt got part of the way: keep its first-seen time
+	} else {
+		// Claim the incident first (incomplete), so a retry after a partial failure
+		// finds the first-seen time and writes the offence rows, keyed by it, again
+		// rather than beside the first ones.
+		if err := s.store.PutIncident(ctx, record.IncidentRecord{
+			ID: inc.ID, EventTime: eventTime, Received: received, AlertType: inc.AlertType, Severity: string(inc.Severity),
+			Source: "alert", Normalized: normalized, Raw: inc.Raw,
+		}); err != nil {
+			return Outcome{}, fmt.Errorf("write incident %s: %w", inc.ID, err)
+		}
+	}
+	// An offence happened when the alert says it did; the row key includes that time, so
+	// every delivery of one alert writes the same offence row.
+	offenceTime := eventTime
+	if offenceTime.IsZero() || offenceTime.After(received) {
+		offenceTime = received // no time, or one in the future: count it from now
 	}
 	decisions, err := s.engine.Decide(ctx, &inc)
 	if err != nil {
@@ -119,7 +139,7 @@ func (s *Service) Alert(ctx context.Context, log zerolog.Logger, inc alert.Incid
 		})
 		if d.Target != nil && d.Action != decide.Skip {
 			if err := s.store.AddOffence(ctx, record.Offence{
-				Target: target, Time: received, IncidentID: inc.ID, Action: string(d.Action), Severity: d.Severity,
+				Target: target, Time: offenceTime, IncidentID: inc.ID, Action: string(d.Action), Severity: d.Severity,
 			}); err != nil {
 				return Outcome{}, fmt.Errorf("record offence of %s: %w", target, err)
 			}
@@ -146,10 +166,6 @@ func (s *Service) Alert(ctx context.Context, log zerolog.Logger, inc alert.Incid
 		return Outcome{}, fmt.Errorf("audit %s: %w", inc.ID, err)
 	}
 
-	normalized, err := json.Marshal(inc)
-	if err != nil {
-		return Outcome{}, err
-	}
 	if err := s.store.PutIncident(ctx, record.IncidentRecord{
 		ID: inc.ID, EventTime: eventTime, Received: received, AlertType: inc.AlertType, Severity: string(inc.Severity),
 		Source: "alert", Normalized: normalized, Raw: inc.Raw, DecisionCount: len(decisions), Complete: true,

@@ -224,3 +224,49 @@ func (r *raceStore) ListExpiredBlocks(ctx context.Context, action string, now ti
 	}
 	return bs, err
 }
+
+// A delivery that fails half-way (decisions not written) is completed by the retry,
+// with one set of decisions and one offence.
+func TestRetryAfterPartialFailure(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	_, store := service(t, c, nil)
+	flaky := &failOnce{Store: store}
+	cfg, err := config.Load(func(k string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(flaky, decide.New(cfg, History(flaky), c.now), c.now)
+	inc := incident("inc-partial", "API_AccessFromSuspiciousIP", "45.153.164.1", c.now().Add(-time.Hour))
+	if _, err := svc.Alert(t.Context(), quiet, inc); err == nil {
+		t.Fatal("first delivery did not fail")
+	}
+	c.add(30 * time.Second)
+	out, err := svc.Alert(t.Context(), quiet, inc)
+	if err != nil || out.Duplicate {
+		t.Fatalf("retry: duplicate=%v err=%v", out.Duplicate, err)
+	}
+	if n, _ := store.CountOffences(t.Context(), "45.153.164.1", c.now().Add(-24*time.Hour), ""); n != 1 {
+		t.Errorf("offences %d after a retried delivery, want 1", n)
+	}
+	recs, err := store.ListDecisions(t.Context(), inc.ID, inc.EventTime())
+	if err != nil || len(recs) != 1 {
+		t.Errorf("decisions %d (%v), want 1", len(recs), err)
+	}
+	if again, err := svc.Alert(t.Context(), quiet, inc); err != nil || !again.Duplicate {
+		t.Errorf("third delivery: duplicate=%v err=%v", again.Duplicate, err)
+	}
+}
+
+// failOnce fails the first PutDecisions, as a storage outage mid-way would.
+type failOnce struct {
+	Store
+	failed bool
+}
+
+func (f *failOnce) PutDecisions(ctx context.Context, recs []record.DecisionRecord) error {
+	if !f.failed {
+		f.failed = true
+		return fmt.Errorf("injected outage")
+	}
+	return f.Store.PutDecisions(ctx, recs)
+}
