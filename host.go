@@ -14,6 +14,7 @@ import (
 
 	"github.com/apiguard/apiguard/handlers"
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/queue"
 )
 
 // runHost serves the Functions host on 127.0.0.1:port. It listens before anything
@@ -25,6 +26,9 @@ func runHost(port string, stderr io.Writer) int {
 		return 1
 	}
 	cfg, err := config.FromEnv()
+	if err == nil {
+		err = cfg.RequireQueue()
+	}
 	if err != nil {
 		// Keep answering so the host shows the reason in its logs rather than a crash loop.
 		log := newLogger("info", "json", true, os.Stdout)
@@ -39,6 +43,9 @@ func runHost(port string, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout)
 	a := handlers.New(cfg, log, time.Now)
+	if len(cfg.WAFTargets) > 0 {
+		a.Queue = queue.NewServiceBus(cfg.ReconcileQueue, cfg.ServiceBusConn, cfg.ServiceBusSpace)
+	}
 	log.Info().Str("version", version).Str("port", port).Msg("apiguard custom handler listening")
 	return serveUntilSignal(ln, a.HostHandler(), stderr)
 }

@@ -26,6 +26,9 @@ Usage:
                                run standalone: the same functions under /api/, timers in-process
   apiguard plan [--settings FILE] [FILE|-]
                                decide one alert file offline (no store) and print the decisions as JSON
+  apiguard waf apply|diff --kind appgw|frontdoor --policy FILE [--block ADDR]... [--block-file FILE]
+                               print the policy with apiguard's owned rules for these blocks (apply),
+                               or what would change (diff)
   apiguard package --binary B --out ZIP
                                write the Flex Consumption deployment zip
   apiguard version
@@ -53,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stderr)
 	case "plan":
 		return runPlan(args[1:], stdin, stdout, stderr)
+	case "waf":
+		return runWAF(args[1:], stdin, stdout, stderr)
 	case "package":
 		return runPackage(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apiguard/apiguard/handlers"
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/queue"
 )
 
 // runServe is the standalone mode: the same handlers under /api/, timers in-process.
@@ -51,8 +52,19 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// In process, one worker per policy stands in for the Service Bus sessions.
+	mem := queue.NewMemory(ctx, time.Second, func(ctx context.Context, target string, batch []queue.Message) error {
+		_, err := a.Reconcile(ctx, log, target)
+		return err
+	}, func(target string, err error) {
+		log.Error().Err(err).Str("target", target).Msg("reconcile failed; the next request or the periodic repair retries")
+	})
+	a.Queue = mem
 	if err := a.RunTimers(ctx, defs); err != nil {
 		return configError(stderr, err)
+	}
+	if len(cfg.WAFTargets) > 0 {
+		_ = a.BlocksChanged(ctx, "block_waf", "start-up") // bring every policy in line at once
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("mode", cfg.Mode).Msg("apiguard serve: POST alerts to /api/alerts")
 	return serveUntilSignal(ln, h, stderr)

@@ -9,7 +9,8 @@ import (
 	"github.com/apiguard/apiguard/shared/envelope"
 )
 
-// expireTimer removes desired blocks past their expiry (every 5 minutes). A failure
+// expireTimer removes desired blocks past their expiry (every 5 minutes) and asks
+// every policy for a reconcile. A failure
 // fails the invocation, so the timer's retry policy runs it again; the work is
 // idempotent.
 func expireTimer(a *App, ctx context.Context, log zerolog.Logger, t *envelope.Timer) (string, error) {
@@ -24,6 +25,13 @@ func expireTimer(a *App, ctx context.Context, log zerolog.Logger, t *envelope.Ti
 	summary := fmt.Sprintf("expired %d desired blocks", len(expired))
 	if err != nil {
 		return summary, err
+	}
+	// Periodic repair: every run also asks each policy for a reconcile, so owned rules
+	// deleted or edited by someone else come back within one timer period.
+	if a.Queue != nil && len(a.Config.WAFTargets) > 0 {
+		if err := a.Queue.Send(ctx, a.reconcileRequests("periodic repair")); err != nil {
+			return summary, err
+		}
 	}
 	return summary, nil
 }

@@ -87,6 +87,20 @@ func (a *App) invoke(ctx context.Context, log zerolog.Logger, fn Function, req *
 			}
 		}
 		resp.Log("%s", summary)
+	case fn.Queue != nil:
+		msgs, err := req.ServiceBus(fn.Binding)
+		if err != nil {
+			// An unreadable batch reads no better on redelivery: record why and succeed.
+			log.Error().Err(err).Msg("Service Bus batch unreadable: set aside")
+			resp.Log("batch set aside: %v", err)
+			return resp
+		}
+		summary, err := fn.Queue(a, ctx, log, msgs)
+		if err != nil {
+			log.Error().Err(err).Str("summary", summary).Msg("batch failed; the host will redeliver it")
+			return nil
+		}
+		resp.Log("%s", summary)
 	}
 	return resp
 }

@@ -17,20 +17,22 @@ import (
 	"github.com/apiguard/apiguard/shared/envelope"
 )
 
-// Function is the code behind one folder under functions/. Exactly one of HTTP and
-// Timer is set, matching the trigger in its function.json.
+// Function is the code behind one folder under functions/. Exactly one of HTTP, Timer
+// and Queue is set, matching the trigger in its function.json.
 type Function struct {
 	Trigger string // httpTrigger or timerTrigger: checked against function.json
 	Binding string // the trigger binding's name in function.json
 	HTTP    func(a *App, ctx context.Context, log zerolog.Logger, req *envelope.HTTPRequest) envelope.HTTPResponse
 	Timer   func(a *App, ctx context.Context, log zerolog.Logger, t *envelope.Timer) (string, error)
+	Queue   func(a *App, ctx context.Context, log zerolog.Logger, msgs []envelope.Message) (string, error)
 }
 
 // Functions maps every function folder to its handler. A test checks it against the
 // function.json files on disk, both ways.
 var Functions = map[string]Function{
-	"alerts": {Trigger: "httpTrigger", Binding: "req", HTTP: alertsHTTP},
-	"expire": {Trigger: "timerTrigger", Binding: "timer", Timer: expireTimer},
+	"alerts":    {Trigger: "httpTrigger", Binding: "req", HTTP: alertsHTTP},
+	"expire":    {Trigger: "timerTrigger", Binding: "timer", Timer: expireTimer},
+	"remediate": {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: remediateQueue},
 }
 
 // Def is what apiguard needs from one function.json.

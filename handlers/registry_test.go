@@ -24,7 +24,8 @@ func TestRegistryMatchesFunctionFolders(t *testing.T) {
 		if fn.Trigger != d.Trigger || fn.Binding != d.Binding {
 			t.Errorf("functions/%s: function.json has %s %q, handler expects %s %q", name, d.Trigger, d.Binding, fn.Trigger, fn.Binding)
 		}
-		if (fn.HTTP != nil) != (d.Trigger == "httpTrigger") || (fn.Timer != nil) != (d.Trigger == "timerTrigger") {
+		if (fn.HTTP != nil) != (d.Trigger == "httpTrigger") || (fn.Timer != nil) != (d.Trigger == "timerTrigger") ||
+			(fn.Queue != nil) != (d.Trigger == "serviceBusTrigger") {
 			t.Errorf("functions/%s: handler kind does not match trigger %s", name, d.Trigger)
 		}
 	}

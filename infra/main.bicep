@@ -21,6 +21,9 @@ param allowCidrs string = ''
 @description('Cap on new blocks per hour.')
 param maxNewBlocksPerHour int = 100
 
+@description('WAF policies to enforce in: the JSON array of APIGUARD_WAF_TARGETS (see README). Grant the app Network Contributor on each.')
+param wafTargets string = ''
+
 var suffix = uniqueString(resourceGroup().id)
 var storageName = toLower('${prefix}${suffix}')
 var deployContainer = 'deployments'
@@ -46,6 +49,26 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deployContainer
+}
+
+// Reconcile requests: a session per policy gives one writer per policy.
+resource bus 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
+  name: '${prefix}-sb-${suffix}'
+  location: location
+  sku: { name: 'Standard', tier: 'Standard' }
+  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
+}
+
+resource reconcileQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: bus
+  name: 'apiguard-reconcile'
+  properties: {
+    requiresSession: true
+    maxDeliveryCount: 10
+    lockDuration: 'PT5M'
+    defaultMessageTimeToLive: 'P1D'
+    deadLetteringOnMessageExpiration: true
+  }
 }
 
 resource insights 'Microsoft.Insights/components@2020-02-02' = {
@@ -99,6 +122,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APIGUARD_ALLOW_CIDRS', value: allowCidrs }
         { name: 'APIGUARD_MAX_NEW_BLOCKS_PER_HOUR', value: string(maxNewBlocksPerHour) }
         { name: 'APIGUARD_LOG_FORMAT', value: 'json' }
+        { name: 'APIGUARD_WAF_TARGETS', value: wafTargets }
+        { name: 'APIGUARD_RECONCILE_QUEUE', value: reconcileQueue.name }
+        { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${bus.name}.servicebus.windows.net' }
       ]
     }
   }
@@ -110,6 +136,17 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
+}
+
+resource busRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(bus.id, app.id, roles.serviceBusDataOwner)
+  scope: bus
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
+  }
 }
 
 resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for r in [roles.storageBlobDataOwner, roles.storageTableDataContributor, roles.storageQueueDataContributor]: {

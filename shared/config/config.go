@@ -45,6 +45,10 @@ var Settings = []Setting{
 	{"APIGUARD_JITTER", "0.1", "Relative jitter on durations (0 to 0.5), deterministic per target and incident."},
 	{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "100", "Cap on new blocks per clock hour; the excess is recorded as deferred. 0 disables new blocks."},
 	{"APIGUARD_MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)."},
+	{"APIGUARD_WAF_TARGETS", "", "WAF policies to enforce block_waf decisions in: a JSON array, see \"WAF targets\" below."},
+	{"APIGUARD_RECONCILE_QUEUE", "apiguard-reconcile", "Service Bus queue (sessions enabled) carrying reconcile requests, one session per policy."},
+	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
+	{"ServiceBusConnection__fullyQualifiedNamespace", "", "Service Bus namespace (e.g. ns.servicebus.windows.net) reached with managed identity, instead of a connection string."},
 }
 
 // Config is the validated configuration.
@@ -68,6 +72,11 @@ type Config struct {
 	Jitter        float64
 	MaxNewPerHour int
 	MaxBodyBytes  int64
+
+	WAFTargets      []WAFTarget
+	ReconcileQueue  string
+	ServiceBusConn  string
+	ServiceBusSpace string
 }
 
 // Actions that a playbook entry may name.
@@ -188,6 +197,18 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if c.MaxBodyBytes, err = strconv.ParseInt(get("APIGUARD_MAX_BODY_BYTES"), 10, 64); err != nil || c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("APIGUARD_MAX_BODY_BYTES", "%q is not a byte count from 1024 to 67108864", get("APIGUARD_MAX_BODY_BYTES"))
 	}
+	if c.WAFTargets, err = parseWAFTargets(get("APIGUARD_WAF_TARGETS")); err != nil {
+		bad("APIGUARD_WAF_TARGETS", "%v", err)
+	}
+	c.ReconcileQueue = get("APIGUARD_RECONCILE_QUEUE")
+	c.ServiceBusConn = get("ServiceBusConnection")
+	c.ServiceBusSpace = get("ServiceBusConnection__fullyQualifiedNamespace")
+	if c.ServiceBusConn != "" && c.ServiceBusSpace != "" {
+		bad("ServiceBusConnection", "set either it or ServiceBusConnection__fullyQualifiedNamespace, not both")
+	}
+	if c.ServiceBusConn != "" && !strings.Contains(strings.ToLower(c.ServiceBusConn), "endpoint=") {
+		bad("ServiceBusConnection", "does not look like a Service Bus connection string (no Endpoint=)")
+	}
 
 	if len(problems) > 0 {
 		sort.Strings(problems)
@@ -211,6 +232,15 @@ func (e *Error) Error() string {
 func (c *Config) RequireTables() error {
 	if c.TablesConnection == "" && c.TablesURL == "" {
 		return &Error{Problems: []string{"APIGUARD_TABLES_CONNECTION: set it (or APIGUARD_TABLES_URL) to reach Table Storage"}}
+	}
+	return nil
+}
+
+// RequireQueue reports whether reconcile requests can be sent: under the Functions host
+// WAF targets need Service Bus to reach the one writer per policy.
+func (c *Config) RequireQueue() error {
+	if len(c.WAFTargets) > 0 && c.ServiceBusConn == "" && c.ServiceBusSpace == "" {
+		return &Error{Problems: []string{"ServiceBusConnection: set it (or ServiceBusConnection__fullyQualifiedNamespace) when APIGUARD_WAF_TARGETS names policies"}}
 	}
 	return nil
 }

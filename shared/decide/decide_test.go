@@ -307,3 +307,24 @@ func TestJitterSpreads(t *testing.T) {
 		t.Errorf("only %d distinct durations over 200 incidents", len(seen))
 	}
 }
+
+func TestGuardPrefixes(t *testing.T) {
+	g := NewGuard([]netip.Prefix{netip.MustParsePrefix("45.153.160.0/24")})
+	for p, want := range map[string]string{
+		"10.0.0.0/8":          "private",
+		"8.0.0.0/6":           "private", // contains 10/8
+		"45.153.0.0/16":       "allow-listed",
+		"45.153.160.7/32":     "allow-listed",
+		"2001:db8::/48":       "documentation",
+		"::ffff:10.0.0.0/104": "private",
+	} {
+		if got := g.WhyPrefix(netip.MustParsePrefix(p)); !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want %q", p, got, want)
+		}
+	}
+	for _, p := range []string{"45.153.161.0/24", "8.8.8.0/24", "2a01:111::/32"} {
+		if got := g.WhyPrefix(netip.MustParsePrefix(p)); got != "" {
+			t.Errorf("%s refused: %s", p, got)
+		}
+	}
+}

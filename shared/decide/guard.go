@@ -69,3 +69,30 @@ func (g *Guard) Why(addr netip.Addr) string {
 	}
 	return ""
 }
+
+// WhyPrefix returns the reason a block of p would touch a protected address, or "".
+// A CIDR is refused whole when any part of it is protected: blocking must never spill
+// onto the allow-list or the platform.
+func (g *Guard) WhyPrefix(p netip.Prefix) string {
+	if !p.IsValid() {
+		return "not a valid CIDR"
+	}
+	p = p.Masked()
+	if p.IsSingleIP() {
+		return g.Why(p.Addr())
+	}
+	if p.Addr().Is4In6() {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked()
+	}
+	for _, a := range g.allow {
+		if a.Overlaps(p) {
+			return fmt.Sprintf("overlaps allow-listed %s (APIGUARD_ALLOW_CIDRS)", a)
+		}
+	}
+	for _, r := range protected {
+		if r.prefix.Overlaps(p) {
+			return fmt.Sprintf("overlaps %s: %s", r.prefix, r.why)
+		}
+	}
+	return ""
+}

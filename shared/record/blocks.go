@@ -200,6 +200,7 @@ func blockEntity(pk, rk string, b Block) *entity {
 	e.setTime("Expires", b.Expires)
 	e.setString("Mode", b.Mode)
 	e.setInt("Offences", int64(b.Offences))
+	e.setBool("Forwarded", b.Forwarded)
 	return e
 }
 
@@ -217,6 +218,7 @@ func blockFrom(e *entity) Block {
 		Expires:        e.time("Expires"),
 		Mode:           e.str("Mode"),
 		Offences:       int(e.int("Offences")),
+		Forwarded:      e.boolean("Forwarded"),
 		ETag:           e.etag,
 	}
 }

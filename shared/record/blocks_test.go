@@ -28,7 +28,7 @@ func TestBlockRoundTrip(t *testing.T) {
 		want := Block{
 			Action: "block_waf", TargetKind: bt.kind, Target: bt.target, Reason: "suspicious", Severity: "High",
 			SourceIncident: "inc-1", SourceFinding: "f-1", Created: now, Updated: now, Expires: now.Add(time.Hour),
-			Mode: "enforce", Offences: i + 1,
+			Mode: "enforce", Offences: i + 1, Forwarded: i%2 == 1,
 		}
 		stored, wrote, err := s.MergeBlock(ctx, want.Action, want.Target, func(cur *Block) (*Block, error) {
 			if cur != nil {

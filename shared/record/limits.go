@@ -39,6 +39,9 @@ func (s *Store) Reserve(ctx context.Context, bucket, key string, limit int) (boo
 	if err := checkKey("limit key", rk); err != nil {
 		return false, err
 	}
+	lock := &s.reserveLocks[fnv32(pk)%uint32(len(s.reserveLocks))]
+	lock.Lock()
+	defer lock.Unlock()
 	// Both rows in one query: one round trip per attempt, which matters when
 	// many callers race for the same counter.
 	filter := fmt.Sprintf("PartitionKey eq %s and (RowKey eq %s or RowKey eq %s)", odataString(pk), odataString(counterRow), odataString(rk))
@@ -119,4 +122,13 @@ func (s *Store) commitReservation(ctx context.Context, pk, rk, key string, count
 		return err // the counter vanished between read and write; re-read
 	}
 	return s.limits.check("reserve in", err)
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }

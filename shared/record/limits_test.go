@@ -18,10 +18,20 @@ import (
 	"github.com/apiguard/apiguard/shared/record/azuritetest"
 )
 
-// TestReserveConcurrent: 30 callers race for a limit of 10; the counter and
+// TestReserveConcurrent: 30 callers on three Stores (three function instances: the
+// in-process lock does not reach across them) race for a limit of 10; the counter and
 // reservation transaction with If-Match lets exactly 10 through.
 func TestReserveConcurrent(t *testing.T) {
 	s := newStore(t)
+	prefix := s.limits.name[:len(s.limits.name)-len("Limits")]
+	instances := []*Store{s}
+	for range 2 {
+		o, err := New(Options{ConnectionString: azuritetest.ConnectionString(t), TablePrefix: prefix, ClientOptions: testClientOptions()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		instances = append(instances, o)
+	}
 	ctx := testContext(t)
 	const callers, limit = 30, 10
 	bucket := "newblocks-2026112312"
@@ -34,7 +44,7 @@ func TestReserveConcurrent(t *testing.T) {
 	for i := range callers {
 		wg.Go(func() {
 			key := fmt.Sprintf("203.0.113.%d/32", i)
-			ok, err := s.Reserve(ctx, bucket, key, limit)
+			ok, err := instances[i%len(instances)].Reserve(ctx, bucket, key, limit)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,11 @@ const (
 type Store struct {
 	incidents, decisions, blocks, offences, audit, limits *table
 	conflicts                                             backoff
+
+	// reserveLocks queue this process's callers of Reserve per bucket (striped), so a
+	// burst of alerts in one instance takes the counter in turn instead of failing
+	// each other's ETag conditions; the conditions still arbitrate between instances.
+	reserveLocks [64]sync.Mutex
 }
 
 // New validates opts and builds the clients. It does no network I/O: the

@@ -52,6 +52,7 @@ type Block struct {
 	Expires        time.Time //
 	Mode           string    // dryrun or enforce
 	Offences       int       // offence count of the target when last decided
+	Forwarded      bool      // address learnt through a trusted forwarded header (Front Door: also RemoteAddr)
 	ETag           string    // set by reads; required by conditional writes and deletes
 }
 

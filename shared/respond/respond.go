@@ -36,16 +36,39 @@ type Store interface {
 
 var _ Store = (*record.Store)(nil)
 
+// Notifier hears that the desired blocks of an action changed, so the enforcement
+// points that hold that action get reconciled.
+type Notifier interface {
+	BlocksChanged(ctx context.Context, action string, reason string) error
+}
+
 // Service responds to incidents.
 type Service struct {
 	store  Store
 	engine *decide.Engine
 	now    func() time.Time
+	notify Notifier
 }
 
-// New wires a service; engine should have been built over History(store).
-func New(store Store, engine *decide.Engine, now func() time.Time) *Service {
-	return &Service{store: store, engine: engine, now: now}
+// New wires a service; engine should have been built over History(store). notify may
+// be nil (nothing to reconcile).
+func New(store Store, engine *decide.Engine, now func() time.Time, notify Notifier) *Service {
+	return &Service{store: store, engine: engine, now: now, notify: notify}
+}
+
+// changed tells the notifier about each action, once.
+func (s *Service) changed(ctx context.Context, actions map[string]bool, reason string) error {
+	if s.notify == nil {
+		return nil
+	}
+	for _, a := range []decide.Action{decide.BlockWAF, decide.BlockAPIM, decide.Throttle} {
+		if actions[string(a)] {
+			if err := s.notify.BlocksChanged(ctx, string(a), reason); err != nil {
+				return fmt.Errorf("request reconcile of %s: %w", a, err)
+			}
+		}
+	}
+	return nil
 }
 
 // History adapts a Store to what the decision engine needs.
@@ -123,6 +146,7 @@ func (s *Service) Alert(ctx context.Context, log zerolog.Logger, inc alert.Incid
 	}
 
 	var audit []record.AuditEvent
+	enforced := map[string]bool{}
 	recs := make([]record.DecisionRecord, 0, len(decisions))
 	for _, d := range decisions {
 		body, err := json.Marshal(d)
@@ -145,6 +169,9 @@ func (s *Service) Alert(ctx context.Context, log zerolog.Logger, inc alert.Incid
 			}
 		}
 		if d.Action.Enforcing() {
+			// Every enforcing decision asks for a reconcile, written or not: a retried
+			// delivery must not lose the request its first attempt failed to send.
+			enforced[string(d.Action)] = true
 			ev, err := s.keepBlock(ctx, inc.ID, d)
 			if err != nil {
 				return Outcome{}, err
@@ -166,6 +193,9 @@ func (s *Service) Alert(ctx context.Context, log zerolog.Logger, inc alert.Incid
 		return Outcome{}, fmt.Errorf("audit %s: %w", inc.ID, err)
 	}
 
+	if err := s.changed(ctx, enforced, "incident "+inc.ID); err != nil {
+		return Outcome{}, err
+	}
 	if err := s.store.PutIncident(ctx, record.IncidentRecord{
 		ID: inc.ID, EventTime: eventTime, Received: received, AlertType: inc.AlertType, Severity: string(inc.Severity),
 		Source: "alert", Normalized: normalized, Raw: inc.Raw, DecisionCount: len(decisions), Complete: true,
@@ -232,6 +262,7 @@ func (s *Service) Expire(ctx context.Context, log zerolog.Logger) ([]Expired, er
 	now := s.now().UTC()
 	var out []Expired
 	var errs []error
+	gone := map[string]bool{}
 	for _, action := range []decide.Action{decide.BlockWAF, decide.BlockAPIM, decide.Throttle} {
 		blocks, err := s.store.ListExpiredBlocks(ctx, string(action), now)
 		if err != nil {
@@ -263,8 +294,12 @@ func (s *Service) Expire(ctx context.Context, log zerolog.Logger) ([]Expired, er
 				continue
 			}
 			out = append(out, Expired{Action: b.Action, Target: b.Target, Expires: b.Expires})
+			gone[b.Action] = true
 			log.Info().Str("target", b.Target).Str("action", b.Action).Time("expired", b.Expires).Msg("desired block expired")
 		}
+	}
+	if err := s.changed(ctx, gone, "expiry"); err != nil {
+		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
 }

@@ -44,7 +44,7 @@ func service(t *testing.T, c *clock, settings map[string]string) (*Service, *rec
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(store, decide.New(cfg, History(store), c.now), c.now), store
+	return New(store, decide.New(cfg, History(store), c.now), c.now, nil), store
 }
 
 func incident(id, typ string, ip string, at time.Time) alert.Incident {
@@ -196,7 +196,7 @@ func TestExpiry(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	svc2 := New(racing, nil, c.now)
+	svc2 := New(racing, nil, c.now, nil)
 	if gone, err := svc2.Expire(t.Context(), quiet); err != nil || len(gone) != 0 {
 		t.Fatalf("extended block expired: %+v %v", gone, err)
 	}
@@ -235,7 +235,7 @@ func TestRetryAfterPartialFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := New(flaky, decide.New(cfg, History(flaky), c.now), c.now)
+	svc := New(flaky, decide.New(cfg, History(flaky), c.now), c.now, nil)
 	inc := incident("inc-partial", "API_AccessFromSuspiciousIP", "45.153.164.1", c.now().Add(-time.Hour))
 	if _, err := svc.Alert(t.Context(), quiet, inc); err == nil {
 		t.Fatal("first delivery did not fail")
@@ -269,4 +269,49 @@ func (f *failOnce) PutDecisions(ctx context.Context, recs []record.DecisionRecor
 		return fmt.Errorf("injected outage")
 	}
 	return f.Store.PutDecisions(ctx, recs)
+}
+
+type notes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (n *notes) BlocksChanged(_ context.Context, action, reason string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, action+" "+reason)
+	return nil
+}
+
+// Enforcing decisions and expiries ask for a reconcile of their action; a skip does not.
+func TestReconcileRequests(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	_, store := service(t, c, nil)
+	cfg, _ := config.Load(func(k string) (string, bool) {
+		if k == "APIGUARD_MODE" {
+			return "enforce", true
+		}
+		return "", false
+	})
+	n := &notes{}
+	svc := New(store, decide.New(cfg, History(store), c.now), c.now, n)
+	if _, err := svc.Alert(t.Context(), quiet, incident("inc-n1", "API_AccessFromSuspiciousIP", "10.9.9.9", c.now())); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.got) != 0 {
+		t.Fatalf("a skipped address asked for %v", n.got)
+	}
+	if _, err := svc.Alert(t.Context(), quiet, incident("inc-n2", "API_AccessFromSuspiciousIP", "45.153.165.1", c.now())); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.got) != 1 || n.got[0] != "block_waf incident inc-n2" {
+		t.Fatalf("requests %v", n.got)
+	}
+	c.add(8 * 24 * time.Hour)
+	if _, err := svc.Expire(t.Context(), quiet); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.got) != 2 || n.got[1] != "block_waf expiry" {
+		t.Errorf("requests after expiry %v", n.got)
+	}
 }

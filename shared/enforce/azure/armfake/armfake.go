@@ -1,0 +1,338 @@
+// Package armfake runs the Azure SDK's official fake servers for WAF policies
+// (armnetwork/v7/fake, armfrontdoor/fake) programmed to behave like the real services,
+// including their faults, so the ARM backends and everything above them are tested
+// against the real SDK clients and pipeline.
+//
+// The official fakes' handlers never see request headers, and they report errors as Go
+// errors that bypass azcore's retry policy. So each Service wraps the fake transport in
+// its own policy.Transporter that sees the raw request first: it hands the conditional
+// headers to the handlers, answers faults as real HTTP responses (ARM error body,
+// Retry-After), and keeps Front Door's concurrent long-running writes apart.
+//
+// What is programmed, as the services do it:
+//   - every successful write gets a new ETag (W/"..."); GET returns the stored policy
+//     with it in the body's etag and the ETag header;
+//   - PUT with a stale If-Match answers 412 PreconditionFailed; without If-Match the
+//     write is accepted (last writer wins, as the Network provider does); If-Match: *
+//     is accepted because the policy exists; If-None-Match: * answers 412;
+//   - GET or PUT of any other policy name answers 404 ResourceNotFound (the fake holds
+//     one policy and never creates one: apiguard never does);
+//   - Application Gateway's CreateOrUpdate answers 200 synchronously; Front Door's is a
+//     long-running operation: 202, one more in-progress poll, then 200 with the policy.
+//     The write takes effect (and the If-Match check happens) when the PUT is accepted.
+//     In-progress responses carry Retry-After-Ms: 1, so pollers do not wait seconds;
+//   - faults on demand: ThrottleNext (429 + Retry-After), FailNext (any status and
+//     code), DropNext (connection reset), BeforeWrite (a concurrent writer), Mutate
+//     (drift).
+//
+// A Service is safe for concurrent use.
+package armfake
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/frontdoor/armfrontdoor"
+	fdfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/frontdoor/armfrontdoor/fake"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	netfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7/fake"
+)
+
+// Policy is one WAF policy held by the fake service, with what it has been asked.
+type Policy struct {
+	ID   string
+	Doc  []byte // wire JSON, exactly as a GET returns it (the SDK model's marshalling)
+	ETag string
+
+	Gets      int // GET requests of the policy (polls of a Front Door write not counted)
+	Puts      int // PUT requests, whatever their outcome
+	Polls     int // polls of Front Door writes
+	Writes    int // PUTs that succeeded
+	Conflicts int // 412s answered
+	Throttled int // 429s answered
+	Failed    int // programmed failures answered (FailNext, DropNext)
+}
+
+// Service is the fake ARM endpoint for one WAF policy.
+type Service struct {
+	kind  kind
+	id    string
+	rg    string
+	name  string
+	inner policy.Transporter // the official fake, for everything but Front Door writes
+	fd    *fdfake.PoliciesServer
+
+	// writeMu serializes writers (PUTs, BeforeWrite, Mutate) as the resource provider
+	// does, so a concurrent writer's change and the If-Match check are one step.
+	writeMu sync.Mutex
+
+	mu        sync.Mutex // guards everything below
+	p         Policy
+	seq       int
+	throttleN int
+	throttleD time.Duration
+	failN     int
+	failCode  string
+	failState int
+	dropN     int
+	before    []func([]byte) []byte
+	ops       map[int]policy.Transporter // Front Door writes in progress
+	nextOp    int
+}
+
+// kind is what differs between the two policy types.
+type kind struct {
+	name     string // "appgw" or "frontdoor"
+	typeName string // as written in resource ids
+	typ      string // the type property, as the service returns it
+	// restamp decodes doc as the SDK model and sets what the service owns.
+	restamp func(doc []byte, id, name, typ, etag string) ([]byte, error)
+}
+
+func appGWKind() kind {
+	return kind{
+		name: "appgw", typeName: "ApplicationGatewayWebApplicationFirewallPolicies",
+		typ: "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
+		restamp: func(doc []byte, id, name, typ, etag string) ([]byte, error) {
+			var m armnetwork.WebApplicationFirewallPolicy
+			if err := json.Unmarshal(doc, &m); err != nil {
+				return nil, err
+			}
+			m.ID, m.Name, m.Type, m.Etag = &id, &name, &typ, &etag
+			if m.Properties != nil {
+				m.Properties.ProvisioningState = to.Ptr(armnetwork.ProvisioningStateSucceeded)
+			}
+			return json.Marshal(m)
+		},
+	}
+}
+
+func frontDoorKind() kind {
+	return kind{
+		name: "frontdoor", typeName: "FrontDoorWebApplicationFirewallPolicies",
+		typ: "Microsoft.Network/frontdoorwebapplicationfirewallpolicies",
+		restamp: func(doc []byte, id, name, typ, etag string) ([]byte, error) {
+			var m armfrontdoor.WebApplicationFirewallPolicy
+			if err := json.Unmarshal(doc, &m); err != nil {
+				return nil, err
+			}
+			m.ID, m.Name, m.Type, m.Etag = &id, &name, &typ, &etag
+			if m.Properties != nil {
+				m.Properties.ProvisioningState = to.Ptr("Succeeded")
+			}
+			return json.Marshal(m)
+		},
+	}
+}
+
+// NewAppGW serves an Application Gateway WAF policy with the given id, starting as
+// initial (its id, name, type and etag are set by the service). It panics on an id
+// that is not an Application Gateway WAF policy id: a broken test setup.
+func NewAppGW(id string, initial armnetwork.WebApplicationFirewallPolicy) *Service {
+	s := newService(appGWKind(), id, initial)
+	s.inner = netfake.NewWebApplicationFirewallPoliciesServerTransport(s.appGWServer())
+	return s
+}
+
+// NewFrontDoor serves a Front Door WAF policy with the given id, starting as initial.
+// It panics on an id that is not a Front Door WAF policy id.
+func NewFrontDoor(id string, initial armfrontdoor.WebApplicationFirewallPolicy) *Service {
+	s := newService(frontDoorKind(), id, initial)
+	s.fd = s.frontDoorServer()
+	s.inner = fdfake.NewPoliciesServerTransport(s.fd)
+	return s
+}
+
+func newService(k kind, id string, initial any) *Service {
+	segs := strings.Split(strings.Trim(id, "/"), "/")
+	if len(segs) != 8 || !strings.EqualFold(segs[0], "subscriptions") || !strings.EqualFold(segs[2], "resourceGroups") ||
+		!strings.EqualFold(segs[4], "providers") || !strings.EqualFold(segs[5], "Microsoft.Network") ||
+		!strings.EqualFold(segs[6], k.typeName) {
+		panic(fmt.Sprintf("armfake: %q is not a %s WAF policy id (/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network/%s/{name})", id, k.name, k.typeName))
+	}
+	s := &Service{kind: k, id: id, rg: segs[3], name: segs[7], ops: map[int]policy.Transporter{}}
+	doc, err := json.Marshal(initial)
+	if err != nil {
+		panic(fmt.Sprintf("armfake: initial policy: %v", err))
+	}
+	if err := s.store(doc); err != nil {
+		panic(fmt.Sprintf("armfake: initial policy: %v", err))
+	}
+	s.p.ID = id
+	return s
+}
+
+// ClientOptions wires an SDK client to this service. azcore's retry policy stays as
+// configured in production (its behaviour is part of what is tested) except for a
+// 1 ms base delay, so retried 5xx and dropped connections do not slow tests down.
+// MaxRetryDelay keeps its default on purpose: azcore gives up at once on a Retry-After
+// above it, which would hide whether 429 is in the retried status codes.
+func (s *Service) ClientOptions() *arm.ClientOptions {
+	return &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Transport: &transport{s: s},
+		Retry:     policy.RetryOptions{RetryDelay: time.Millisecond},
+	}}
+}
+
+// Credential is a fake credential the client's bearer-token policy accepts.
+func (s *Service) Credential() azcore.TokenCredential { return &azfake.TokenCredential{} }
+
+// ID is the policy's resource id.
+func (s *Service) ID() string { return s.id }
+
+// Snapshot returns the stored policy and the counters.
+func (s *Service) Snapshot() Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.p
+	p.Doc = append([]byte(nil), s.p.Doc...)
+	return p
+}
+
+// Current returns the stored policy as wire JSON and its ETag.
+func (s *Service) Current() (doc []byte, etag string) {
+	p := s.Snapshot()
+	return p.Doc, p.ETag
+}
+
+// Writes counts successful PUTs (BeforeWrite and Mutate changes are not PUTs).
+func (s *Service) Writes() int { return s.Snapshot().Writes }
+
+// Conflicts counts 412s answered.
+func (s *Service) Conflicts() int { return s.Snapshot().Conflicts }
+
+// Puts counts PUT requests received, whatever their outcome: a 429 that azcore retried
+// shows up here as more than one.
+func (s *Service) Puts() int { return s.Snapshot().Puts }
+
+// Gets counts GET requests of the policy (not polls).
+func (s *Service) Gets() int { return s.Snapshot().Gets }
+
+// ThrottleNext makes the next n PUTs answer 429 SubscriptionRequestsThrottled with
+// Retry-After (whole seconds, rounded up; plus Retry-After-Ms when retryAfter is not a
+// whole number of seconds). It replaces any earlier ThrottleNext.
+func (s *Service) ThrottleNext(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttleN, s.throttleD = n, retryAfter
+}
+
+// FailNext makes the next n requests (GET or PUT, not polls) answer status with the ARM
+// error body carrying code: 500 InternalServerError, 503 ServiceUnavailable, 400
+// InvalidResource, 403 AuthorizationFailed... It replaces any earlier FailNext.
+func (s *Service) FailNext(n, status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN, s.failState, s.failCode = n, status, code
+}
+
+// DropNext makes the next n requests (not polls) fail with a connection reset, before
+// any response: what a network fault looks like to the client.
+func (s *Service) DropNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropN = n
+}
+
+// BeforeWrite runs fn inside the next PUT that reaches the service (not throttled or
+// failed), before its If-Match check: a concurrent writer (portal, IaC redeploy). If fn
+// returns a document other than nil or current, it is stored first, with a new ETag,
+// so the PUT's If-Match is stale. Several calls queue, one per PUT. fn must not call
+// Mutate (writers are serialized); it panics on a document that is not a policy.
+func (s *Service) BeforeWrite(fn func(current []byte) []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.before = append(s.before, fn)
+}
+
+// Mutate changes the stored policy now (drift) and gives it a new ETag. fn gets the
+// current wire JSON; returning nil or the same document changes nothing. It panics on
+// a document that is not a policy.
+func (s *Service) Mutate(fn func(doc []byte) []byte) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mutate(fn)
+}
+
+// mutate runs fn on the current document and stores what it returns; the caller holds
+// writeMu, so nothing else writes in between.
+func (s *Service) mutate(fn func([]byte) []byte) {
+	cur, _ := s.Current()
+	out := fn(append([]byte(nil), cur...))
+	if out == nil || string(out) == string(cur) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.store(out); err != nil {
+		panic(fmt.Sprintf("armfake: the changed document is not a %s WAF policy: %v", s.kind.name, err))
+	}
+}
+
+// store keeps doc as the policy with a new ETag. The caller holds mu (or owns s).
+func (s *Service) store(doc []byte) error {
+	s.seq++
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	etag := fmt.Sprintf(`W/"%08x-%s"`, s.seq, hex.EncodeToString(r[:]))
+	out, err := s.kind.restamp(doc, s.id, s.name, s.kind.typ, etag)
+	if err != nil {
+		return err
+	}
+	s.p.Doc, s.p.ETag = out, etag
+	return nil
+}
+
+// is reports whether a request's resource group and name address this policy (ARM
+// names are case-insensitive).
+func (s *Service) is(rg, name string) bool {
+	return strings.EqualFold(rg, s.rg) && strings.EqualFold(name, s.name)
+}
+
+// read returns the stored policy, or the 404 ARM answers for another name.
+func (s *Service) read(rg, name string) ([]byte, string, *armError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.is(rg, name) {
+		return nil, "", s.notFound(rg, name)
+	}
+	return append([]byte(nil), s.p.Doc...), s.p.ETag, nil
+}
+
+// write applies a PUT's body under its conditions, as the resource provider does.
+func (s *Service) write(c conditions, rg, name string, doc []byte) ([]byte, string, *armError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.is(rg, name) {
+		return nil, "", s.notFound(rg, name)
+	}
+	stale := c.ifNoneMatch == "*" || (c.hasIfMatch && c.ifMatch != "*" && c.ifMatch != s.p.ETag)
+	if stale {
+		s.p.Conflicts++
+		return nil, "", &armError{status: http.StatusPreconditionFailed, code: "PreconditionFailed",
+			msg: "The condition specified using HTTP conditional header(s) is not met."}
+	}
+	if err := s.store(doc); err != nil {
+		return nil, "", &armError{status: http.StatusBadRequest, code: "InvalidRequestContent",
+			msg: "The request content was invalid and could not be deserialized: " + err.Error()}
+	}
+	s.p.Writes++
+	return append([]byte(nil), s.p.Doc...), s.p.ETag, nil
+}
+
+func (s *Service) notFound(rg, name string) *armError {
+	return &armError{status: http.StatusNotFound, code: "ResourceNotFound",
+		msg: fmt.Sprintf("The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+			s.kind.typ, name, rg)}
+}

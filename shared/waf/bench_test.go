@@ -1,0 +1,45 @@
+package waf
+
+import (
+	"testing"
+)
+
+// BenchmarkAggregate100k aggregates a realistic desired set of 100,000 entries: dense
+// /24s that collapse, scattered /32s, some IPv6.
+func BenchmarkAggregate100k(b *testing.B) {
+	entries := mixedEntries(100000, 5)
+	b.ReportAllocs()
+	for b.Loop() {
+		Aggregate(entries)
+	}
+}
+
+// BenchmarkPack100k packs the same set into the default budget of an empty Front Door
+// policy (so forwarded entries add RemoteAddr rules and the excess is evicted).
+func BenchmarkPack100k(b *testing.B) {
+	entries := mixedEntries(100000, 5)
+	opts := Options{Kind: FrontDoor, Now: t0}.WithDefaults()
+	budget := (&Document{kind: FrontDoor}).Budget(opts)
+	b.ReportAllocs()
+	for b.Loop() {
+		Pack(entries, opts, budget)
+	}
+}
+
+// BenchmarkCompute40k is one reconcile step with a full policy: pack, compare with the
+// live rules, write the document.
+func BenchmarkCompute40k(b *testing.B) {
+	entries := mixedEntries(40000, 5)
+	opts := Options{Kind: AppGW, Now: t0}.WithDefaults()
+	first, err := Compute(opts, appgwPolicy(1, 2, 3), entries)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(first.Doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compute(opts, first.Doc, entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
