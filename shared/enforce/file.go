@@ -1,9 +1,11 @@
 package enforce
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -65,6 +67,12 @@ func (f *FileBackend) Put(ctx context.Context, doc []byte, etag string) (string,
 	}
 	if cur.ETag != etag {
 		return "", fmt.Errorf("%s: %w", f.path, ErrPrecondition)
+	}
+	// Indented, so the file reads well and diffs well when a team commits it.
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, doc, "", "  ") == nil {
+		pretty.WriteByte('\n')
+		doc = pretty.Bytes()
 	}
 	dir := filepath.Dir(f.path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

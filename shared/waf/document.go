@@ -45,7 +45,8 @@ type slot struct {
 
 // ParseDocument reads a policy of the given kind. It rejects what is not JSON, not an
 // object, or has properties, customRules (or Front Door's customRules.rules) of the
-// wrong type; absent or null containers are created on write.
+// wrong type; absent or null containers are created on write. The document keeps data:
+// do not modify it afterwards.
 func ParseDocument(kind Kind, data []byte) (*Document, error) {
 	if kind != AppGW && kind != FrontDoor {
 		return nil, reject("kind %q is not %q or %q", kind, AppGW, FrontDoor)
@@ -60,22 +61,18 @@ func ParseDocument(kind Kind, data []byte) (*Document, error) {
 		return nil, reject("policy is not a JSON object")
 	}
 	d := &Document{kind: kind, data: data}
-	rulesKey := "customRules"
-	path := "properties.customRules"
-	if kind == FrontDoor {
-		path += ".rules"
-	}
 	// Walk properties -> customRules (-> rules), remembering how to build what is missing.
-	wrap := func(keys ...string) (pre, suf string) {
+	chain := []string{"properties", "customRules"}
+	if kind == FrontDoor {
+		chain = append(chain, "rules")
+	}
+	path := strings.Join(chain, ".")
+	wrap := func(keys []string) (pre, suf string) {
 		for _, k := range keys {
 			pre += `{"` + k + `":`
 			suf += "}"
 		}
 		return pre, suf
-	}
-	chain := []string{"properties", rulesKey}
-	if kind == FrontDoor {
-		chain = append(chain, "rules")
 	}
 	at := top
 	for depth, key := range chain {
@@ -84,8 +81,7 @@ func ParseDocument(kind Kind, data []byte) (*Document, error) {
 			return nil, reject("policy: %v", err)
 		}
 		m, found := lastMember(ms, key)
-		rest := chain[depth+1:]
-		pre, suf := wrap(rest...)
+		pre, suf := wrap(chain[depth+1:])
 		switch {
 		case !found:
 			// Insert the member after the object's last one (or right after '{').
@@ -110,7 +106,7 @@ func ParseDocument(kind Kind, data []byte) (*Document, error) {
 				what = "an array"
 			}
 			name := strings.Join(chain[:depth+1], ".")
-			return nil, reject("%s is not %s (is this a %s policy? its rules are at %s)", name, what, kindName(kind), path)
+			return nil, reject("%s is not %s: not %s policy, whose rules are at %s", name, what, kindName(kind), path)
 		}
 		if last {
 			if err := d.readArray(m.start); err != nil {
@@ -125,9 +121,9 @@ func ParseDocument(kind Kind, data []byte) (*Document, error) {
 
 func kindName(k Kind) string {
 	if k == FrontDoor {
-		return "Front Door"
+		return "a Front Door"
 	}
-	return "Application Gateway"
+	return "an Application Gateway"
 }
 
 func reject(format string, args ...any) error {

@@ -52,9 +52,11 @@ func (e *serviceError) Error() string {
 
 func (e *serviceError) Unwrap() error { return e.err }
 
-// retryableConflicts are 409 codes the Network provider uses for "busy, try again":
-// another operation on the policy or its gateway is still running.
-var retryableConflicts = map[string]bool{"AnotherOperationInProgress": true, "RetryableError": true}
+// busy reports the 409 codes the Network provider uses for "busy, try again": another
+// operation on the policy or its gateway is still running.
+func busy(code string) bool {
+	return code == "AnotherOperationInProgress" || code == "RetryableError"
+}
 
 // classify turns an SDK error into the enforce.Backend contract: 412 wraps
 // ErrPrecondition, 429 is a *ThrottledError, 408/5xx/network are transient, other 4xx
@@ -81,7 +83,7 @@ func classify(op string, id ResourceID, err error, now time.Time) error {
 		return &enforce.ThrottledError{RetryAfter: retryAfter(re.RawResponse, now), Err: fault.Transient(se)}
 	case status == http.StatusRequestTimeout || status >= 500:
 		return fault.Transient(se)
-	case status == http.StatusConflict && retryableConflicts[re.ErrorCode]:
+	case status == http.StatusConflict && busy(re.ErrorCode):
 		return fault.Transient(se)
 	case status == http.StatusNotFound:
 		se.note = "the policy must exist: apiguard never creates WAF policies; check the id and the identity's access"

@@ -77,18 +77,18 @@ type Service struct {
 	// does, so a concurrent writer's change and the If-Match check are one step.
 	writeMu sync.Mutex
 
-	mu        sync.Mutex // guards everything below
-	p         Policy
-	seq       int
-	throttleN int
-	throttleD time.Duration
-	failN     int
-	failCode  string
-	failState int
-	dropN     int
-	before    []func([]byte) []byte
-	ops       map[int]policy.Transporter // Front Door writes in progress
-	nextOp    int
+	mu         sync.Mutex // guards everything below
+	p          Policy
+	seq        int
+	throttleN  int
+	throttleD  time.Duration
+	failN      int
+	failCode   string
+	failStatus int
+	dropN      int
+	before     []func([]byte) []byte
+	ops        map[int]policy.Transporter // Front Door writes in progress
+	nextOp     int
 }
 
 // kind is what differs between the two policy types.
@@ -234,7 +234,7 @@ func (s *Service) ThrottleNext(n int, retryAfter time.Duration) {
 func (s *Service) FailNext(n, status int, code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failN, s.failState, s.failCode = n, status, code
+	s.failN, s.failStatus, s.failCode = n, status, code
 }
 
 // DropNext makes the next n requests (not polls) fail with a connection reset, before

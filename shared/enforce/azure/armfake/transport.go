@@ -155,7 +155,7 @@ func (s *Service) fault(req *http.Request) (*http.Response, error) {
 	case s.failN > 0:
 		s.failN--
 		s.p.Failed++
-		e := &armError{status: s.failState, code: s.failCode, msg: "armfake: programmed failure"}
+		e := &armError{status: s.failStatus, code: s.failCode, msg: "armfake: programmed failure"}
 		return e.response(req), nil
 	case put && s.throttleN > 0:
 		s.throttleN--
