@@ -21,8 +21,9 @@ type Policy struct {
 // Backend reads and writes one policy document.
 //
 // Get returns the whole document and its current ETag. Put writes the whole document
-// on condition that the stored ETag still equals etag (If-Match; an empty etag means
-// "create only if absent"), and returns the new ETag. A failed condition returns an
+// on condition that the stored ETag still equals etag (If-Match), and returns the new
+// ETag. An empty etag means the policy was absent when read: a file backend creates
+// it; the ARM backends refuse, since apiguard never creates WAF policies. A failed condition returns an
 // error wrapping ErrPrecondition; throttling returns a *ThrottledError; other
 // failures carry a fault disposition.
 type Backend interface {
