@@ -11,7 +11,8 @@ FUZZTIME ?= 5m
 # coordinator at the deadline (golang/go#75804) and fails spuriously on loaded machines.
 FUZZTIME_SHORT ?= 20000x
 # Fuzz targets as package:Function.
-FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse
+FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse \
+  ./shared/waf:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
 .PHONY: build run test unit fuzz-short fuzz bench lint package clean

@@ -158,11 +158,16 @@ func (r *WAFReconciler) audit(ctx context.Context, before, written, live string,
 	if r.Audit == nil {
 		return nil
 	}
-	summary := func(rules []waf.Rule) []map[string]any {
+	// Owned rules in full while they are small; past auditCap values, their shape
+	// (the added and removed lists say what changed).
+	summary := func(rules []waf.Rule) any {
+		if countValues(rules) <= auditCap {
+			return rules
+		}
 		out := make([]map[string]any, 0, len(rules))
 		for _, rl := range rules {
 			out = append(out, map[string]any{"name": rl.Name, "priority": rl.Priority, "action": rl.Action,
-				"match_variable": rl.MatchVariable, "values": len(rl.Values)})
+				"matchVariable": rl.MatchVariable, "value_count": len(rl.Values)})
 		}
 		return out
 	}

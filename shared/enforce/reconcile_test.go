@@ -145,8 +145,23 @@ func TestReconcileFileRoundTrip(t *testing.T) {
 			t.Errorf("policy lacks %s", v)
 		}
 	}
-	if len(audit.events) != 1 || audit.events[0].Kind != "waf.reconciled" || !strings.Contains(string(audit.events[0].Detail), "inc-45.153.160.140") {
-		t.Errorf("audit %+v", audit.events)
+	if len(audit.events) != 1 || audit.events[0].Kind != "waf.reconciled" {
+		t.Fatalf("audit %+v", audit.events)
+	}
+	var detail struct {
+		Before    *string             `json:"etag_before"`
+		After     string              `json:"etag_after"`
+		RulesB    []waf.Rule          `json:"rules_before"`
+		RulesA    []waf.Rule          `json:"rules_after"`
+		Added     []string            `json:"added"`
+		Incidents map[string][]string `json:"incidents"`
+	}
+	if err := json.Unmarshal(audit.events[0].Detail, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if detail.After != res.ETag || len(detail.RulesB) != 0 || len(detail.RulesA) != 2 || len(detail.Added) != 3 ||
+		strings.Join(detail.Incidents["45.153.160.140/31"], ",") != "inc-45.153.160.140,inc-45.153.160.141" {
+		t.Errorf("audit detail %s", audit.events[0].Detail)
 	}
 
 	res, err = r.Reconcile(t.Context(), quiet)
