@@ -46,6 +46,9 @@ var Settings = []Setting{
 	{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "100", "Cap on new blocks per clock hour; the excess is recorded as deferred. 0 disables new blocks."},
 	{"APIGUARD_MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)."},
 	{"APIGUARD_WAF_TARGETS", "", "WAF policies to enforce block_waf decisions in: a JSON array, see \"WAF targets\" below."},
+	{"APIGUARD_APIM_TARGETS", "", "API Management services to enforce block_apim and throttle decisions in: a JSON array, see \"APIM targets\" below."},
+	{"APIGUARD_THROTTLE_CALLS", "60", "Calls a throttled client may make per period (rate-limit-by-key calls)."},
+	{"APIGUARD_THROTTLE_PERIOD", "60", "Throttle renewal period in seconds, 1 to 300 (rate-limit-by-key renewal-period)."},
 	{"APIGUARD_RECONCILE_QUEUE", "apiguard-reconcile", "Service Bus queue (sessions enabled) carrying reconcile requests, one session per policy."},
 	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
 	{"ServiceBusConnection__fullyQualifiedNamespace", "", "Service Bus namespace (e.g. ns.servicebus.windows.net) reached with managed identity, instead of a connection string."},
@@ -74,6 +77,9 @@ type Config struct {
 	MaxBodyBytes  int64
 
 	WAFTargets      []WAFTarget
+	APIMTargets     []APIMTarget
+	ThrottleCalls   int
+	ThrottlePeriod  int
 	ReconcileQueue  string
 	ServiceBusConn  string
 	ServiceBusSpace string
@@ -200,6 +206,15 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if c.WAFTargets, err = parseWAFTargets(get("APIGUARD_WAF_TARGETS")); err != nil {
 		bad("APIGUARD_WAF_TARGETS", "%v", err)
 	}
+	if c.APIMTargets, err = parseAPIMTargets(get("APIGUARD_APIM_TARGETS")); err != nil {
+		bad("APIGUARD_APIM_TARGETS", "%v", err)
+	}
+	if c.ThrottleCalls, err = strconv.Atoi(get("APIGUARD_THROTTLE_CALLS")); err != nil || c.ThrottleCalls < 1 {
+		bad("APIGUARD_THROTTLE_CALLS", "%q is not a whole number >= 1", get("APIGUARD_THROTTLE_CALLS"))
+	}
+	if c.ThrottlePeriod, err = strconv.Atoi(get("APIGUARD_THROTTLE_PERIOD")); err != nil || c.ThrottlePeriod < 1 || c.ThrottlePeriod > 300 {
+		bad("APIGUARD_THROTTLE_PERIOD", "%q is not a number of seconds from 1 to 300", get("APIGUARD_THROTTLE_PERIOD"))
+	}
 	c.ReconcileQueue = get("APIGUARD_RECONCILE_QUEUE")
 	c.ServiceBusConn = get("ServiceBusConnection")
 	c.ServiceBusSpace = get("ServiceBusConnection__fullyQualifiedNamespace")
@@ -239,8 +254,8 @@ func (c *Config) RequireTables() error {
 // RequireQueue reports whether reconcile requests can be sent: under the Functions host
 // WAF targets need Service Bus to reach the one writer per policy.
 func (c *Config) RequireQueue() error {
-	if len(c.WAFTargets) > 0 && c.ServiceBusConn == "" && c.ServiceBusSpace == "" {
-		return &Error{Problems: []string{"ServiceBusConnection: set it (or ServiceBusConnection__fullyQualifiedNamespace) when APIGUARD_WAF_TARGETS names policies"}}
+	if len(c.WAFTargets)+len(c.APIMTargets) > 0 && c.ServiceBusConn == "" && c.ServiceBusSpace == "" {
+		return &Error{Problems: []string{"ServiceBusConnection: set it (or ServiceBusConnection__fullyQualifiedNamespace) when APIGUARD_WAF_TARGETS or APIGUARD_APIM_TARGETS names targets"}}
 	}
 	return nil
 }

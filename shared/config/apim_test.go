@@ -1,0 +1,44 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAPIMTargets(t *testing.T) {
+	c, err := Load(env(map[string]string{"APIGUARD_APIM_TARGETS": `[
+		{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/contoso", "scopes": ["global", "apis/orders", "apis/orders/operations/get-order"], "tier": "Premium"},
+		{"dir": "local/apim", "enforce": ["block_apim", "throttle", "block_waf"], "tier": "consumption", "consumptionThrottle": "block", "forwardedHeader": "X-Azure-ClientIP"}
+	]`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.APIMTargets[0], c.APIMTargets[1]
+	if a.FragmentID != "apiguard-enforce" || len(a.Scopes) != 3 || a.Tier != "premium" || strings.Join(a.Enforce, ",") != "block_apim,throttle" ||
+		a.ForwardedHeader != "X-Forwarded-For" || a.TrustedHops != 1 || a.ConsumptionThrottle != "skip" {
+		t.Errorf("defaults: %+v", a)
+	}
+	if b.Key() != "dir:local/apim" || b.Scopes[0] != "global" || b.ConsumptionThrottle != "block" || len(b.Enforce) != 3 {
+		t.Errorf("explicit: %+v", b)
+	}
+	if c.ThrottleCalls != 60 || c.ThrottlePeriod != 60 {
+		t.Errorf("throttle %d/%ds", c.ThrottleCalls, c.ThrottlePeriod)
+	}
+}
+
+func TestAPIMTargetProblemsAllNamed(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"APIGUARD_APIM_TARGETS": `[{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/x"},
+			{"dir": "d", "fragmentId": "-bad", "scopes": ["tenant"], "enforce": ["nuke"], "tier": "gold", "consumptionThrottle": "maybe", "trustedHops": 40},
+			{}]`,
+		"APIGUARD_THROTTLE_PERIOD": "600",
+	}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"target 0: ", "fragmentId", `scope "tenant"`, `enforce "nuke"`, `tier "gold"`, "consumptionThrottle", "trustedHops", "target 2: needs id", "APIGUARD_THROTTLE_PERIOD"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}
