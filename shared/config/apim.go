@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -51,14 +49,9 @@ var (
 )
 
 func parseAPIMTargets(s string) ([]APIMTarget, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.DisallowUnknownFields()
-	var ts []APIMTarget
-	if err := dec.Decode(&ts); err != nil {
-		return nil, fmt.Errorf("not a JSON array of targets: %v", err)
+	ts, err := decodeTargets[APIMTarget](s)
+	if err != nil || len(ts) == 0 {
+		return nil, err
 	}
 	var errs []error
 	seen := map[string]bool{}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,14 +48,9 @@ var (
 
 // parseWAFTargets reads the JSON array of targets and checks each, naming every problem.
 func parseWAFTargets(s string) ([]WAFTarget, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.DisallowUnknownFields()
-	var ts []WAFTarget
-	if err := dec.Decode(&ts); err != nil {
-		return nil, fmt.Errorf("not a JSON array of targets: %v", err)
+	ts, err := decodeTargets[WAFTarget](s)
+	if err != nil || len(ts) == 0 {
+		return nil, err
 	}
 	var errs []error
 	seen := map[string]bool{}
@@ -125,4 +119,19 @@ func parseWAFTargets(s string) ([]WAFTarget, error) {
 		ts[i] = t
 	}
 	return ts, errors.Join(errs...)
+}
+
+// decodeTargets reads a setting holding a JSON array of target objects, refusing
+// fields it does not know (a typo must not silently fall back to a default).
+func decodeTargets[T any](s string) ([]T, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	var ts []T
+	if err := dec.Decode(&ts); err != nil {
+		return nil, fmt.Errorf("not a JSON array of targets: %v", err)
+	}
+	return ts, nil
 }

@@ -3,9 +3,7 @@ package enforce
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"sort"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apiguard/apiguard/shared/decide"
-	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/waf"
 )
@@ -37,16 +34,13 @@ type WAFReconciler struct {
 	Desired Desired
 	Audit   Auditor
 	Now     func() time.Time
-	// Sleep waits between attempts; tests replace it to run on an injected clock.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// MaxAttempts bounds read-compute-write-verify rounds (default 8).
-	MaxAttempts int
-	// MaxWait caps a single Retry-After wait (default 2 min), so one invocation never
-	// outlives the host's timeout.
-	MaxWait time.Duration
 	// Guard refuses protected addresses a second time, at the edge: a desired block
 	// written by anything other than the decision engine still never reaches the WAF.
 	Guard *decide.Guard
+	// Sleep, MaxAttempts and MaxWait tune retries (see retrier).
+	Sleep       func(ctx context.Context, d time.Duration) error
+	MaxAttempts int
+	MaxWait     time.Duration
 }
 
 // Result is what one reconcile did.
@@ -62,92 +56,50 @@ type Result struct {
 	ETag     string         `json:"etag,omitempty"`
 }
 
-// Reconcile reads the policy, computes the owned rules from the desired blocks, writes
-// them with If-Match only when they differ, reads back and verifies. On a 412 or a
-// failed verification it starts over with backoff; on 429 it waits as told.
+// Reconcile reads the policy, computes the owned rules from the desired blocks (read
+// afresh on every attempt), writes them with If-Match only when they differ, reads
+// back and verifies.
 func (r *WAFReconciler) Reconcile(ctx context.Context, log zerolog.Logger) (Result, error) {
-	attempts := r.MaxAttempts
-	if attempts <= 0 {
-		attempts = 8
-	}
 	res := Result{Target: r.Key}
-	var last error
-	for attempt := 1; attempt <= attempts; attempt++ {
-		res.Attempts = attempt
+	var (
+		change  waf.Change
+		sources []source
+		opts    waf.Options
+	)
+	w, err := retrier{r.Sleep, r.MaxAttempts, r.MaxWait}.converge(ctx, log, r.Key, r.Backend, func(ctx context.Context, cur Policy) ([]byte, bool, error) {
 		blocks, err := r.Desired.ListBlocks(ctx, "block_waf")
 		if err != nil {
-			return res, fmt.Errorf("desired blocks: %w", err)
+			return nil, false, fmt.Errorf("desired blocks: %w", err)
 		}
-		opts := r.Options
+		opts = r.Options
 		opts.Now = r.Now()
-		entries, sources := entriesFrom(blocks, opts.Now, r.Guard, log)
-
-		cur, err := r.Backend.Get(ctx)
-		if err != nil {
-			return res, fmt.Errorf("read %s: %w", r.Key, err)
-		}
-		change, err := waf.Compute(opts, cur.Doc, entries)
-		if err != nil {
-			return res, fmt.Errorf("compute %s: %w", r.Key, err)
-		}
-		res.Rules, res.Values, res.Evicted = len(change.After), countValues(change.After), change.Evicted
-		if !change.Changed {
-			res.ETag = cur.ETag
-			log.Debug().Str("target", r.Key).Int("rules", res.Rules).Msg("WAF policy already matches the desired blocks")
-			return res, nil
-		}
-
-		etag, err := r.Backend.Put(ctx, change.Doc, cur.ETag)
-		var throttled *ThrottledError
-		switch {
-		case errors.Is(err, ErrPrecondition):
-			last = err
-			log.Info().Str("target", r.Key).Int("attempt", attempt).Msg("policy changed under us (412): re-reading")
-			if err := r.sleep(ctx, backoff(attempt)); err != nil {
-				return res, err
-			}
-			continue
-		case errors.As(err, &throttled):
-			last = err
-			wait := min(throttled.RetryAfter, r.maxWait())
-			log.Warn().Str("target", r.Key).Dur("retry_after", wait).Msg("throttled (429): waiting as told")
-			if err := r.sleep(ctx, wait); err != nil {
-				return res, err
-			}
-			continue
-		case err != nil:
-			return res, fmt.Errorf("write %s: %w", r.Key, err)
-		}
-
-		// Verify: the live owned rules must be the ones we wrote. A writer that does not
-		// honour If-Match (the Network provider has been seen to let the last writer win)
-		// shows up here.
-		live, err := r.Backend.Get(ctx)
-		if err != nil {
-			return res, fmt.Errorf("verify %s: %w", r.Key, err)
-		}
+		var entries []waf.Entry
+		entries, sources = entriesFrom(blocks, opts.Now, r.Guard, log)
+		change, err = waf.Compute(opts, cur.Doc, entries)
+		return change.Doc, change.Changed, err
+	}, func(live Policy) (bool, error) {
 		doc, err := waf.ParseDocument(opts.Kind, live.Doc)
 		if err != nil {
-			return res, fmt.Errorf("verify %s: %w", r.Key, err)
+			return false, err
 		}
-		if !waf.EqualRules(doc.Owned(opts), change.After) {
-			last = fmt.Errorf("verify %s: live owned rules differ from what was written", r.Key)
-			log.Warn().Str("target", r.Key).Int("attempt", attempt).Msg("verification failed: rewriting")
-			if err := r.sleep(ctx, backoff(attempt)); err != nil {
-				return res, err
-			}
-			continue
+		return waf.EqualRules(doc.Owned(opts), change.After), nil
+	})
+	res.Attempts, res.ETag = w.Attempts, w.After
+	res.Rules, res.Values, res.Evicted = len(change.After), countValues(change.After), change.Evicted
+	if err != nil || !w.Wrote {
+		if err == nil {
+			log.Debug().Str("target", r.Key).Int("rules", res.Rules).Msg("WAF policy already matches the desired blocks")
 		}
-		res.Wrote, res.ETag, res.Added, res.Removed = true, live.ETag, change.Added, change.Removed
-		if err := r.audit(ctx, cur.ETag, etag, live.ETag, change, sources); err != nil {
-			return res, err
-		}
-		log.Info().Str("target", r.Key).Int("rules", res.Rules).Int("added", len(change.Added)).
-			Int("removed", len(change.Removed)).Int("evicted", len(change.Evicted)).Int("attempt", attempt).
-			Msg("WAF policy reconciled")
-		return res, nil
+		return res, err
 	}
-	return res, fault.Transient(fmt.Errorf("reconcile %s: gave up after %d attempts: %w", r.Key, attempts, last))
+	res.Wrote, res.Added, res.Removed = true, change.Added, change.Removed
+	if err := r.audit(ctx, w.Before, w.Written, w.After, change, sources); err != nil {
+		return res, err
+	}
+	log.Info().Str("target", r.Key).Int("rules", res.Rules).Int("added", len(change.Added)).
+		Int("removed", len(change.Removed)).Int("evicted", len(change.Evicted)).Int("attempt", w.Attempts).
+		Msg("WAF policy reconciled")
+	return res, nil
 }
 
 // auditCap bounds the lists an audit entry carries: one reconcile may add tens of
@@ -228,33 +180,6 @@ func incidentsBehind(added []string, sources []source) map[string][]string {
 		sort.Strings(incs)
 	}
 	return out
-}
-
-func (r *WAFReconciler) sleep(ctx context.Context, d time.Duration) error {
-	if r.Sleep != nil {
-		return r.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func (r *WAFReconciler) maxWait() time.Duration {
-	if r.MaxWait > 0 {
-		return r.MaxWait
-	}
-	return 2 * time.Minute
-}
-
-// backoff is bounded exponential with full jitter: concurrent writers spread out.
-func backoff(attempt int) time.Duration {
-	ceiling := min(100*time.Millisecond<<min(attempt, 6), 5*time.Second)
-	return time.Duration(rand.Int64N(int64(ceiling))) + 10*time.Millisecond
 }
 
 // entriesFrom turns desired blocks into packer entries: enforced, unexpired,
