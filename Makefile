@@ -12,7 +12,9 @@ FUZZTIME ?= 5m
 FUZZTIME_SHORT ?= 20000x
 # Fuzz targets as package:Function.
 FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse \
-  ./shared/waf:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey
+  ./shared/waf:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey \
+  ./shared/apim/include:FuzzInsertRemove ./shared/apim/fragment:FuzzRender \
+  ./shared/enforce/azureapim:FuzzParseServiceID ./shared/enforce/azureapim:FuzzParseScope
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
 .PHONY: build run test unit fuzz-short fuzz bench lint package clean

@@ -43,7 +43,7 @@ func runHost(port string, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout)
 	a := handlers.New(cfg, log, time.Now)
-	if len(cfg.WAFTargets) > 0 {
+	if len(cfg.WAFTargets)+len(cfg.APIMTargets) > 0 {
 		a.Queue = queue.NewServiceBus(cfg.ReconcileQueue, cfg.ServiceBusConn, cfg.ServiceBusSpace)
 	}
 	log.Info().Str("version", version).Str("port", port).Msg("apiguard custom handler listening")

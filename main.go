@@ -29,6 +29,10 @@ Usage:
   apiguard waf apply|diff --kind appgw|frontdoor --policy FILE [--block ADDR]... [--block-file FILE]
                                print the policy with apiguard's owned rules for these blocks (apply),
                                or what would change (diff)
+  apiguard apim include --policy FILE [--fragment-id ID] [--remove]
+                               print the APIM policy with apiguard's include-fragment inserted (or removed)
+  apiguard apim fragment [--block ADDR]... [--block-file FILE] [--forwarded ADDR]... [--throttle SPEC]...
+                               print the policy fragment apiguard would write for these blocks and throttles
   apiguard package --binary B --out ZIP
                                write the Flex Consumption deployment zip
   apiguard version
@@ -58,6 +62,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPlan(args[1:], stdin, stdout, stderr)
 	case "waf":
 		return runWAF(args[1:], stdin, stdout, stderr)
+	case "apim":
+		return runAPIM(args[1:], stdin, stdout, stderr)
 	case "package":
 		return runPackage(args[1:], stdout, stderr)
 	case "version", "--version":

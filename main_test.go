@@ -37,7 +37,7 @@ type planned struct {
 // plan prints, offline, the decisions the server takes for the same file.
 func TestPlanMatchesServer(t *testing.T) {
 	t.Setenv("APIGUARD_MODE", "enforce")
-	for _, file := range []string{"docs/examples/alert-arm.json", "docs/examples/alert-private-ip.json"} {
+	for _, file := range []string{"docs/examples/alert-arm.json", "docs/examples/alert-private-ip.json", "docs/examples/alert-population-spike.json"} {
 		var out, errOut bytes.Buffer
 		if code := run([]string{"plan", file}, nil, &out, &errOut); code != 0 {
 			t.Fatalf("plan %s: exit %d: %s", file, code, errOut.String())

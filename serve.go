@@ -63,9 +63,7 @@ func runServe(args []string, stderr io.Writer) int {
 	if err := a.RunTimers(ctx, defs); err != nil {
 		return configError(stderr, err)
 	}
-	if len(cfg.WAFTargets) > 0 {
-		_ = a.BlocksChanged(ctx, "block_waf", "start-up") // bring every policy in line at once
-	}
+	_ = a.RequestRepair(ctx, "start-up") // bring every policy in line at once
 	log.Info().Str("addr", ln.Addr().String()).Str("mode", cfg.Mode).Msg("apiguard serve: POST alerts to /api/alerts")
 	return serveUntilSignal(ln, h, stderr)
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/enforce"
 	"github.com/apiguard/apiguard/shared/enforce/azure"
+	"github.com/apiguard/apiguard/shared/enforce/azureapim"
 	"github.com/apiguard/apiguard/shared/queue"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/respond"
@@ -46,6 +48,10 @@ type App struct {
 	wafOnce sync.Once
 	waf     map[string]*enforce.WAFReconciler
 	wafErr  error
+
+	apimOnce sync.Once
+	apim     map[string]*enforce.APIMReconciler
+	apimErr  error
 }
 
 // New returns an app over a validated configuration.
@@ -90,20 +96,46 @@ func (a *App) Responder() (*respond.Service, error) {
 	return a.svc, a.initErr
 }
 
-// BlocksChanged asks every enforcement point holding action for a reconcile.
+// BlocksChanged asks every enforcement point holding action for a reconcile: the WAF
+// targets for block_waf, and the APIM targets whose enforce list names action.
 func (a *App) BlocksChanged(ctx context.Context, action, reason string) error {
-	if action != string(decide.BlockWAF) || a.Queue == nil || len(a.Config.WAFTargets) == 0 {
+	if a.Queue == nil {
 		return nil
 	}
-	return a.Queue.Send(ctx, a.reconcileRequests(reason))
+	var msgs []queue.Message
+	if action == string(decide.BlockWAF) {
+		for _, t := range a.Config.WAFTargets {
+			msgs = append(msgs, queue.Message{Target: t.Key(), Reason: reason})
+		}
+	}
+	for _, t := range a.Config.APIMTargets {
+		if slices.Contains(t.Enforce, action) {
+			msgs = append(msgs, queue.Message{Target: t.Key(), Reason: reason})
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return a.Queue.Send(ctx, msgs)
 }
 
-func (a *App) reconcileRequests(reason string) []queue.Message {
-	msgs := make([]queue.Message, 0, len(a.Config.WAFTargets))
+// RequestRepair asks every target for a reconcile: at start-up and on every expire
+// run, so owned rules and fragments deleted or edited by someone else come back.
+func (a *App) RequestRepair(ctx context.Context, reason string) error {
+	if a.Queue == nil {
+		return nil
+	}
+	var msgs []queue.Message
 	for _, t := range a.Config.WAFTargets {
 		msgs = append(msgs, queue.Message{Target: t.Key(), Reason: reason})
 	}
-	return msgs
+	for _, t := range a.Config.APIMTargets {
+		msgs = append(msgs, queue.Message{Target: t.Key(), Reason: reason})
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return a.Queue.Send(ctx, msgs)
 }
 
 // wafReconcilers builds one reconciler per configured WAF target, on first use.
@@ -156,15 +188,90 @@ func (a *App) armFor(id string) (azcore.TokenCredential, *arm.ClientOptions, err
 	return cred, nil, nil
 }
 
-// Reconcile brings one target to the desired state.
-func (a *App) Reconcile(ctx context.Context, log zerolog.Logger, target string) (enforce.Result, error) {
-	recs, err := a.wafReconcilers()
-	if err != nil {
-		return enforce.Result{}, err
+// Reconcile brings one target, WAF or APIM, to the desired state and reports whether
+// it wrote anything.
+func (a *App) Reconcile(ctx context.Context, log zerolog.Logger, target string) (wrote bool, err error) {
+	for _, t := range a.Config.WAFTargets {
+		if t.Key() == target {
+			recs, err := a.wafReconcilers()
+			if err != nil {
+				return false, err
+			}
+			res, err := recs[target].Reconcile(ctx, log)
+			return res.Wrote, err
+		}
 	}
-	r, ok := recs[target]
-	if !ok {
-		return enforce.Result{}, fmt.Errorf("%w: %s is not a configured WAF target", errUnknownTarget, target)
+	for _, t := range a.Config.APIMTargets {
+		if t.Key() == target {
+			recs, err := a.apimReconcilers()
+			if err != nil {
+				return false, err
+			}
+			res, err := recs[target].Reconcile(ctx, log)
+			return res.Wrote, err
+		}
 	}
-	return r.Reconcile(ctx, log)
+	return false, fmt.Errorf("%w: %s is not a configured WAF or APIM target", errUnknownTarget, target)
+}
+
+// apimReconcilers builds one reconciler per configured APIM target, on first use.
+func (a *App) apimReconcilers() (map[string]*enforce.APIMReconciler, error) {
+	a.apimOnce.Do(func() {
+		store, err := a.Store()
+		if err != nil {
+			a.apimErr = err
+			return
+		}
+		a.apim = map[string]*enforce.APIMReconciler{}
+		for _, t := range a.Config.APIMTargets {
+			r := &enforce.APIMReconciler{
+				Key: t.Key(), FragmentID: t.FragmentID, Actions: t.Enforce, Options: enforce.APIMFragmentOptions(t),
+				Calls: a.Config.ThrottleCalls, Period: a.Config.ThrottlePeriod,
+				Desired: store, Audit: store, Now: a.Now, Sleep: a.Sleep, Guard: decide.NewGuard(a.Config.AllowList),
+			}
+			if err := r.Options.Validate(); err != nil {
+				a.apimErr = fmt.Errorf("APIM target %s: %w", t.Key(), err)
+				return
+			}
+			scopes := make([]string, 0, len(t.Scopes))
+			parsed := make([]azureapim.Scope, 0, len(t.Scopes))
+			for _, s := range t.Scopes {
+				sc, err := azureapim.ParseScope(s)
+				if err != nil {
+					a.apimErr = fmt.Errorf("APIM target %s: %w", t.Key(), err)
+					return
+				}
+				scopes, parsed = append(scopes, sc.String()), append(parsed, sc)
+			}
+			if t.Dir != "" {
+				r.Fragment, r.Scopes = enforce.APIMDir(t.Dir, t.FragmentID, scopes)
+			} else {
+				svc, err := azureapim.ParseServiceID(t.ID)
+				if err != nil {
+					a.apimErr = err
+					return
+				}
+				cred, copts, err := a.armFor(t.ID)
+				if err != nil {
+					a.apimErr = err
+					return
+				}
+				if r.Fragment, err = azureapim.NewFragmentBackend(svc, t.FragmentID, cred, copts); err != nil {
+					a.apimErr = err
+					return
+				}
+				for i, sc := range parsed {
+					b, err := azureapim.NewPolicyBackend(svc, sc, cred, copts)
+					if err != nil {
+						a.apimErr = err
+						return
+					}
+					r.Scopes = append(r.Scopes, enforce.APIMScope{Name: scopes[i], Backend: b})
+				}
+				r.Service = svc.Name
+			}
+			a.apim[t.Key()] = r
+		}
+	})
+	return a.apim, a.apimErr
 }

@@ -28,10 +28,8 @@ func expireTimer(a *App, ctx context.Context, log zerolog.Logger, t *envelope.Ti
 	}
 	// Periodic repair: every run also asks each policy for a reconcile, so owned rules
 	// deleted or edited by someone else come back within one timer period.
-	if a.Queue != nil && len(a.Config.WAFTargets) > 0 {
-		if err := a.Queue.Send(ctx, a.reconcileRequests("periodic repair")); err != nil {
-			return summary, err
-		}
+	if err := a.RequestRepair(ctx, "periodic repair"); err != nil {
+		return summary, err
 	}
 	return summary, nil
 }

@@ -38,10 +38,10 @@ func remediateQueue(a *App, ctx context.Context, log zerolog.Logger, msgs []enve
 	var retry []error
 	wrote := 0
 	for _, k := range keys {
-		res, err := a.Reconcile(ctx, log, k)
+		w, err := a.Reconcile(ctx, log, k)
 		switch {
 		case err == nil:
-			if res.Wrote {
+			if w {
 				wrote++
 			}
 		case errors.Is(err, errUnknownTarget) || fault.Of(err) != fault.Retry:

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/shared/alert"
@@ -95,7 +96,7 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 			add(d)
 			return out, nil
 		}
-		d, err := e.act(ctx, inc, play, base, why, Target{Kind: "api", Value: inc.APIMResources[0]})
+		d, err := e.act(ctx, inc, play, base, why, Target{Kind: "api", Value: mostSpecificAPI(inc.APIMResources)})
 		if err != nil {
 			return nil, err
 		}
@@ -208,4 +209,16 @@ func displayType(t string) string {
 		return "of unknown type"
 	}
 	return t
+}
+
+// mostSpecificAPI picks the resource to act on when an alert names several: the first
+// API (".../apis/A", with or without an operation), since a throttle applies per API;
+// the service itself only when no API is named.
+func mostSpecificAPI(ids []string) string {
+	for _, id := range ids {
+		if strings.Contains(strings.ToLower(id), "/apis/") {
+			return id
+		}
+	}
+	return ids[0]
 }

@@ -16,7 +16,8 @@ import (
 // Mono's C# compiler, against a stand-in for APIM's context (headers, IpAddress,
 // Subscription, Api, AsJwt), and runs them on requests whose answer Go knows: the
 // forwarded check on every spelling of addresses inside, at the edges of and just
-// outside forwarded blocks, and the throttle conditions on hostile values. It proves
+// outside forwarded blocks, the throttle conditions on hostile values, and the counter
+// keys of per-client throttles (the exact key for each kind of caller). It proves
 // the expressions compile, the escaping round-trips and the membership logic is
 // exact; it cannot prove APIM's allow-list (see README). Skipped without mcs and mono
 // (apt-get install mono-mcs mono-runtime).
@@ -75,10 +76,33 @@ func (p *csProgram) add(tb testing.TB, cond string) string {
 	return name
 }
 
+// addKey compiles a counter key expression ("@(...)", a string) into a method and
+// returns its name.
+func (p *csProgram) addKey(tb testing.TB, key string) string {
+	tb.Helper()
+	if !strings.HasPrefix(key, "@(") || !strings.HasSuffix(key, ")") {
+		tb.Fatalf("not a counter key expression: %q", key)
+	}
+	name := fmt.Sprintf("K%d", len(p.funcs))
+	p.funcs = append(p.funcs, "static string "+name+"(Ctx context) { return "+key[1:]+"; }")
+	return name
+}
+
 // check runs fn on a request and expects want. sub == nil means no subscription;
 // headers alternate name, value.
 func (p *csProgram) check(fn string, want bool, ip, api string, sub *string, headers ...string) {
 	p.checks++
+	p.calls = append(p.calls, fmt.Sprintf("Expect(%s, %v);", request(fn, ip, api, sub, headers), strings.ToLower(fmt.Sprint(want))))
+}
+
+// checkKey runs the counter key fn on a request and expects the key want.
+func (p *csProgram) checkKey(fn, want, ip, api string, sub *string, headers ...string) {
+	p.checks++
+	p.calls = append(p.calls, fmt.Sprintf("ExpectKey(%s, %s);", request(fn, ip, api, sub, headers), lit(want)))
+}
+
+// request is the C# arguments "description, fn(context)" of one check.
+func request(fn, ip, api string, sub *string, headers []string) string {
 	s := "null"
 	if sub != nil {
 		s = lit(*sub)
@@ -87,9 +111,8 @@ func (p *csProgram) check(fn string, want bool, ip, api string, sub *string, hea
 	for i, h := range headers {
 		hs[i] = lit(h)
 	}
-	desc := fmt.Sprintf("%s ip=%q api=%q headers=%q", fn, ip, api, headers)
-	p.calls = append(p.calls, fmt.Sprintf("Expect(%s, %s(Ctx.Make(%s, %s, %s, new string[] {%s})), %v);",
-		lit(desc), fn, lit(ip), lit(api), s, strings.Join(hs, ", "), strings.ToLower(fmt.Sprint(want))))
+	desc := fmt.Sprintf("%s ip=%q api=%q sub=%s headers=%q", fn, ip, api, s, headers)
+	return fmt.Sprintf("%s, %s(Ctx.Make(%s, %s, %s, new string[] {%s}))", lit(desc), fn, lit(ip), lit(api), s, strings.Join(hs, ", "))
 }
 
 // lit writes a C# literal independently of csString: everything but letters and
@@ -167,6 +190,10 @@ public static class Check {
 		n++;
 		if (got != want) { failed++; Console.WriteLine("FAIL " + desc + ": got " + got + ", want " + want); }
 	}
+	static void ExpectKey(string desc, string got, string want) {
+		n++;
+		if (got != want) { failed++; Console.WriteLine("FAIL " + desc + ": got key " + got + ", want " + want); }
+	}
 ` + "\t" + strings.Join(p.funcs, "\n\t") + `
 	public static int Main() {
 ` + "\t\t" + strings.Join(p.calls, "\n\t\t") + `
@@ -180,6 +207,14 @@ public static class Check {
 // conditions renders blocks and throttles and returns the condition of every <when>.
 func conditions(tb testing.TB, blocks []Block, throttles []Throttle, o Options) []string {
 	tb.Helper()
+	conds, _ := whens(tb, blocks, throttles, o)
+	return conds
+}
+
+// whens renders blocks and throttles and returns the condition of every <when> and
+// the counter key of every rate-limit-by-key.
+func whens(tb testing.TB, blocks []Block, throttles []Throttle, o Options) (conds, keys []string) {
+	tb.Helper()
 	res, err := Render(blocks, throttles, o)
 	if err != nil {
 		tb.Fatal(err)
@@ -187,13 +222,15 @@ func conditions(tb testing.TB, blocks []Block, throttles []Throttle, o Options) 
 	if len(res.Evicted) > 0 || len(res.Skipped) > 0 {
 		tb.Fatalf("evicted %v, skipped %v", res.Evicted, res.Skipped)
 	}
-	var out []string
 	for _, e := range elements(tb, res.XML) {
-		if e.name == "when" {
-			out = append(out, e.attrs["condition"])
+		switch e.name {
+		case "when":
+			conds = append(conds, e.attrs["condition"])
+		case "rate-limit-by-key":
+			keys = append(keys, e.attrs["counter-key"])
 		}
 	}
-	return out
+	return conds, keys
 }
 
 // forwardedVectors blocks random forwarded singles and CIDRs (IPv4 and IPv6, every
@@ -303,7 +340,8 @@ func forwardedVectors(tb testing.TB, p *csProgram) {
 }
 
 // throttleVectors checks every throttle condition, hostile values included: true for
-// its target exactly, false for a near miss, another API, or a caller without the key.
+// its target exactly, false for a near miss, another API, or a caller without the key;
+// and every per-client throttle (eachVectors).
 func throttleVectors(tb testing.TB, p *csProgram) {
 	hostile := []string{`a"b`, "<x>&amp;", "]]>", "@(context.Api.Id)", "{{secret}}", "line\nbreak\r\t", `back\slash`,
 		"émoji 😀", "'single'", "${x}", "\u2028sep", "x)", "(y", "sub"}
@@ -320,6 +358,13 @@ func throttleVectors(tb testing.TB, p *csProgram) {
 	}
 	ths = append(ths, Throttle{Key: KeyIP, Value: "203.0.113.9", Calls: 1, Period: 60, Expires: exp},
 		Throttle{Key: KeyIP, Value: "2001:db8::9", API: "a&b", Calls: 1, Period: 60, Expires: exp})
+	// Per-client throttles: Value "", hostile APIs and claim names.
+	for i, v := range hostile {
+		ths = append(ths,
+			Throttle{Key: KeyIP, API: v, Calls: 1, Period: 60, Expires: exp},
+			Throttle{Key: KeySubscription, API: hostile[(i+5)%len(hostile)], Calls: 1, Period: 60, Expires: exp},
+			Throttle{Key: KeyClaim, Claim: hostile[(i+1)%len(hostile)], API: v, Calls: 1, Period: 60, Expires: exp})
+	}
 
 	res, err := Render(nil, ths, Options{Now: t0})
 	if err != nil {
@@ -330,11 +375,15 @@ func throttleVectors(tb testing.TB, p *csProgram) {
 	}
 	// The conditions come in canonical order; render each throttle alone to pair them.
 	for _, th := range ths {
-		conds := conditions(tb, nil, []Throttle{th}, Options{Now: t0})
-		if len(conds) != 1 {
-			tb.Fatalf("%d conditions for one throttle", len(conds))
+		conds, keys := whens(tb, nil, []Throttle{th}, Options{Now: t0})
+		if len(conds) != 1 || len(keys) != 1 {
+			tb.Fatalf("%d conditions and %d counter keys for one throttle", len(conds), len(keys))
 		}
 		fn := p.add(tb, conds[0])
+		if th.Value == "" {
+			eachVectors(p, fn, p.addKey(tb, keys[0]), th)
+			continue
+		}
 		api, other := th.API, th.API+"x"
 		if api == "" {
 			api, other = "any-api", "" // not scoped: every API matches
@@ -365,5 +414,52 @@ func throttleVectors(tb testing.TB, p *csProgram) {
 				p.check(fn, false, "192.0.2.1", other, none, "Authorization", tok)
 			}
 		}
+	}
+}
+
+// eachVectors checks a per-client throttle: the condition admits every caller of its
+// API (with or without the key) and no other API; the counter key is the prefix for
+// its kind, claim and API followed by the client: the address (ip), "id/" + the
+// subscription id or claim value, or "ip/" + the address for callers without one.
+// So callers with different identities, and callers without one at different
+// addresses, never share a counter, and an identity that reads like an address is not
+// counted with that address.
+func eachVectors(p *csProgram, cond, key string, th Throttle) {
+	api, other, none := th.API, th.API+"x", (*string)(nil)
+	prefix := "apiguard/each/" + string(th.Key) + "/"
+	if th.Key == KeyClaim {
+		prefix += keyPart(th.Claim) + "/"
+	}
+	prefix += "api/" + keyPart(api) + "/"
+	tok := func(claims ...string) string { return "Bearer claims:" + strings.Join(claims, "\u0001") }
+
+	p.check(cond, true, "192.0.2.1", api, none)
+	p.check(cond, false, "192.0.2.1", other, none)
+	p.check(cond, false, "192.0.2.1", "", none)
+	switch th.Key {
+	case KeyIP:
+		p.checkKey(key, prefix+"192.0.2.1", "192.0.2.1", api, none)
+		p.checkKey(key, prefix+"2001:db8::9", "2001:db8::9", api, none)
+		v := "sub-1"
+		p.checkKey(key, prefix+"192.0.2.2", "192.0.2.2", api, &v, "Authorization", tok("sub=x"))
+	case KeySubscription:
+		for _, v := range []string{"sub-1", "192.0.2.1", `a"b`, "émoji 😀", "{{secret}}"} {
+			p.check(cond, true, "192.0.2.1", api, &v)
+			p.checkKey(key, prefix+"id/"+v, "192.0.2.1", api, &v)
+		}
+		empty := ""
+		p.checkKey(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, none)
+		p.checkKey(key, prefix+"ip/2001:db8::9", "2001:db8::9", api, none)
+		p.checkKey(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, &empty)
+	case KeyClaim:
+		for _, v := range []string{"alice", "192.0.2.1", `a"b<c>&d]]>e`, "line\nbreak", "émoji 😀"} {
+			p.check(cond, true, "192.0.2.1", api, none, "Authorization", tok(th.Claim+"="+v))
+			p.checkKey(key, prefix+"id/"+v, "192.0.2.1", api, none, "Authorization", tok("other=z", th.Claim+"="+v))
+		}
+		sub := "sub-1"
+		p.checkKey(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, none)                                         // no token
+		p.checkKey(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, &sub, "Authorization", "Basic xyz")           // not a bearer token
+		p.checkKey(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, none, "Authorization", tok("other=alice"))    // no such claim
+		p.checkKey(key, prefix+"ip/2001:db8::9", "2001:db8::9", api, none, "Authorization", tok(th.Claim+"=")) // empty claim
 	}
 }

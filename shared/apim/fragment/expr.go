@@ -113,6 +113,61 @@ func counterKey(kind KeyKind, claim, value, api string) string {
 	return k
 }
 
+// eachKeyPrefix is the literal part of a per-client throttle's counter key:
+// "apiguard/each/" + kind + "/" + [claim + "/"] + "api/" + api + "/", fields
+// percent-encoded. It differs per kind, claim and API, and the "each/" keeps it apart
+// from the single-client keys ("apiguard/ip/...": no kind is "each").
+func eachKeyPrefix(kind KeyKind, claim, api string) string {
+	k := "apiguard/each/" + string(kind) + "/"
+	if kind == KeyClaim {
+		k += keyPart(claim) + "/"
+	}
+	return k + "api/" + keyPart(api) + "/"
+}
+
+// Per-client counter keys of subscription and claim throttles mark what follows the
+// prefix, so an identity that reads like an address never shares the counter of the
+// callers without one at that address.
+const (
+	markID   = "id/" // a subscription id or claim value follows
+	markAddr = "ip/" // no identity: the caller's address follows
+)
+
+// clientExpr is the C# expression, of type string, that names the client of a
+// per-client throttle in its counter key:
+//
+//   - ip: context.Request.IpAddress, the immediate caller.
+//   - subscription: "id/" + the subscription id, or "ip/" + the caller's address when
+//     there is no subscription.
+//   - claim: "id/" + the claim as keyExpr reads it, or "ip/" + the caller's address
+//     when the token or the claim is absent or empty. The token is parsed a second
+//     time when the claim is present.
+func clientExpr(kind KeyKind, claim string) string {
+	var id, idThen string
+	switch kind {
+	case KeySubscription:
+		id, idThen = "context.Subscription?.Id", "context.Subscription.Id"
+	case KeyClaim:
+		id = keyExpr(kind, claim)
+		idThen = id
+	default:
+		return "context.Request.IpAddress"
+	}
+	return "string.IsNullOrEmpty(" + id + ") ? " + csString(markAddr) + " + context.Request.IpAddress : " +
+		csString(markID) + " + " + idThen
+}
+
+// eachCounterKey is the counter key expression of a per-client throttle: the literal
+// prefix, then the client.
+func eachCounterKey(prefix string, kind KeyKind, claim string) string {
+	return "@(" + csString(prefix) + " + (" + clientExpr(kind, claim) + "))"
+}
+
+// apiCondition admits every caller of one API (a per-client throttle's condition).
+func apiCondition(api string) string {
+	return "@(context.Api.Id == " + csString(api) + ")"
+}
+
 // keyExpr is the C# expression, of type string, that yields a throttle target's
 // identity for the current request.
 //
@@ -131,9 +186,9 @@ func keyExpr(kind KeyKind, claim string) string {
 	return "context.Request.IpAddress"
 }
 
-// condition is the C# condition that admits only a throttle's target: the API first
-// (cheap, and it spares the token parse on other APIs), then the key. Value is never
-// empty, so a caller without a subscription or claim never matches.
+// condition is the C# condition that admits only a single-client throttle's target:
+// the API first (cheap, and it spares the token parse on other APIs), then the key.
+// Value is never empty, so a caller without a subscription or claim never matches.
 func condition(kind KeyKind, claim, value, api string) string {
 	c := keyExpr(kind, claim) + " == " + csString(value)
 	if api != "" {

@@ -33,10 +33,16 @@ const (
 	KeyClaim        KeyKind = "claim"        // a claim of the bearer token
 )
 
-// Throttle limits one client's calls.
+// Throttle limits one client's calls, or with Value "" and API set, each client of
+// one API separately.
 type Throttle struct {
-	Key   KeyKind
-	Value string // the address, subscription id or claim value; never empty
+	Key KeyKind
+	// Value is the address, subscription id or claim value of the one client throttled.
+	// "" with API set throttles every caller of that API, each on its own counter: the
+	// client is the caller's address (ip), its subscription id (subscription) or the
+	// claim's value (claim); a caller without a subscription or the claim is counted by
+	// its address. "" without API is skipped: never every caller of every API.
+	Value string
 	Claim string // JWT claim name when Key == "claim" (e.g. "sub", "oid"); ignored otherwise
 	// API limits the throttle to one API: its id as APIM's context.Api.Id gives it, the
 	// API resource name ({apiId} in .../apis/{apiId}, the apiId of gateway logs). ""
@@ -50,7 +56,10 @@ type Throttle struct {
 
 // Eviction is something desired that did not fit in the fragment.
 type Eviction struct {
-	What     string // a prefix ("203.0.113.0/24", a single address bare) or "throttle " + its counter key
+	// What is a prefix ("203.0.113.0/24", a single address bare), "throttle " + its
+	// counter key, or for a per-client throttle "throttle each <kind> [<claim>] client
+	// of API <api>" (claim and API percent-encoded as in counter keys).
+	What     string
 	Severity int
 	Expires  time.Time
 	Reason   string

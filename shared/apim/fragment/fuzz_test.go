@@ -83,7 +83,8 @@ func randomBlocks(rng *rand.Rand, n int) []Block {
 }
 
 // randomThrottles draws n throttles; the fuzzer's strings go into about half of them.
-// values collects every string a C# literal may legitimately hold.
+// About a quarter have an empty value: per-client throttles when they have an API,
+// skipped when not. values collects every string a C# literal may legitimately hold.
 func randomThrottles(rng *rand.Rand, n int, value, claim, api string) ([]Throttle, map[string]bool) {
 	values := map[string]bool{"Authorization": true, "": true, "X-Forwarded-For": true, "X-Azure-ClientIP": true,
 		"-": true, "[": true, "4": true, "6": true, " ": true, value: true, claim: true, api: true}
@@ -97,6 +98,9 @@ func randomThrottles(rng *rand.Rand, n int, value, claim, api string) ([]Throttl
 			if rng.IntN(2) == 0 {
 				th.API = api
 			}
+			if rng.IntN(4) == 0 {
+				th.Value = ""
+			}
 		} else {
 			th.Value, th.Claim = fmt.Sprintf("v%d", rng.IntN(20)), "sub"
 			if th.Key == KeyIP {
@@ -104,6 +108,9 @@ func randomThrottles(rng *rand.Rand, n int, value, claim, api string) ([]Throttl
 			}
 			if rng.IntN(3) == 0 {
 				th.API = fmt.Sprintf("api-%d", rng.IntN(3))
+			}
+			if rng.IntN(4) == 0 {
+				th.Value = ""
 			}
 		}
 		if th.Key == KeyIP {
@@ -119,20 +126,40 @@ func randomThrottles(rng *rand.Rand, n int, value, claim, api string) ([]Throttl
 
 // checkLiterals decodes every C# string literal in every condition and requires it to
 // be one of the strings the input supplied (or the set of forwarded keys), and every
-// counter key to be made of safe characters only.
+// counter key to be made of safe characters only: a literal key, or a per-client
+// expression whose first literal is such a key under "apiguard/each/" and whose other
+// literals the input supplied (or the id/ip markers).
 func checkLiterals(tb testing.TB, doc []byte, values map[string]bool) {
 	tb.Helper()
 	for _, e := range elements(tb, doc) {
 		if k, ok := e.attrs["counter-key"]; ok {
-			for i := 0; i < len(k); i++ {
-				if !keySafe(k[i]) && k[i] != '/' && k[i] != '%' {
-					tb.Fatalf("counter key %q has %q", k, k[i])
+			if !strings.HasPrefix(k, "@") {
+				if !isLiteralKey(k) {
+					tb.Fatalf("counter key %q has characters outside the key set", k)
+				}
+				continue
+			}
+			lits, err := csLiterals(k)
+			if err != nil || !isWholeExpr(k) {
+				tb.Fatalf("counter key %q: not one expression (%v)", k, err)
+			}
+			if len(lits) == 0 || !strings.HasPrefix(lits[0], "apiguard/each/") || !isLiteralKey(lits[0]) ||
+				!strings.HasPrefix(k, "@("+csString(lits[0])+" + (") {
+				tb.Fatalf("counter key %q does not start with a literal apiguard/each/ prefix", k)
+			}
+			for _, l := range lits[1:] {
+				if !values[l] && l != markID && l != markAddr {
+					tb.Fatalf("counter key %q holds the literal %q, which no input supplied", k, l)
 				}
 			}
+			continue
 		}
 		c, ok := e.attrs["condition"]
 		if !ok {
 			continue
+		}
+		if !isWholeExpr(c) {
+			tb.Fatalf("condition %q is not one expression", c)
 		}
 		lits, err := csLiterals(c)
 		if err != nil {

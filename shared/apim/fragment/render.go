@@ -95,7 +95,7 @@ func Render(blocks []Block, throttles []Throttle, opts Options) (Result, error) 
 	}
 	for i := range ths {
 		units = append(units, unit{sev: ths[i].sev, exp: ths[i].exp, idx: i, size: len(ths[i].text),
-			what: "throttle " + ths[i].key})
+			what: ths[i].name()})
 	}
 
 	keep, size := fit(units, o, &res)
@@ -176,9 +176,11 @@ func keyLengths(keys []string) []int {
 }
 
 // prepareThrottles validates throttles, applies the tier and reduces each target to
-// one throttle. On Consumption with "block", ip throttles come back as blocks.
+// one throttle (a per-client throttle's target is its kind, claim and API; it is never
+// merged with single-client ones). On Consumption with "block", single-address ip
+// throttles come back as blocks.
 func prepareThrottles(in []Throttle, o Options, res *Result, expired func(time.Time) bool) ([]thr, []span) {
-	byKey := make(map[string]*thr, len(in))
+	byKey := make(map[string][]thr, len(in))
 	var converted []span
 	for i := range in {
 		t := &in[i]
@@ -192,8 +194,11 @@ func prepareThrottles(in []Throttle, o Options, res *Result, expired func(time.T
 			continue
 		}
 		if o.Tier == TierConsumption {
-			what := "throttle " + th.key
+			what := th.name()
 			switch {
+			case o.ConsumptionThrottle == ConsumptionBlock && th.each:
+				res.Skipped = append(res.Skipped, Skip{What: what,
+					Reason: "Consumption tier has no rate-limit-by-key, and a per-client throttle names no address to block"})
 			case o.ConsumptionThrottle == ConsumptionBlock && th.kind == KeyIP && th.api == "":
 				s, _ := spanOf(netip.PrefixFrom(th.addr, th.addr.BitLen()))
 				s.sev, s.exp = th.sev, th.exp
@@ -206,31 +211,35 @@ func prepareThrottles(in []Throttle, o Options, res *Result, expired func(time.T
 			}
 			continue
 		}
-		prev, ok := byKey[th.key]
-		switch {
-		case !ok:
-			c := th
-			byKey[th.key] = &c
-		case stricter(&th, prev):
-			res.Skipped = append(res.Skipped, supersededBy(prev, &th))
-			th.sev = max(th.sev, prev.sev)
-			*prev = th
-		default:
-			res.Skipped = append(res.Skipped, supersededBy(&th, prev))
-			prev.sev = max(prev.sev, th.sev)
-		}
+		byKey[th.key] = append(byKey[th.key], th)
 	}
+	// Each group keeps its strictest, and every other member is reported against that
+	// one (not against whichever beat it first, which would depend on the input order).
 	out := make([]thr, 0, len(byKey))
-	for _, t := range byKey {
+	for _, g := range byKey {
+		best, sev := 0, g[0].sev
+		for i := 1; i < len(g); i++ {
+			if stricter(&g[i], &g[best]) {
+				best = i
+			}
+			sev = max(sev, g[i].sev)
+		}
+		for i := range g {
+			if i != best {
+				res.Skipped = append(res.Skipped, supersededBy(&g[i], &g[best]))
+			}
+		}
+		t := g[best]
+		t.sev = sev
 		t.render()
-		out = append(out, *t)
+		out = append(out, t)
 	}
 	slices.SortFunc(out, func(a, b thr) int { return cmpThr(&a, &b) })
 	return out, converted
 }
 
 func supersededBy(loose, strict *thr) Skip {
-	return Skip{What: fmt.Sprintf("throttle %s (%d calls per %d s)", loose.key, loose.calls, loose.period),
+	return Skip{What: fmt.Sprintf("%s (%d calls per %d s)", loose.name(), loose.calls, loose.period),
 		Reason: fmt.Sprintf("superseded by a stricter throttle on the same target: %d calls per %d s", strict.calls, strict.period)}
 }
 

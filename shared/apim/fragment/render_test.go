@@ -122,7 +122,7 @@ func checkEvictionOrder(tb testing.TB, blocks []Block, throttles []Throttle, res
 			tb.Fatalf("%v: %s", th, reason)
 		}
 		c.render()
-		size["throttle "+c.key] = rec{th.Severity, th.Expires.UTC(), len(c.text)}
+		size[c.name()] = rec{th.Severity, th.Expires.UTC(), len(c.text)}
 	}
 	evicted := map[string]bool{}
 	for i, e := range res.Evicted {
@@ -162,12 +162,30 @@ func TestDeterministic(t *testing.T) {
 	}
 	throttles = append(throttles, throttles[3], throttles[4]) // duplicates too
 	throttles[len(throttles)-1].Calls = 1
+	// Per-client throttles of every kind, a duplicate of one, and a single-client
+	// throttle on the same API, at importances that reach into eviction.
+	for i := range 9 {
+		throttles = append(throttles, Throttle{Key: []KeyKind{KeyIP, KeySubscription, KeyClaim}[i%3], Claim: "oid",
+			API: fmt.Sprintf("orders-v%d", i%2), Calls: 1 + i, Period: 60, Severity: i % 4, Expires: t0.Add(time.Duration(1+i%5) * time.Hour)})
+	}
+	throttles = append(throttles, throttles[len(throttles)-1], Throttle{Key: KeyIP, Value: "198.18.0.9", API: "orders-v0",
+		Calls: 1, Period: 1, Severity: 2, Expires: t0.Add(time.Hour)})
+	throttles[len(throttles)-2].Calls = 2
 	o := Options{Now: t0, MaxBytes: 20000}
 	want, err := Render(blocks, throttles, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkResult(t, want, o)
+	var each int
+	for _, e := range want.Evicted {
+		if strings.HasPrefix(e.What, "throttle each ") {
+			each++
+		}
+	}
+	if each == 0 || !bytes.Contains(want.XML, []byte("apiguard/each/")) {
+		t.Fatalf("%d per-client throttles evicted, want some evicted and some kept", each)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 10 {
 		rng.Shuffle(len(blocks), func(i, j int) { blocks[i], blocks[j] = blocks[j], blocks[i] })

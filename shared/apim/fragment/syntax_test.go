@@ -14,19 +14,24 @@ const toolkit = "../../../../shared/fixtures/apim-policies/policy-toolkit"
 
 var (
 	tagRE  = regexp.MustCompile(`<([a-z][a-z0-9-]*)`)
-	attrRE = regexp.MustCompile(`\s([a-z][a-z0-9-]*)="`)
+	attrRE = regexp.MustCompile(`\s([a-z][a-z0-9-]*)="(@[({])?`)
 )
 
-// documentedSyntax reads the element and attribute names the toolkit's examples use.
-// The examples are policies, not XML (expressions hold raw quotes and generics), so
-// they are scanned line by line: a tag name, then the name="..." pairs up to the next
-// "<" on its line. Every tag this package writes sits on one line in the examples.
-func documentedSyntax(tb testing.TB) map[string]map[string]bool {
+// syntax is what the toolkit's examples use: element -> attribute names, and
+// element -> the attributes that some example gives a policy expression ("@(" or "@{").
+type syntax struct{ attrs, exprs map[string]map[string]bool }
+
+// documentedSyntax reads the element and attribute names the toolkit's examples use,
+// and which attributes hold expressions. The examples are policies, not XML
+// (expressions hold raw quotes and generics), so they are scanned line by line: a tag
+// name, then the name="..." pairs up to the next "<" on its line. Every tag this
+// package writes sits on one line in the examples.
+func documentedSyntax(tb testing.TB) syntax {
 	tb.Helper()
 	if _, err := os.Stat(toolkit); err != nil {
 		tb.Skipf("policy toolkit fixtures not found at %s", toolkit)
 	}
-	names := map[string]map[string]bool{}
+	names, exprs := map[string]map[string]bool{}, map[string]map[string]bool{}
 	err := filepath.WalkDir(toolkit, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".xml") || strings.HasSuffix(path, ".cs")) {
 			return err
@@ -43,10 +48,13 @@ func documentedSyntax(tb testing.TB) map[string]map[string]bool {
 					rest = rest[:i]
 				}
 				if names[name] == nil {
-					names[name] = map[string]bool{}
+					names[name], exprs[name] = map[string]bool{}, map[string]bool{}
 				}
 				for _, a := range attrRE.FindAllStringSubmatch(rest, -1) {
 					names[name][a[1]] = true
+					if a[2] != "" {
+						exprs[name][a[1]] = true
+					}
 				}
 			}
 		}
@@ -55,16 +63,19 @@ func documentedSyntax(tb testing.TB) map[string]map[string]bool {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return names
+	return syntax{names, exprs}
 }
 
 // TestSyntaxMatchesToolkit checks every element and attribute of every golden case
 // against the toolkit's examples, and the structure APIM documents: ip-filter holds
 // address / address-range from+to, rate-limit-by-key has calls, renewal-period and
 // counter-key, each inside choose/when, and the forwarded check answers with
-// return-response/set-status.
+// return-response/set-status. An attribute that holds an expression (a condition, a
+// per-client counter key) must be one the examples give an expression, and be one
+// whole "@(...)" or "@{...}"; a literal counter key is made of key characters only.
 func TestSyntaxMatchesToolkit(t *testing.T) {
-	doc := documentedSyntax(t)
+	syn := documentedSyntax(t)
+	doc := syn.attrs
 	for _, el := range []string{"ip-filter", "address", "address-range", "rate-limit-by-key", "choose", "when", "return-response", "set-status"} {
 		if doc[el] == nil {
 			t.Fatalf("the toolkit examples have no <%s>: fixtures changed?", el)
@@ -80,6 +91,11 @@ func TestSyntaxMatchesToolkit(t *testing.T) {
 	parent := map[string]string{
 		"ip-filter": "fragment", "address": "ip-filter", "address-range": "ip-filter", "choose": "fragment",
 		"when": "choose", "rate-limit-by-key": "when", "return-response": "when", "set-status": "return-response",
+	}
+	for _, ea := range [][2]string{{"when", "condition"}, {"rate-limit-by-key", "counter-key"}} {
+		if !syn.exprs[ea[0]][ea[1]] {
+			t.Fatalf("the toolkit examples have no <%s %s=\"@(...)\">: fixtures changed?", ea[0], ea[1])
+		}
 	}
 	seen := map[string]bool{}
 	for _, c := range loadCases(t) {
@@ -116,6 +132,21 @@ func TestSyntaxMatchesToolkit(t *testing.T) {
 			if e.name == "ip-filter" && e.attrs["action"] != "forbid" {
 				t.Errorf("%s: ip-filter action %q", c.name, e.attrs["action"])
 			}
+			for a, v := range e.attrs {
+				if !strings.HasPrefix(v, "@") {
+					if e.name == "rate-limit-by-key" && a == "counter-key" && !isLiteralKey(v) {
+						t.Errorf("%s: literal counter key %q has characters outside the key set", c.name, v)
+					}
+					continue
+				}
+				seen[e.name+" "+a+"=@"] = true
+				if !syn.exprs[e.name][a] {
+					t.Errorf("%s: <%s %s=\"@...\"> is not an expression in the toolkit examples", c.name, e.name, a)
+				}
+				if !isWholeExpr(v) {
+					t.Errorf("%s: <%s %s=%q> is not one whole @(...) or @{...}", c.name, e.name, a, v)
+				}
+			}
 		}
 	}
 	for el := range parent {
@@ -123,4 +154,51 @@ func TestSyntaxMatchesToolkit(t *testing.T) {
 			t.Errorf("no case writes <%s>: the check above never saw it", el)
 		}
 	}
+	for _, k := range []string{"when condition=@", "rate-limit-by-key counter-key=@"} {
+		if !seen[k] {
+			t.Errorf("no case writes <%s...>: the check above never saw it", k)
+		}
+	}
+}
+
+// isLiteralKey reports whether a counter key is a literal apiguard writes: key
+// characters, "/" between fields and "%" escapes.
+func isLiteralKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if !keySafe(k[i]) && k[i] != '/' && k[i] != '%' {
+			return false
+		}
+	}
+	return k != ""
+}
+
+// isWholeExpr reports whether v is exactly one policy expression: "@(" or "@{", and
+// its closing bracket at the very end, with brackets outside string and char literals
+// balanced (the package writes literals with \uXXXX escapes only, so a quote always
+// ends one).
+func isWholeExpr(v string) bool {
+	if len(v) < 3 || v[0] != '@' || v[1] != '(' && v[1] != '{' {
+		return false
+	}
+	depth, inLit := 0, false
+	for i := 1; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"':
+			inLit = !inLit
+		case inLit:
+		case c == '\'' && i+2 < len(v) && v[i+2] == '\'':
+			i += 2 // a char literal such as ']'
+		case c == '(' || c == '{' || c == '[':
+			depth++
+		case c == ')' || c == '}' || c == ']':
+			depth--
+			if depth == 0 && i != len(v)-1 {
+				return false // the expression ended before the attribute
+			}
+			if depth < 0 {
+				return false
+			}
+		}
+	}
+	return depth == 0 && !inLit
 }

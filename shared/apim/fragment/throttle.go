@@ -14,11 +14,14 @@ import (
 type thr struct {
 	kind               KeyKind
 	claim, value, api  string
-	addr               netip.Addr // kind ip
+	each               bool       // per-client: each client of api separately (value is "")
+	addr               netip.Addr // kind ip, single-client
 	calls, period, sev int
 	exp                time.Time
-	key                string // counter key, unique per target and scope
-	text               string // the whole <choose> element
+	// key is unique per target and scope: the literal counter key of a single-client
+	// throttle, the literal part of a per-client one's counter key expression.
+	key  string
+	text string // the whole <choose> element
 }
 
 func kindRank(k KeyKind) int {
@@ -32,10 +35,18 @@ func kindRank(k KeyKind) int {
 }
 
 // cmpThr is the canonical order of throttles in the fragment: ip (by address),
-// subscription, claim (by claim name), then value, then API ("" first).
+// subscription, claim (by claim name), then value, then API ("" first). Within a
+// kind, the per-client throttles come after the single-client ones, by claim name
+// and API. After dedup no two throttles compare equal.
 func cmpThr(a, b *thr) int {
 	if c := cmp.Compare(kindRank(a.kind), kindRank(b.kind)); c != 0 {
 		return c
+	}
+	if a.each != b.each {
+		if a.each {
+			return 1
+		}
+		return -1
 	}
 	if a.kind == KeyIP {
 		if c := a.addr.Compare(b.addr); c != 0 {
@@ -53,6 +64,13 @@ func cmpThr(a, b *thr) int {
 
 // describe names a throttle that could not be made canonical.
 func describe(t *Throttle) string {
+	if t.Value == "" && t.API != "" {
+		s := "throttle each " + string(t.Key)
+		if t.Claim != "" {
+			s += " claim " + strconv.Quote(t.Claim)
+		}
+		return s + " client of API " + strconv.Quote(t.API)
+	}
 	s := "throttle " + string(t.Key)
 	if t.Claim != "" {
 		s += " claim " + strconv.Quote(t.Claim)
@@ -62,6 +80,20 @@ func describe(t *Throttle) string {
 		s += " api " + strconv.Quote(t.API)
 	}
 	return s
+}
+
+// name is how records (Evicted, Skipped) name a valid throttle: "throttle " and its
+// counter key, or for a per-client throttle "throttle each <kind> [<claim>] client of
+// API <api>", with claim and API percent-encoded as in counter keys.
+func (t *thr) name() string {
+	if !t.each {
+		return "throttle " + t.key
+	}
+	s := "throttle each " + string(t.kind)
+	if t.kind == KeyClaim {
+		s += " " + keyPart(t.claim)
+	}
+	return s + " client of API " + keyPart(t.api)
 }
 
 // checkText says why a caller-supplied string cannot be used, or "".
@@ -93,16 +125,21 @@ func normalize(t *Throttle) (thr, string) {
 	default:
 		return th, fmt.Sprintf("key kind %q: must be ip, subscription or claim", t.Key)
 	}
-	if t.Value == "" {
+	switch {
+	case t.Value == "" && t.API == "":
+		// Per-client throttles need an API: never every caller of every API.
 		return th, "empty value: it would match every caller that has none"
-	}
-	if r := checkText("value", t.Value); r != "" {
-		return th, r
+	case t.Value == "":
+		th.each = true
+	default:
+		if r := checkText("value", t.Value); r != "" {
+			return th, r
+		}
 	}
 	if r := checkText("API", t.API); r != "" {
 		return th, r
 	}
-	if th.kind == KeyIP {
+	if th.kind == KeyIP && !th.each {
 		a, err := netip.ParseAddr(t.Value)
 		if err != nil || a.Zone() != "" {
 			return th, "value is not an IP address"
@@ -116,7 +153,11 @@ func normalize(t *Throttle) (thr, string) {
 	if t.Period < 1 || t.Period > 300 {
 		return th, fmt.Sprintf("renewal period %d s: must be 1..300", t.Period)
 	}
-	th.key = counterKey(th.kind, th.claim, th.value, th.api)
+	if th.each {
+		th.key = eachKeyPrefix(th.kind, th.claim, th.api)
+	} else {
+		th.key = counterKey(th.kind, th.claim, th.value, th.api)
+	}
 	return th, ""
 }
 
@@ -136,10 +177,17 @@ func stricter(a, b *thr) bool {
 	return a.period < b.period
 }
 
-// render writes the throttle's <choose>: the condition admits only its target (and
-// API), so unrelated callers are neither counted nor limited.
+// render writes the throttle's <choose>. A single-client throttle's condition admits
+// only its target (and API), so unrelated callers are neither counted nor limited,
+// and its counter key is a literal. A per-client throttle's condition admits every
+// caller of its API, and its counter key is an expression naming the client, so each
+// client has its own counter.
 func (t *thr) render() {
-	t.text = "\t<choose>\n\t\t<when condition=\"" + attr(condition(t.kind, t.claim, t.value, t.api)) + "\">\n" +
+	cond, key := condition(t.kind, t.claim, t.value, t.api), t.key
+	if t.each {
+		cond, key = apiCondition(t.api), eachCounterKey(t.key, t.kind, t.claim)
+	}
+	t.text = "\t<choose>\n\t\t<when condition=\"" + attr(cond) + "\">\n" +
 		"\t\t\t<rate-limit-by-key calls=\"" + strconv.Itoa(t.calls) + "\" renewal-period=\"" + strconv.Itoa(t.period) +
-		"\" counter-key=\"" + attr(t.key) + "\" />\n\t\t</when>\n\t</choose>\n"
+		"\" counter-key=\"" + attr(key) + "\" />\n\t\t</when>\n\t</choose>\n"
 }
