@@ -163,16 +163,15 @@ func (r *APIMReconciler) includeIn(ctx context.Context, log zerolog.Logger, sc A
 	var note ScopeNote
 	name := r.Key + " policy " + sc.Name
 	w, err := retrier{r.Sleep, r.MaxAttempts, r.MaxWait}.converge(ctx, log, name, sc.Backend, func(ctx context.Context, cur Policy) ([]byte, bool, error) {
-		doc := cur.Doc
-		note.Created = len(bytes.TrimSpace(doc)) == 0 && cur.ETag == ""
+		note.Created = len(bytes.TrimSpace(cur.Doc)) == 0 && cur.ETag == ""
 		if note.Created {
-			doc = DefaultScopePolicy(sc.Name)
+			return DefaultScopePolicy(sc.Name, r.FragmentID), true, nil
 		}
-		out, changed, err := include.Insert(doc, r.FragmentID)
+		out, changed, err := include.Insert(cur.Doc, r.FragmentID)
 		if err != nil {
 			return nil, false, fmt.Errorf("scope %s: %w", sc.Name, err)
 		}
-		return out, changed || note.Created, nil
+		return out, changed, nil
 	}, func(live Policy) (bool, error) {
 		n, err := include.Count(live.Doc, r.FragmentID)
 		return n == 1, err
@@ -370,14 +369,16 @@ func describeInputs(blocks []fragment.Block, throttles []fragment.Throttle) []st
 	return out
 }
 
-// DefaultScopePolicy is the policy written at a scope that has none: it inherits the
-// broader scopes (<base />) in every section, so adding the include changes nothing
-// else. The global scope has no broader scope, so it forwards the request instead.
-func DefaultScopePolicy(scope string) []byte {
+// DefaultScopePolicy is the policy written at a scope that has none, with the include
+// of fragmentID in place: it inherits the broader scopes (<base />) in every section, so
+// nothing else changes. The global scope has no broader scope, so it forwards the
+// request instead.
+func DefaultScopePolicy(scope, fragmentID string) []byte {
+	inc := "\t\t<include-fragment fragment-id=\"" + fragmentID + "\" />\n"
 	if scope == "global" {
-		return []byte("<policies>\n\t<inbound>\n\t</inbound>\n\t<backend>\n\t\t<forward-request />\n\t</backend>\n\t<outbound>\n\t</outbound>\n\t<on-error>\n\t</on-error>\n</policies>\n")
+		return []byte("<policies>\n\t<inbound>\n" + inc + "\t</inbound>\n\t<backend>\n\t\t<forward-request />\n\t</backend>\n\t<outbound />\n\t<on-error />\n</policies>\n")
 	}
-	return []byte("<policies>\n\t<inbound>\n\t\t<base />\n\t</inbound>\n\t<backend>\n\t\t<base />\n\t</backend>\n\t<outbound>\n\t\t<base />\n\t</outbound>\n\t<on-error>\n\t\t<base />\n\t</on-error>\n</policies>\n")
+	return []byte("<policies>\n\t<inbound>\n\t\t<base />\n" + inc + "\t</inbound>\n\t<backend>\n\t\t<base />\n\t</backend>\n\t<outbound>\n\t\t<base />\n\t</outbound>\n\t<on-error>\n\t\t<base />\n\t</on-error>\n</policies>\n")
 }
 
 // SameXML reports whether two documents mean the same XML: the same elements,

@@ -219,10 +219,13 @@ func TestAPIMReconcileConcurrentEditOfScope(t *testing.T) {
 	d := &memDesired{}
 	r := newAPIMDir(t, dir, d, &memAudit{}, "global")
 	global := filepath.Join(dir, "global.xml")
-	if err := os.WriteFile(global, DefaultScopePolicy("global"), 0o644); err != nil {
+	if err := os.WriteFile(global, DefaultScopePolicy("global", "other-fragment"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	edited := bytes.Replace(DefaultScopePolicy("global"), []byte("<outbound>"), []byte("<outbound><set-header name=\"x\" exists-action=\"delete\" />"), 1)
+	edited := bytes.Replace(DefaultScopePolicy("global", "other-fragment"), []byte("<outbound />"), []byte("<outbound><set-header name=\"x\" exists-action=\"delete\" /></outbound>"), 1)
+	if bytes.Equal(edited, DefaultScopePolicy("global", "other-fragment")) {
+		t.Fatal("the edit changes nothing")
+	}
 	inner := r.Scopes[0].Backend
 	r.Scopes[0].Backend = &editOnce{Backend: inner, edit: func() { os.WriteFile(global, edited, 0o644) }}
 	res, err := r.Reconcile(context.Background(), quiet)
