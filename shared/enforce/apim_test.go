@@ -294,3 +294,37 @@ func TestAPIOf(t *testing.T) {
 		}
 	}
 }
+
+// lostWrite acknowledges its first Put without storing it, as a service that drops a
+// write would: verification must notice and write again.
+type lostWrite struct {
+	Backend
+	lost bool
+}
+
+func (l *lostWrite) Put(ctx context.Context, doc []byte, etag string) (string, error) {
+	if !l.lost {
+		l.lost = true
+		return `"acknowledged-but-lost"`, nil
+	}
+	return l.Backend.Put(ctx, doc, etag)
+}
+
+func TestAPIMReconcileVerifiesAfterWrite(t *testing.T) {
+	dir := t.TempDir()
+	d := &memDesired{blocks: []record.Block{apimBlock("block_apim", "ip", "185.220.101.7", t0.Add(time.Hour))}}
+	r := newAPIMDir(t, dir, d, &memAudit{}, "global")
+	lw := &lostWrite{Backend: r.Fragment}
+	r.Fragment = lw
+	res, err := r.Reconcile(context.Background(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lw.lost || res.Attempts != 2 || !res.Fragment {
+		t.Fatalf("lost write not retried: %+v", res)
+	}
+	frag, _ := os.ReadFile(filepath.Join(dir, "fragments", "apiguard-enforce.xml"))
+	if !bytes.Contains(frag, []byte("185.220.101.7")) {
+		t.Errorf("fragment:\n%s", frag)
+	}
+}
