@@ -14,7 +14,8 @@ FUZZTIME_SHORT ?= 20000x
 FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse \
   ./shared/waf:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey \
   ./shared/apim/include:FuzzInsertRemove ./shared/apim/fragment:FuzzRender \
-  ./shared/enforce/azureapim:FuzzParseServiceID ./shared/enforce/azureapim:FuzzParseScope
+  ./shared/enforce/azureapim:FuzzParseServiceID ./shared/enforce/azureapim:FuzzParseScope \
+  ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
 .PHONY: build run test unit fuzz-short fuzz bench lint package clean

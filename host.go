@@ -29,6 +29,9 @@ func runHost(port string, stderr io.Writer) int {
 	if err == nil {
 		err = cfg.RequireQueue()
 	}
+	if err == nil {
+		_, err = handlers.DetectConfig(cfg)
+	}
 	if err != nil {
 		// Keep answering so the host shows the reason in its logs rather than a crash loop.
 		log := newLogger("info", "json", true, os.Stdout)

@@ -26,6 +26,9 @@ Usage:
                                run standalone: the same functions under /api/, timers in-process
   apiguard plan [--settings FILE] [FILE|-]
                                decide one alert file offline (no store) and print the decisions as JSON
+  apiguard replay [--format F] [--config FILE] [--trusted-proxies CIDRS] [--decide] FILE...
+                               run the traffic detectors over log files on event time and print
+                               findings as JSON lines (with --decide, the decisions too)
   apiguard waf apply|diff --kind appgw|frontdoor --policy FILE [--block ADDR]... [--block-file FILE]
                                print the policy with apiguard's owned rules for these blocks (apply),
                                or what would change (diff)
@@ -60,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stderr)
 	case "plan":
 		return runPlan(args[1:], stdin, stdout, stderr)
+	case "replay":
+		return runReplay(args[1:], stdin, stdout, stderr)
 	case "waf":
 		return runWAF(args[1:], stdin, stdout, stderr)
 	case "apim":

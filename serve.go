@@ -40,6 +40,9 @@ func runServe(args []string, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
+	if _, err := handlers.DetectConfig(cfg); err != nil {
+		return configError(stderr, err)
+	}
 	a := handlers.New(cfg, log, time.Now)
 	h, err := a.ServeHandler(defs)
 	if err != nil {

@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,9 +16,11 @@ import (
 
 	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/detect"
 	"github.com/apiguard/apiguard/shared/enforce"
 	"github.com/apiguard/apiguard/shared/enforce/azure"
 	"github.com/apiguard/apiguard/shared/enforce/azureapim"
+	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/queue"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/respond"
@@ -52,6 +56,10 @@ type App struct {
 	apimOnce sync.Once
 	apim     map[string]*enforce.APIMReconciler
 	apimErr  error
+
+	detectOnce sync.Once
+	detector   *detect.Engine
+	detectErr  error
 }
 
 // New returns an app over a validated configuration.
@@ -94,6 +102,43 @@ func (a *App) Responder() (*respond.Service, error) {
 		a.svc = respond.New(store, engine, a.Now, a)
 	})
 	return a.svc, a.initErr
+}
+
+// DetectConfig reads the detector thresholds from APIGUARD_DETECT_CONFIG (defaults
+// when empty) and validates them; serve and the host call it at start-up so a bad
+// threshold is reported before the first batch.
+func DetectConfig(cfg *config.Config) (*detect.Config, error) {
+	dc := detect.DefaultConfig()
+	if cfg.DetectConfig != "" {
+		dec := json.NewDecoder(strings.NewReader(cfg.DetectConfig))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&dc); err != nil {
+			return nil, fmt.Errorf("APIGUARD_DETECT_CONFIG: %w", err)
+		}
+	}
+	if err := dc.Validate(); err != nil {
+		return nil, fmt.Errorf("APIGUARD_DETECT_CONFIG: %w", err)
+	}
+	return &dc, nil
+}
+
+// Detector returns the traffic detection engine over the Table Storage state, created
+// on first use.
+func (a *App) Detector() (*detect.Engine, error) {
+	a.detectOnce.Do(func() {
+		dc, err := DetectConfig(a.Config)
+		if err != nil {
+			a.detectErr = fault.Rejected(0, err)
+			return
+		}
+		store, err := a.Store()
+		if err != nil {
+			a.detectErr = err
+			return
+		}
+		a.detector, a.detectErr = detect.NewEngine(dc, store.DetectStates(), a.Log)
+	})
+	return a.detector, a.detectErr
 }
 
 // BlocksChanged asks every enforcement point holding action for a reconcile: the WAF

@@ -33,6 +33,8 @@ var Functions = map[string]Function{
 	"alerts":    {Trigger: "httpTrigger", Binding: "req", HTTP: alertsHTTP},
 	"expire":    {Trigger: "timerTrigger", Binding: "timer", Timer: expireTimer},
 	"remediate": {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: remediateQueue},
+	"ingest":    {Trigger: "httpTrigger", Binding: "req", HTTP: ingestHTTP},
+	"traffic":   {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: trafficQueue},
 }
 
 // Def is what apiguard needs from one function.json.

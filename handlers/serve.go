@@ -16,7 +16,7 @@ import (
 
 // ServeHandler is the standalone server: each HTTP function at /api/<route> with the
 // methods of its function.json, and POST /admin/functions/<name> to run a timer now
-// (as the Functions host's admin API does).
+// (as the Functions host's admin API does) or a queue function on the posted body.
 func (a *App) ServeHandler(defs map[string]Def) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +31,32 @@ func (a *App) ServeHandler(defs map[string]Def) (http.Handler, error) {
 		switch d.Trigger {
 		case "httpTrigger":
 			mux.HandleFunc("/api/"+d.Route, a.serveHTTP(name, d, fn))
+		case "serviceBusTrigger":
+			// No Service Bus here: POST a message body to run the function on it, as
+			// one message (the id from X-Message-Id, else the body's hash).
+			mux.HandleFunc("POST /admin/functions/"+name, func(w http.ResponseWriter, r *http.Request) {
+				log := a.invocationLogger(name, newInvocationID())
+				body, err := io.ReadAll(io.LimitReader(r.Body, a.Config.MaxBodyBytes+1))
+				if err != nil {
+					http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+					return
+				}
+				if int64(len(body)) > a.Config.MaxBodyBytes {
+					http.Error(w, "body exceeds APIGUARD_MAX_BODY_BYTES", http.StatusRequestEntityTooLarge)
+					return
+				}
+				id := r.Header.Get("X-Message-Id")
+				if id == "" {
+					id = bodyID(body)
+				}
+				summary, err := fn.Queue(a, r.Context(), log, []envelope.Message{{Body: body, MessageID: id}})
+				if err != nil {
+					http.Error(w, summary+": "+err.Error(), http.StatusInternalServerError)
+					return
+				}
+				w.WriteHeader(http.StatusAccepted)
+				fmt.Fprintln(w, summary)
+			})
 		case "timerTrigger":
 			mux.HandleFunc("POST /admin/functions/"+name, func(w http.ResponseWriter, r *http.Request) {
 				log := a.invocationLogger(name, newInvocationID())

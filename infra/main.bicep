@@ -24,6 +24,12 @@ param maxNewBlocksPerHour int = 100
 @description('WAF policies to enforce in: the JSON array of APIGUARD_WAF_TARGETS (see README). Grant the app Network Contributor on each.')
 param wafTargets string = ''
 
+@description('API Management services to enforce in, as the APIGUARD_APIM_TARGETS JSON array (empty: none). The identity needs API Management Service Contributor on each.')
+param apimTargets string = ''
+
+@description('Proxies in front of the gateway whose X-Forwarded-For is trusted (comma-separated CIDRs).')
+param trustedProxies string = ''
+
 var suffix = uniqueString(resourceGroup().id)
 var storageName = toLower('${prefix}${suffix}')
 var deployContainer = 'deployments'
@@ -67,6 +73,20 @@ resource reconcileQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-previ
     maxDeliveryCount: 10
     lockDuration: 'PT5M'
     defaultMessageTimeToLive: 'P1D'
+    deadLetteringOnMessageExpiration: true
+  }
+}
+
+// Gateway log batches for the traffic function (one batch per message); no sessions:
+// detector state is merged in Table Storage, so any instance may take any batch.
+resource trafficQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: bus
+  name: 'apiguard-traffic'
+  properties: {
+    requiresSession: false
+    maxDeliveryCount: 10
+    lockDuration: 'PT5M'
+    defaultMessageTimeToLive: 'PT6H'
     deadLetteringOnMessageExpiration: true
   }
 }
@@ -123,7 +143,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APIGUARD_MAX_NEW_BLOCKS_PER_HOUR', value: string(maxNewBlocksPerHour) }
         { name: 'APIGUARD_LOG_FORMAT', value: 'json' }
         { name: 'APIGUARD_WAF_TARGETS', value: wafTargets }
+        { name: 'APIGUARD_APIM_TARGETS', value: apimTargets }
+        { name: 'APIGUARD_TRUSTED_PROXIES', value: trustedProxies }
         { name: 'APIGUARD_RECONCILE_QUEUE', value: reconcileQueue.name }
+        { name: 'APIGUARD_TRAFFIC_QUEUE', value: trafficQueue.name }
         { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${bus.name}.servicebus.windows.net' }
       ]
     }

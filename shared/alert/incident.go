@@ -41,22 +41,27 @@ type Address struct {
 type Incident struct {
 	// ID is derived from the alert's own identity (systemAlertId first), so a
 	// redelivered alert maps to the same incident.
-	ID            string          `json:"id"`
-	SystemAlertID string          `json:"system_alert_id,omitempty"`
-	AlertType     string          `json:"alert_type"`
-	DisplayName   string          `json:"display_name,omitempty"`
-	Severity      Severity        `json:"severity"`
-	Status        string          `json:"status,omitempty"`
-	ProductName   string          `json:"product_name,omitempty"`
-	StartTime     time.Time       `json:"start_time,omitzero"`
-	EndTime       time.Time       `json:"end_time,omitzero"`
-	GeneratedTime time.Time       `json:"generated_time,omitzero"`
-	Addresses     []Address       `json:"addresses"`
-	ResourceIDs   []string        `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
-	APIMResources []string        `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
-	Compromised   string          `json:"compromised_entity,omitempty"`
-	Shape         Shape           `json:"shape"`
-	Raw           json.RawMessage `json:"-"`
+	ID            string    `json:"id"`
+	SystemAlertID string    `json:"system_alert_id,omitempty"`
+	AlertType     string    `json:"alert_type"`
+	DisplayName   string    `json:"display_name,omitempty"`
+	Severity      Severity  `json:"severity"`
+	Status        string    `json:"status,omitempty"`
+	ProductName   string    `json:"product_name,omitempty"`
+	StartTime     time.Time `json:"start_time,omitzero"`
+	EndTime       time.Time `json:"end_time,omitzero"`
+	GeneratedTime time.Time `json:"generated_time,omitzero"`
+	Addresses     []Address `json:"addresses"`
+	ResourceIDs   []string  `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
+	APIMResources []string  `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
+	Compromised   string    `json:"compromised_entity,omitempty"`
+	// Identities are the clients a traffic finding names by identity (subscription or
+	// user) rather than by address: they are throttled, never blocked at the edge.
+	Identities []Identity `json:"identities,omitempty"`
+	// Confidence is a traffic finding's confidence (0..1); 0 for Defender alerts.
+	Confidence float64         `json:"confidence,omitempty"`
+	Shape      Shape           `json:"shape"`
+	Raw        json.RawMessage `json:"-"`
 }
 
 // EventTime is the time the alert speaks of: its start, else when it was generated,
@@ -68,6 +73,12 @@ func (i *Incident) EventTime() time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// Identity is a client named by its APIM subscription or user id.
+type Identity struct {
+	Kind  string `json:"kind"` // subscription or user
+	Value string `json:"value"`
 }
 
 // Rejected is an element of a batch that could not be read as an alert.

@@ -50,6 +50,10 @@ var Settings = []Setting{
 	{"APIGUARD_THROTTLE_CALLS", "60", "Calls a throttled client may make per period (rate-limit-by-key calls)."},
 	{"APIGUARD_THROTTLE_PERIOD", "60", "Throttle renewal period in seconds, 1 to 300 (rate-limit-by-key renewal-period)."},
 	{"APIGUARD_RECONCILE_QUEUE", "apiguard-reconcile", "Service Bus queue (sessions enabled) carrying reconcile requests, one session per policy."},
+	{"APIGUARD_TRAFFIC_QUEUE", "apiguard-traffic", "Service Bus queue the traffic function reads gateway log batches from (one batch per message)."},
+	{"APIGUARD_TRAFFIC_FORMAT", "auto", "Log format of traffic batches: auto (detected per batch), apim-diagnostic, apim-loganalytics, appgw, frontdoor or combined."},
+	{"APIGUARD_TRUSTED_PROXIES", "", "Addresses and CIDRs of the proxies in front of the gateway whose X-Forwarded-For is trusted, comma-separated; no one else's is."},
+	{"APIGUARD_DETECT_CONFIG", "", "Detector thresholds as a JSON object (see shared/detect/README.md); empty takes the defaults."},
 	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
 	{"ServiceBusConnection__fullyQualifiedNamespace", "", "Service Bus namespace (e.g. ns.servicebus.windows.net) reached with managed identity, instead of a connection string."},
 }
@@ -76,17 +80,26 @@ type Config struct {
 	MaxNewPerHour int
 	MaxBodyBytes  int64
 
-	WAFTargets      []WAFTarget
-	APIMTargets     []APIMTarget
-	ThrottleCalls   int
-	ThrottlePeriod  int
-	ReconcileQueue  string
+	WAFTargets     []WAFTarget
+	APIMTargets    []APIMTarget
+	ThrottleCalls  int
+	ThrottlePeriod int
+	ReconcileQueue string
+	TrafficQueue   string
+	TrafficFormat  string
+	TrustedProxies []netip.Prefix
+	// DetectConfig is the raw JSON of detector thresholds; the detect package
+	// validates it (handlers do, at start-up).
+	DetectConfig    string
 	ServiceBusConn  string
 	ServiceBusSpace string
 }
 
 // Actions that a playbook entry may name.
 var playbookActions = map[string]bool{"record": true, "throttle": true, "block_waf": true, "block_apim": true}
+
+// Traffic log formats (shared/traffic).
+var trafficFormats = map[string]bool{"auto": true, "apim-diagnostic": true, "apim-loganalytics": true, "appgw": true, "frontdoor": true, "combined": true}
 
 // Modes that an action may run in.
 var modes = map[string]bool{"dryrun": true, "enforce": true}
@@ -216,6 +229,15 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		bad("APIGUARD_THROTTLE_PERIOD", "%q is not a number of seconds from 1 to 300", get("APIGUARD_THROTTLE_PERIOD"))
 	}
 	c.ReconcileQueue = get("APIGUARD_RECONCILE_QUEUE")
+	c.TrafficQueue = get("APIGUARD_TRAFFIC_QUEUE")
+	c.TrafficFormat = strings.ToLower(get("APIGUARD_TRAFFIC_FORMAT"))
+	if !trafficFormats[c.TrafficFormat] {
+		bad("APIGUARD_TRAFFIC_FORMAT", "%q is not auto, apim-diagnostic, apim-loganalytics, appgw, frontdoor or combined", c.TrafficFormat)
+	}
+	if c.TrustedProxies, err = ParsePrefixes(get("APIGUARD_TRUSTED_PROXIES")); err != nil {
+		bad("APIGUARD_TRUSTED_PROXIES", "%v", err)
+	}
+	c.DetectConfig = get("APIGUARD_DETECT_CONFIG")
 	c.ServiceBusConn = get("ServiceBusConnection")
 	c.ServiceBusSpace = get("ServiceBusConnection__fullyQualifiedNamespace")
 	if c.ServiceBusConn != "" && c.ServiceBusSpace != "" {

@@ -34,7 +34,7 @@ func (NoHistory) Reserve(context.Context, string, string, int) (bool, error)    
 
 // Target is what a decision acts on.
 type Target struct {
-	Kind  string `json:"kind"`  // ip or api
+	Kind  string `json:"kind"`  // ip, api, subscription or user
 	Value string `json:"value"` // the address, or the API's resource id
 }
 
@@ -101,6 +101,34 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 			return nil, err
 		}
 		add(d)
+		return out, nil
+	}
+
+	if inc.Confidence > 0 && inc.Confidence < MinConfidence && play.Action != Record {
+		d := base
+		d.Action, d.Intended = Record, play.Action
+		d.Reason = why + fmt.Sprintf(": confidence %.2f is below %.2f: recorded, not enforced", inc.Confidence, MinConfidence)
+		add(d)
+		return out, nil
+	}
+
+	// Identities are throttled at the gateway: the edge cannot see them, and blocking
+	// one user's abuse must not block the address many users share.
+	for _, id := range inc.Identities {
+		p := play
+		if p.Action.Blocking() {
+			p.Action = Throttle
+		}
+		if p.Repeat.Blocking() {
+			p.Repeat = ""
+		}
+		d, err := e.act(ctx, inc, p, base, why, Target{Kind: id.Kind, Value: id.Value})
+		if err != nil {
+			return nil, err
+		}
+		add(d)
+	}
+	if len(inc.Identities) > 0 && len(inc.Addresses) == 0 {
 		return out, nil
 	}
 

@@ -45,7 +45,21 @@ var builtinPlaybook = map[string]Play{
 	"API_AccessFromTorExitNode":           {Action: BlockWAF},
 	"API_AccessFromSuspiciousIP":          {Action: BlockWAF},
 	"API_AccessFromSuspiciousUserAgent":   {Action: BlockWAF},
+
+	// apiguard's own traffic detectors (shared/detect). A finding keyed by an address
+	// acts on it; one keyed by a subscription or user throttles that identity.
+	"apiguard.flood":               {Action: Throttle, Repeat: BlockWAF, Advice: "add rate-limit-by-key on the API"},
+	"apiguard.rate_spike":          {Action: Throttle, Repeat: BlockWAF},
+	"apiguard.probing":             {Action: BlockWAF},
+	"apiguard.brute_force":         {Action: BlockWAF, Advice: "protect the login endpoint (lockout, CAPTCHA, MFA)"},
+	"apiguard.credential_stuffing": {Action: BlockWAF, Advice: "reset the credentials tried; enforce MFA"},
+	"apiguard.enumeration":         {Action: BlockWAF, Advice: "check object-level authorization (BOLA) on the API"},
+	"apiguard.exfiltration":        {Action: BlockWAF, Advice: "possible exfiltration: review what the API returns"},
 }
+
+// MinConfidence is the confidence below which a traffic finding is recorded, never
+// enforced.
+const MinConfidence = 0.5
 
 // playFor returns the play for an alert type with the configured overrides applied.
 // known is false for types neither the playbook nor the overrides name.

@@ -38,14 +38,15 @@ const (
 	offencesTable  = "Offences"
 	auditTable     = "Audit"
 	limitsTable    = "Limits"
+	detectTable    = "Detect"
 	maxTableName   = 63
 )
 
 // Store reads and writes apiguard's tables. It is safe for concurrent use; keep
 // one per process so each table is created at most once.
 type Store struct {
-	incidents, decisions, blocks, offences, audit, limits *table
-	conflicts                                             backoff
+	incidents, decisions, blocks, offences, audit, limits, detect *table
+	conflicts                                                     backoff
 
 	// reserveLocks queue this process's callers of Reserve per bucket (striped), so a
 	// burst of alerts in one instance takes the counter in turn instead of failing
@@ -80,6 +81,7 @@ func New(opts Options) (*Store, error) {
 		offences:  newTable(svc, p+offencesTable),
 		audit:     newTable(svc, p+auditTable),
 		limits:    newTable(svc, p+limitsTable),
+		detect:    newTable(svc, p+detectTable),
 		conflicts: backoff{attempts: conflictAttempts, base: conflictBase, max: conflictMax},
 	}, nil
 }

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/detect"
+	"github.com/apiguard/apiguard/shared/respond"
+	"github.com/apiguard/apiguard/shared/traffic"
+)
+
+// replayBatch is how many records replay hands the engine at once: the size of a
+// typical Service Bus batch, so windows, state merges and findings behave as in
+// production.
+const replayBatch = 1000
+
+// replayLine is one finding as replay prints it, with its decisions under --decide.
+type replayLine struct {
+	detect.Finding
+	Decisions []decide.Decision `json:"decisions,omitempty"`
+}
+
+// runReplay runs the detectors over log files on event time, in-process (no store),
+// and prints findings as JSON lines; a summary goes to stderr.
+func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	format := fl.String("format", "auto", "log format: auto, apim-diagnostic, apim-loganalytics, appgw, frontdoor, combined")
+	cfgFile := fl.String("config", "", "detector thresholds, a JSON file (see shared/detect/README.md); default thresholds otherwise")
+	proxies := fl.String("trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted")
+	withDecisions := fl.Bool("decide", false, "add the decisions the playbook would take (settings as for plan)")
+	settings := fl.String("settings", "", "settings file for --decide (default local.settings.json, else the sample)")
+	progress := fl.Duration("progress", 5*time.Second, "how often to report progress on stderr (0: never)")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if fl.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: apiguard replay [--format F] [--config FILE] [--trusted-proxies CIDRS] [--decide] FILE... (- for stdin)")
+		return 2
+	}
+	dc := detect.DefaultConfig()
+	if *cfgFile != "" {
+		raw, err := os.ReadFile(*cfgFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "apiguard replay: --config:", err)
+			return 2
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&dc); err != nil {
+			fmt.Fprintf(stderr, "apiguard replay: --config %s: %v\n", *cfgFile, err)
+			return 2
+		}
+	}
+	if err := dc.Validate(); err != nil {
+		fmt.Fprintln(stderr, "apiguard replay: --config:", err)
+		return 2
+	}
+	trusted, err := config.ParsePrefixes(*proxies)
+	if err != nil {
+		fmt.Fprintln(stderr, "apiguard replay: --trusted-proxies:", err)
+		return 2
+	}
+	var decider *replayDecider
+	if *withDecisions {
+		lookup, err := settingsLookup(*settings)
+		if err != nil {
+			fmt.Fprintln(stderr, "apiguard replay:", err)
+			return 2
+		}
+		cfg, err := config.Load(lookup)
+		if err != nil {
+			return configError(stderr, err)
+		}
+		decider = newReplayDecider(cfg)
+	}
+	// Replay keeps every key it sees (up to the bound) on event time; nothing is evicted
+	// by the wall clock.
+	engine, err := detect.NewEngine(&dc, detect.NewMemoryStore(2_000_000, 24*time.Hour), zerolog.Nop())
+	if err != nil {
+		fmt.Fprintln(stderr, "apiguard replay:", err)
+		return 2
+	}
+	r := &replayer{engine: engine, decider: decider, out: bufio.NewWriterSize(stdout, 64*1024), stderr: stderr,
+		pending: map[string]replayLine{}, flagged: map[string]map[string]bool{}, every: *progress}
+	opts := traffic.Options{Format: traffic.Format(*format), Trust: traffic.Trust{Proxies: trusted}}
+	start := time.Now()
+	for _, name := range fl.Args() {
+		if err := r.file(name, stdin, opts); err != nil {
+			fmt.Fprintf(stderr, "apiguard replay: %s: %v\n", name, err)
+			return 1
+		}
+	}
+	if err := r.flush(time.Time{}); err != nil {
+		fmt.Fprintln(stderr, "apiguard replay:", err)
+		return 1
+	}
+	if err := r.out.Flush(); err != nil {
+		fmt.Fprintln(stderr, "apiguard replay:", err)
+		return 1
+	}
+	r.summary(time.Since(start))
+	return 0
+}
+
+type replayer struct {
+	engine  *detect.Engine
+	decider *replayDecider
+	out     *bufio.Writer
+	stderr  io.Writer
+	every   time.Duration
+
+	batches  int
+	records  int
+	setAside int
+	reasons  map[string]int
+	latest   time.Time                  // latest event time seen
+	pending  map[string]replayLine      // findings by id, the latest version, until their window is over
+	flagged  map[string]map[string]bool // detector -> keys flagged
+	printed  int
+	lastNote time.Time
+}
+
+func (r *replayer) file(name string, stdin io.Reader, opts traffic.Options) error {
+	var in io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	sc := traffic.NewScanner(in, opts)
+	batch := make([]traffic.Record, 0, replayBatch)
+	n := 0
+	for {
+		rec, ok := sc.Next()
+		if !ok {
+			break
+		}
+		batch = append(batch, rec)
+		if len(batch) == replayBatch {
+			if err := r.process(fmt.Sprintf("%s#%d", name, n), batch); err != nil {
+				return err
+			}
+			n++
+			batch = batch[:0]
+			r.drain(sc) // the scanner keeps a bounded number of set-aside reasons
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		if err := r.process(fmt.Sprintf("%s#%d", name, n), batch); err != nil {
+			return err
+		}
+	}
+	r.drain(sc)
+	_, setAside, _ := sc.Counts()
+	r.setAside += setAside
+	return nil
+}
+
+// drain tallies the reasons of the records set aside so far.
+func (r *replayer) drain(sc *traffic.Scanner) {
+	for _, s := range sc.SetAside() {
+		if r.reasons == nil {
+			r.reasons = map[string]int{}
+		}
+		r.reasons[s.Reason]++
+	}
+}
+
+func (r *replayer) process(id string, recs []traffic.Record) error {
+	findings, err := r.engine.Process(context.Background(), id, recs)
+	if err != nil {
+		return err
+	}
+	r.batches++
+	r.records += len(recs)
+	for _, rec := range recs {
+		if rec.Time.After(r.latest) {
+			r.latest = rec.Time
+		}
+	}
+	for _, f := range findings {
+		r.pending[f.ID] = replayLine{Finding: f}
+	}
+	// A finding is printed once its window is well over (event time), in its final
+	// version: the same input always prints the same lines.
+	if err := r.flush(r.latest.Add(-2 * time.Hour)); err != nil {
+		return err
+	}
+	if r.every > 0 && time.Since(r.lastNote) >= r.every {
+		r.lastNote = time.Now()
+		fmt.Fprintf(r.stderr, "replay: %d records, %d findings so far, event time %s\n", r.records, r.printed+len(r.pending), r.latest.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// flush prints the pending findings whose window ended before cutoff (all of them for
+// the zero time), in a stable order.
+func (r *replayer) flush(cutoff time.Time) error {
+	var ready []replayLine
+	for id, l := range r.pending {
+		if cutoff.IsZero() || l.WindowEnd.Before(cutoff) {
+			ready = append(ready, l)
+			delete(r.pending, id)
+		}
+	}
+	slices.SortFunc(ready, func(a, b replayLine) int {
+		return cmp.Or(a.WindowStart.Compare(b.WindowStart), cmp.Compare(a.Detector, b.Detector),
+			cmp.Compare(a.KeyType, b.KeyType), cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
+	})
+	for _, l := range ready {
+		if r.decider != nil {
+			ds, err := r.decider.decide(l.Finding)
+			if err != nil {
+				return err
+			}
+			l.Decisions = ds
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		r.out.Write(b)
+		r.out.WriteByte('\n')
+		r.printed++
+		if r.flagged[l.Detector] == nil {
+			r.flagged[l.Detector] = map[string]bool{}
+		}
+		r.flagged[l.Detector][string(l.KeyType)+" "+l.Key] = true
+	}
+	return nil
+}
+
+func (r *replayer) summary(took time.Duration) {
+	rate := float64(r.records) / max(took.Seconds(), 1e-9)
+	fmt.Fprintf(r.stderr, "replay: %d records in %d batches, %d set aside, %d findings, %.0f records/s\n",
+		r.records, r.batches, r.setAside, r.printed, rate)
+	dets := make([]string, 0, len(r.flagged))
+	for d := range r.flagged {
+		dets = append(dets, d)
+	}
+	sort.Strings(dets)
+	for _, d := range dets {
+		keys := make([]string, 0, len(r.flagged[d]))
+		for k := range r.flagged[d] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		shown := keys[:min(len(keys), 10)]
+		more := ""
+		if len(keys) > len(shown) {
+			more = fmt.Sprintf(" (+%d more)", len(keys)-len(shown))
+		}
+		fmt.Fprintf(r.stderr, "  %-20s %d keys flagged: %s%s\n", d, len(keys), strings.Join(shown, ", "), more)
+	}
+	reasons := make([]string, 0, len(r.reasons))
+	for k := range r.reasons {
+		reasons = append(reasons, k)
+	}
+	slices.SortFunc(reasons, func(a, b string) int { return cmp.Or(cmp.Compare(r.reasons[b], r.reasons[a]), cmp.Compare(a, b)) })
+	for _, k := range reasons[:min(len(reasons), 10)] {
+		fmt.Fprintf(r.stderr, "  set aside %d: %s\n", r.reasons[k], k)
+	}
+	if len(reasons) > 10 {
+		fmt.Fprintf(r.stderr, "  set aside: %d other reasons\n", len(reasons)-10)
+	}
+}
+
+// replayDecider runs the playbook on findings offline, with an in-memory history so
+// repeat offenders escalate within the replay, on event time.
+type replayDecider struct {
+	cfg  *config.Config
+	hist *memHistory
+}
+
+func newReplayDecider(cfg *config.Config) *replayDecider {
+	return &replayDecider{cfg: cfg, hist: &memHistory{offences: map[string][]time.Time{}, buckets: map[string]map[string]bool{}}}
+}
+
+func (d *replayDecider) decide(f detect.Finding) ([]decide.Decision, error) {
+	inc := respond.IncidentOf(f)
+	now := f.WindowEnd
+	eng := decide.New(d.cfg, d.hist, func() time.Time { return now })
+	ds, err := eng.Decide(context.Background(), &inc)
+	if err != nil {
+		return nil, err
+	}
+	for _, dd := range ds {
+		if dd.Action.Enforcing() && dd.Target != nil {
+			d.hist.offences[dd.Target.Value] = append(d.hist.offences[dd.Target.Value], f.WindowStart)
+		}
+	}
+	return ds, nil
+}
+
+// memHistory is decide.History in memory, for replay.
+type memHistory struct {
+	offences map[string][]time.Time
+	buckets  map[string]map[string]bool
+}
+
+func (h *memHistory) Offences(_ context.Context, target string, since time.Time, _ string) (int, error) {
+	n := 0
+	for _, t := range h.offences[target] {
+		if !t.Before(since) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (h *memHistory) Reserve(_ context.Context, bucket, key string, limit int) (bool, error) {
+	b := h.buckets[bucket]
+	if b == nil {
+		b = map[string]bool{}
+		h.buckets[bucket] = b
+	}
+	if b[key] {
+		return true, nil
+	}
+	if len(b) >= limit {
+		return false, nil
+	}
+	b[key] = true
+	return true, nil
+}

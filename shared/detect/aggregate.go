@@ -1,0 +1,497 @@
+package detect
+
+import (
+	"cmp"
+	"encoding/hex"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/apiguard/apiguard/shared/traffic"
+)
+
+// Aggregate groups a batch into deltas per key and window. It is pure: the same records
+// and configuration always give the same deltas.
+//
+// Keys: every record counts for its address (Record.Client, else Record.Peer; records
+// with neither are skipped), for its subscription and its user when they are set, and
+// for its operation (API + " " + Method + " " + Template, when a template is known),
+// which feeds the population baselines. Each key's deltas are in window order. Records
+// without a time are skipped (the decoders set them aside).
+//
+// A delta's samples may still point into the records' strings: keep the records while
+// you keep the deltas. A State never does (Apply copies what it keeps).
+func Aggregate(cfg *Config, recs []traffic.Record) map[Key][]*Delta {
+	a := newAggregator(cfg, len(recs))
+	for i := range recs {
+		a.add(&recs[i])
+	}
+	return a.result()
+}
+
+type winKey struct {
+	s     string
+	start int64
+}
+
+type addrWin struct {
+	a     netip.Addr
+	start int64
+}
+
+type opName struct{ api, method, tmpl string }
+
+type idHit struct {
+	tmpl string
+	h    uint64
+}
+
+type aggregator struct {
+	c     *compiled
+	ips   map[addrWin]*Delta
+	subs  map[winKey]*Delta
+	users map[winKey]*Delta
+	ops   map[winKey]*Delta
+	opKey map[opName]string
+	strs  map[string]string
+	ids   []idHit
+	buf   []byte
+	low   []byte
+
+	// Slabs: a batch's deltas, extras and their first small slices come from a few
+	// large allocations. States never alias them (everything a State keeps is copied
+	// in Apply), so they live as long as the batch's deltas.
+	deltas  []Delta
+	extras  []extra
+	opSlab  []opTally
+	smpSlab []sample
+	hSlab   []uint64
+	tSlab   []tmplTally
+}
+
+const slabN = 256
+
+func newAggregator(cfg *Config, n int) *aggregator {
+	return &aggregator{
+		c:     compile(cfg),
+		ips:   make(map[addrWin]*Delta, n/2+1),
+		subs:  map[winKey]*Delta{},
+		users: map[winKey]*Delta{},
+		ops:   map[winKey]*Delta{},
+		opKey: map[opName]string{},
+		strs:  map[string]string{},
+		buf:   make([]byte, 0, maxTmplLen+1),
+		low:   make([]byte, 0, maxParamLen),
+	}
+}
+
+func (a *aggregator) newDelta(pop bool, start int64) *Delta {
+	if len(a.deltas) == 0 {
+		a.deltas = make([]Delta, slabN)
+	}
+	d := &a.deltas[0]
+	a.deltas = a.deltas[1:]
+	*d = Delta{start: start, size: uint16(a.c.size), lateness: uint16(a.c.lateness), pop: pop}
+	if !pop {
+		d.ops = carve(&a.opSlab, 2)
+	}
+	return d
+}
+
+func (a *aggregator) ext(d *Delta) *extra {
+	if d.x == nil {
+		if len(a.extras) == 0 {
+			a.extras = make([]extra, slabN)
+		}
+		d.x = &a.extras[0]
+		a.extras = a.extras[1:]
+		if !d.pop {
+			d.x.samples = carve(&a.smpSlab, maxSamples)
+		}
+	}
+	return d.x
+}
+
+// hashes gives an empty sketch room for its first values from the slab.
+func (a *aggregator) hashes(d *distinct) *distinct {
+	if d.h == nil {
+		d.h = carve(&a.hSlab, 4)
+	}
+	return d
+}
+
+// carve cuts an empty slice of capacity n from *slab (refilled when short); appending
+// past n reallocates, never touching the neighbours.
+func carve[T any](slab *[]T, n int) []T {
+	if len(*slab) < n {
+		*slab = make([]T, slabN*n)
+	}
+	s := (*slab)[:0:n]
+	*slab = (*slab)[n:]
+	return s
+}
+
+// intern returns a private copy of s shared by the whole batch: states never pin the
+// decoder's buffers, and a million keys share one copy of each template.
+func (a *aggregator) intern(s string) string {
+	if v, ok := a.strs[s]; ok {
+		return v
+	}
+	c := strings.Clone(s)
+	a.strs[c] = c
+	return c
+}
+
+func (a *aggregator) internBytes(b []byte) string {
+	if v, ok := a.strs[string(b)]; ok {
+		return v
+	}
+	c := string(b)
+	a.strs[c] = c
+	return c
+}
+
+// rec is what a record contributes, worked out once for all its keys.
+type rec struct {
+	r        *traffic.Record
+	start    int64
+	sec      int64
+	err      bool
+	authFail bool
+	login    bool
+	pathHash uint64
+	opKey    string
+	api      string // interned, for templates
+	perAPI   string // the record's API when it has a flood override
+	rank     uint8
+	ok       bool   // a success: status under 400, not a login attempt
+	client   string // the address as text, made when a sample of an identity key needs it
+}
+
+func (a *aggregator) add(r *traffic.Record) {
+	if r.Time.IsZero() {
+		return
+	}
+	c := a.c
+	sec := r.Time.Unix()
+	x := rec{r: r, sec: sec, start: floorDiv(sec, c.size) * c.size}
+	static := c.isStatic(r.Path, a.low)
+	x.err = c.probe.has(r.Status) && !static
+	x.authFail = c.auth.has(r.Status)
+	x.login = strings.EqualFold(r.Method, "POST") && c.isLogin(r.Path, r.Template)
+	if x.err {
+		// Distinct endpoints, not objects: 404s on ten deleted items of one operation are
+		// one endpoint (enumeration judges ids). A catch-all template hides nothing.
+		if r.Template != "" && strings.IndexByte(r.Template, '*') < 0 {
+			x.pathHash = hashString(seedPath, r.Template)
+		} else {
+			x.pathHash = hashString(seedPath, r.Path)
+		}
+	}
+	x.ok = r.Status < 400 && !x.login
+	api := clip(r.API, maxAPILen)
+	if r.Template != "" {
+		on := opName{api, clip(r.Method, maxMethodLen), clip(r.Template, maxTemplateLen)}
+		k, ok := a.opKey[on]
+		if !ok {
+			k = on.api + " " + on.method + " " + on.tmpl
+			a.opKey[on] = k
+		}
+		x.opKey = k
+	}
+	if _, ok := c.perAPI[r.API]; ok && r.API != "" {
+		x.perAPI = a.intern(r.API)
+	}
+	a.ids = a.ids[:0]
+	if !static {
+		a.objectIDs(r)
+	}
+	if len(a.ids) > 0 {
+		x.api = a.intern(api)
+	}
+	switch {
+	case x.authFail || x.login:
+		x.rank = 3
+	case x.err:
+		x.rank = 2
+	case len(a.ids) > 0:
+		x.rank = 1
+	}
+
+	// The narrower identity an address (or a subscription) carries: the user when
+	// known, else the subscription.
+	var userH, subH uint64
+	if r.User != "" {
+		userH = hashString(seedIdent, r.User)
+	}
+	if r.Subscription != "" {
+		subH = hashString(seedIdent+1, r.Subscription)
+	}
+	addr := r.Client
+	if !addr.IsValid() {
+		addr = r.Peer
+	}
+	if addr.IsValid() {
+		addr = addr.Unmap()
+		k := addrWin{addr, x.start}
+		d := a.ips[k]
+		if d == nil {
+			d = a.newDelta(false, x.start)
+			a.ips[k] = d
+		}
+		nh := userH
+		if nh == 0 {
+			nh = subH
+		}
+		a.count(d, &x, nh, r.User != "" || r.Subscription != "", false)
+	}
+	if r.Subscription != "" {
+		a.count(a.identity(a.subs, r.Subscription, x.start), &x, userH, r.User != "", true)
+	}
+	if r.User != "" {
+		a.count(a.identity(a.users, r.User, x.start), &x, 0, false, true)
+	}
+	if x.opKey != "" {
+		k := winKey{x.opKey, x.start}
+		d := a.ops[k]
+		if d == nil {
+			d = a.newDelta(true, x.start)
+			a.ops[k] = d
+		}
+		d.n.req = addU32(d.n.req, 1)
+		d.n.bytes = addU64(d.n.bytes, uint64(max(r.ResponseBytes, 0)))
+		d.seen(sec)
+		if addr.IsValid() {
+			b := addr.As16()
+			a.hashes(&a.ext(d).clients).add(hashBytes(seedClient, b[:]))
+		}
+	}
+}
+
+func (a *aggregator) identity(m map[winKey]*Delta, v string, start int64) *Delta {
+	k := winKey{v, start}
+	d := m[k]
+	if d == nil {
+		d = a.newDelta(false, start)
+		m[winKey{a.intern(v), start}] = d
+	}
+	return d
+}
+
+func (x *rec) clientText() string {
+	if x.client == "" {
+		addr := x.r.Client
+		if !addr.IsValid() {
+			addr = x.r.Peer
+		}
+		if addr.IsValid() {
+			x.client = clip(addr.Unmap().String(), maxClientLen)
+		}
+	}
+	return x.client
+}
+
+// count adds record x to delta d. nh is the narrower identity's hash (valid when
+// hasN); withClient adds the address to samples (identity keys).
+func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bool) {
+	r := x.r
+	bytes := uint64(max(r.ResponseBytes, 0))
+	one := counts{req: 1, bytes: bytes}
+	if x.err {
+		one.err = 1
+	}
+	if x.authFail {
+		one.authFail = 1
+	}
+	if x.login {
+		one.login = 1
+	}
+	d.n.add(one)
+	d.seen(x.sec)
+	if x.opKey != "" {
+		t := opTally{key: x.opKey, req: 1, bytes: bytes}
+		if hasN {
+			t.idReq, t.idBytes = 1, bytes
+		}
+		d.addOp(t)
+	}
+	xt := a.ext(d)
+	if hasN {
+		xt.id.add(one)
+		if x.authFail || x.login {
+			a.hashes(&xt.failing).add(nh)
+		} else if x.ok {
+			a.hashes(&xt.ok).add(nh)
+		}
+	}
+	if x.err {
+		a.hashes(&xt.paths).add(x.pathHash)
+	}
+	for _, id := range a.ids {
+		a.addID(d, x.api, id, hasN)
+	}
+	if x.perAPI != "" {
+		t := apiTally{api: x.perAPI, req: 1}
+		if hasN {
+			t.idReq = 1
+		}
+		xt.addAPI(t)
+	}
+	a.offer(xt, x, withClient)
+}
+
+// addID records one object id in a template, keeping at most maxTmpls templates (a new
+// one displaces the template with the fewest ids only when it has more).
+func (a *aggregator) addID(x *Delta, api string, id idHit, hasN bool) {
+	var idReq uint32
+	if hasN {
+		idReq = 1
+	}
+	for i := range x.tmpls {
+		t := &x.tmpls[i]
+		if t.tmpl == id.tmpl && t.api == api {
+			t.ids.add(id.h)
+			t.idReq = addU32(t.idReq, idReq)
+			return
+		}
+	}
+	t := tmplTally{api: api, tmpl: id.tmpl, idReq: idReq}
+	a.hashes(&t.ids).add(id.h)
+	if len(x.tmpls) < maxTmpls {
+		if x.tmpls == nil {
+			x.tmpls = carve(&a.tSlab, 2)
+		}
+		x.tmpls = append(x.tmpls, t)
+		return
+	}
+	x.addTmpl(&t)
+}
+
+// offer considers x's record as a sample of xt.
+func (a *aggregator) offer(xt *extra, x *rec, withClient bool) {
+	r := x.r
+	s := sample{t: r.Time.UnixNano(), method: r.Method, path: r.Path, ua: r.UserAgent,
+		status: uint16(min(max(r.Status, 0), 999)), rank: x.rank}
+	if len(xt.samples) == maxSamples {
+		// Cheap rejection: records mostly come in time order, so a sample of no higher
+		// rank than every kept one rarely displaces any.
+		better := false
+		for i := range xt.samples {
+			if sampleBetter(&s, &xt.samples[i]) {
+				better = true
+				break
+			}
+		}
+		if !better {
+			return
+		}
+	}
+	if withClient {
+		s.client = x.clientText()
+	}
+	// The strings still point into the record: a State copies the samples it keeps
+	// (Delta.tidy), so a delta's samples are only as long-lived as the batch.
+	xt.offerSample(&s)
+}
+
+// objectIDs fills a.ids with the record's object ids: the path ids of its template, and
+// query values that look like ids, keyed "template?param".
+func (a *aggregator) objectIDs(r *traffic.Record) {
+	tmpl := r.Template
+	if i := strings.IndexByte(tmpl, '?'); i >= 0 {
+		tmpl = tmpl[:i]
+	}
+	if tmpl == "" {
+		tmpl = r.Path
+	}
+	tmpl = clip(tmpl, maxTemplateLen)
+	if r.Template != "" {
+		if h, ok := pathIDs(r.Path, r.Template); ok {
+			a.ids = append(a.ids, idHit{tmpl: a.intern(tmpl), h: h})
+		}
+	}
+	q := r.Query
+	for q != "" {
+		var part string
+		if i := strings.IndexByte(q, '&'); i >= 0 {
+			part, q = q[:i], q[i+1:]
+		} else {
+			part, q = q, ""
+		}
+		name, value, ok := strings.Cut(part, "=")
+		if !ok || name == "" || value == "" || len(name) > maxParamLen {
+			continue
+		}
+		low := lower(a.low, name)
+		if has(a.c.ignore, low) || !looksLikeID(value) {
+			continue
+		}
+		a.buf = append(append(append(a.buf[:0], tmpl...), '?'), low...)
+		a.ids = append(a.ids, idHit{tmpl: a.internBytes(a.buf), h: hashString(seedID, value)})
+		if len(a.ids) >= maxTmpls {
+			return
+		}
+	}
+}
+
+func (a *aggregator) result() map[Key][]*Delta {
+	n := len(a.ips) + len(a.subs) + len(a.users) + len(a.ops)
+	out := make(map[Key][]*Delta, n)
+	// One backing array: most keys have a single window, so each gets a one-element
+	// slice of it; a key with a second window appends into a slice of its own.
+	ptrs := make([]*Delta, 0, n)
+	add := func(k Key, d *Delta) {
+		if ds, ok := out[k]; ok {
+			out[k] = append(ds, d)
+			return
+		}
+		ptrs = append(ptrs, d)
+		out[k] = ptrs[len(ptrs)-1 : len(ptrs) : len(ptrs)]
+	}
+	names := make(map[netip.Addr]string, len(a.ips))
+	for k, d := range a.ips {
+		name, ok := names[k.a]
+		if !ok {
+			name = k.a.String()
+			names[k.a] = name
+		}
+		add(Key{KeyIP, name}, d)
+	}
+	for k, d := range a.subs {
+		add(Key{KeySubscription, keyValue(k.s)}, d)
+	}
+	for k, d := range a.users {
+		add(Key{KeyUser, keyValue(k.s)}, d)
+	}
+	for k, d := range a.ops {
+		add(Key{KeyOp, k.s}, d)
+	}
+	for _, ds := range out {
+		if len(ds) > 1 {
+			slices.SortFunc(ds, func(x, y *Delta) int { return cmp.Compare(x.start, y.start) })
+		}
+	}
+	return out
+}
+
+// keyValue bounds an identity key: a longer value keeps its first bytes and ends in a
+// hash of the whole, so distinct long ids stay distinct.
+func keyValue(v string) string {
+	if len(v) <= maxKeyLen {
+		return v
+	}
+	var h [8]byte
+	x := hashString(seedIdent, v)
+	for i := range h {
+		h[i] = byte(x >> (8 * i))
+	}
+	return clip(v, maxKeyLen-17) + "~" + hex.EncodeToString(h[:])
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}

@@ -1,0 +1,436 @@
+package detect
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Bounds on what one window of one key may hold, whatever the traffic. They keep a
+// state under 48 KiB encoded (README.md, "Memory") and are checked again on decode.
+const (
+	maxOps         = 8  // operations tracked per window (rate spike, exfiltration)
+	maxTmpls       = 8  // templates tracked per window (enumeration)
+	maxSamples     = 3  // sample requests per window
+	ringSize       = 32 // batches remembered per key (idempotence)
+	maxAPILen      = 128
+	maxMethodLen   = 16
+	maxTemplateLen = 256
+	maxTmplLen     = maxTemplateLen + 1 + maxParamLen // "template?param"
+	maxOpKeyLen    = maxAPILen + 1 + maxMethodLen + 1 + maxTemplateLen
+	maxPathLen     = 256
+	maxUALen       = 256
+	maxClientLen   = 64
+	maxKeyLen      = 256 // identity key values (longer ones end in a hash)
+	maxWindowSecs  = int64(maxWindow / time.Second)
+)
+
+// A window keeps samples only once it is worth explaining: an error, an auth failure
+// or a login, this many requests, or this many response bytes. An idle client costs
+// no sample strings.
+const (
+	sampleFromRequests = 5
+	sampleFromBytes    = 1 << 20
+)
+
+// counts are the additive counters of a window.
+type counts struct {
+	req      uint32 // requests
+	err      uint32 // probing errors (Probing.Statuses, static resources left out)
+	authFail uint32 // BruteForce.AuthStatuses
+	login    uint32 // POSTs to BruteForce.LoginPaths
+	bytes    uint64 // response bytes
+}
+
+func (c *counts) add(o counts) {
+	c.req = addU32(c.req, o.req)
+	c.err = addU32(c.err, o.err)
+	c.authFail = addU32(c.authFail, o.authFail)
+	c.login = addU32(c.login, o.login)
+	c.bytes = addU64(c.bytes, o.bytes)
+}
+
+// minus is c without o (the anonymous part of a shared key), never below zero.
+func (c counts) minus(o counts) counts {
+	return counts{req: subU32(c.req, o.req), err: subU32(c.err, o.err), authFail: subU32(c.authFail, o.authFail),
+		login: subU32(c.login, o.login), bytes: subU64(c.bytes, o.bytes)}
+}
+
+// opTally is a key's traffic to one operation in one window.
+type opTally struct {
+	key     string // the operation's key value: API + " " + Method + " " + Template
+	req     uint32
+	idReq   uint32 // of which carried a narrower identity
+	bytes   uint64
+	idBytes uint64
+}
+
+// tmplTally is the distinct object ids a key asked for in one template.
+type tmplTally struct {
+	api   string
+	tmpl  string // the template, or "template?param" for ids in a query parameter
+	idReq uint32 // requests to it that carried a narrower identity
+	ids   distinct
+}
+
+// apiTally counts requests to an API that has its own flood limit.
+type apiTally struct {
+	api   string
+	req   uint32
+	idReq uint32
+}
+
+// sample is one request kept as evidence.
+type sample struct {
+	t      int64 // Unix nanoseconds
+	method string
+	path   string
+	ua     string
+	client string // the address, for identity keys
+	status uint16
+	rank   uint8 // 3 auth failure or login, 2 probing error, 1 carries an object id, 0 other
+	owned  bool  // the strings are the sample's own (a State's), not a batch's records'
+}
+
+// own gives the sample strings of its own, clipped.
+func (s *sample) own() {
+	if s.owned {
+		return
+	}
+	s.method = strings.Clone(clip(s.method, maxMethodLen))
+	s.path = strings.Clone(clip(s.path, maxPathLen))
+	s.ua = strings.Clone(clip(s.ua, maxUALen))
+	s.client = strings.Clone(clip(s.client, maxClientLen))
+	s.owned = true
+}
+
+// extra is what only some windows need, allocated on first use.
+type extra struct {
+	id      counts   // the part of counts that carried a narrower identity
+	paths   distinct // distinct probing-error endpoints (template when known, else path)
+	ok      distinct // narrower identities (user ids, else subscription ids) with a successful request
+	failing distinct // narrower identities with an auth failure or a login attempt
+	clients distinct // operation keys: distinct client addresses
+	apis    []apiTally
+	samples []sample
+}
+
+func (x *extra) empty() bool {
+	return x.id == (counts{}) && x.paths.empty() && x.ok.empty() && x.failing.empty() &&
+		x.clients.empty() && len(x.apis) == 0 && len(x.samples) == 0
+}
+
+// Delta is one batch's contribution to one key in one window: counters that add,
+// bounded distinct-count sketches that union, capped samples. The totals a State keeps
+// for a window are themselves a Delta, the merge of every delta applied to it.
+//
+// A delta carries the window geometry it was aggregated with (size and allowed
+// lateness), so State.Apply needs no configuration.
+type Delta struct {
+	start    int64  // window start, Unix seconds, a multiple of size
+	age      uint16 // newest record, seconds after start
+	size     uint16 // window size, seconds (at most an hour)
+	lateness uint16 // allowed lateness, seconds (at most size)
+	pop      bool   // an operation (population) key
+	n        counts
+	ops      []opTally
+	tmpls    []tmplTally // object ids per template (enumeration)
+	x        *extra
+}
+
+// last is the newest record's time, Unix seconds.
+func (d *Delta) last() int64 { return d.start + int64(d.age) }
+
+// seen moves the newest record time to sec when later (and inside the window).
+func (d *Delta) seen(sec int64) {
+	if a := sec - d.start; a > int64(d.age) && a < int64(d.size) {
+		d.age = uint16(a)
+	}
+}
+
+// Window returns the window the delta belongs to.
+func (d *Delta) Window() (start, end time.Time) {
+	return time.Unix(d.start, 0).UTC(), time.Unix(d.start+int64(d.size), 0).UTC()
+}
+
+// Requests is the number of requests the delta counts.
+func (d *Delta) Requests() int { return int(d.n.req) }
+
+// Merge adds o to d. It reports false, changing nothing, when o belongs to another
+// window, window size or kind of key.
+func (d *Delta) Merge(o *Delta) bool {
+	if o == nil || d.start != o.start || d.size != o.size || d.pop != o.pop {
+		return false
+	}
+	d.merge(o)
+	return true
+}
+
+func (d *Delta) merge(o *Delta) {
+	d.n.add(o.n)
+	d.age = max(d.age, o.age)
+	d.lateness = max(d.lateness, o.lateness)
+	for i := range o.ops {
+		d.addOp(o.ops[i])
+	}
+	for i := range o.tmpls {
+		d.addTmpl(&o.tmpls[i])
+	}
+	if o.x != nil {
+		d.ext().merge(o.x)
+	}
+}
+
+func (d *Delta) ext() *extra {
+	if d.x == nil {
+		d.x = &extra{}
+	}
+	return d.x
+}
+
+// addOp adds t; when maxOps operations are tracked already, t replaces the smallest
+// one if it is larger (the large ones are what rate spike and exfiltration judge).
+func (d *Delta) addOp(t opTally) {
+	for i := range d.ops {
+		if d.ops[i].key == t.key {
+			o := &d.ops[i]
+			o.req, o.idReq = addU32(o.req, t.req), addU32(o.idReq, t.idReq)
+			o.bytes, o.idBytes = addU64(o.bytes, t.bytes), addU64(o.idBytes, t.idBytes)
+			return
+		}
+	}
+	if len(d.ops) < maxOps {
+		if d.ops == nil {
+			d.ops = make([]opTally, 0, 2)
+		}
+		d.ops = append(d.ops, t)
+		return
+	}
+	least := 0
+	for i := 1; i < len(d.ops); i++ {
+		if opLess(d.ops[i], d.ops[least]) {
+			least = i
+		}
+	}
+	if opLess(d.ops[least], t) {
+		d.ops[least] = t
+	}
+}
+
+func opLess(a, b opTally) bool {
+	if a.bytes != b.bytes {
+		return a.bytes < b.bytes
+	}
+	if a.req != b.req {
+		return a.req < b.req
+	}
+	return a.key > b.key
+}
+
+// identities is the number of distinct narrower identities, and of those that failed
+// (auth failure or login attempt) without any success in the window.
+func (x *extra) identities() (all, failedOnly int, estimated bool) {
+	all, failedOnly, estimated = compareSketches(&x.failing, &x.ok)
+	return all, failedOnly, estimated
+}
+
+func (x *extra) merge(o *extra) {
+	x.id.add(o.id)
+	x.paths.merge(&o.paths)
+	x.ok.merge(&o.ok)
+	x.failing.merge(&o.failing)
+	x.clients.merge(&o.clients)
+	for _, a := range o.apis {
+		x.addAPI(a)
+	}
+	if len(o.samples) > 0 {
+		x.samples = mergeSamples(x.samples, o.samples)
+	}
+}
+
+// addTmpl unions t into d; when maxTmpls templates are tracked already, t replaces the
+// one with the fewest ids if it has more.
+func (d *Delta) addTmpl(t *tmplTally) {
+	for i := range d.tmpls {
+		if d.tmpls[i].tmpl == t.tmpl && d.tmpls[i].api == t.api {
+			d.tmpls[i].ids.merge(&t.ids)
+			d.tmpls[i].idReq = addU32(d.tmpls[i].idReq, t.idReq)
+			return
+		}
+	}
+	c := tmplTally{api: t.api, tmpl: t.tmpl, idReq: t.idReq, ids: t.ids.clone()}
+	if len(d.tmpls) < maxTmpls {
+		d.tmpls = append(d.tmpls, c)
+		return
+	}
+	least := 0
+	for i := 1; i < len(d.tmpls); i++ {
+		if d.tmpls[i].ids.count() < d.tmpls[least].ids.count() {
+			least = i
+		}
+	}
+	if d.tmpls[least].ids.count() < c.ids.count() {
+		d.tmpls[least] = c
+	}
+}
+
+func (x *extra) addAPI(a apiTally) {
+	for i := range x.apis {
+		if x.apis[i].api == a.api {
+			x.apis[i].req = addU32(x.apis[i].req, a.req)
+			x.apis[i].idReq = addU32(x.apis[i].idReq, a.idReq)
+			return
+		}
+	}
+	if len(x.apis) < maxPerAPI {
+		x.apis = append(x.apis, a)
+	}
+}
+
+// sampleBetter orders samples: the most telling first, then the earliest, then by
+// path, so any merge order keeps the same three.
+func sampleBetter(a, b *sample) bool {
+	if a.rank != b.rank {
+		return a.rank > b.rank
+	}
+	if a.t != b.t {
+		return a.t < b.t
+	}
+	if a.path != b.path {
+		return a.path < b.path
+	}
+	if a.method != b.method {
+		return a.method < b.method
+	}
+	if a.status != b.status {
+		return a.status < b.status
+	}
+	if a.ua != b.ua {
+		return a.ua < b.ua
+	}
+	return a.client < b.client
+}
+
+// mergeSamples keeps the best maxSamples of a and b, in a's room when it has some,
+// sorted best first: any merge order keeps the same samples in the same order.
+func mergeSamples(a, b []sample) []sample {
+	for i := range b {
+		a = offer(a, &b[i])
+	}
+	slices.SortFunc(a, func(x, y sample) int {
+		if sampleBetter(&x, &y) {
+			return -1
+		}
+		if sampleBetter(&y, &x) {
+			return 1
+		}
+		return 0
+	})
+	return a
+}
+
+// offer adds s to the best-maxSamples list a unless it holds s already or s is worse
+// than all of them.
+func offer(a []sample, s *sample) []sample {
+	for i := range a {
+		if sameSample(&a[i], s) {
+			return a
+		}
+	}
+	if len(a) < maxSamples {
+		if cap(a) < maxSamples {
+			a = append(make([]sample, 0, maxSamples), a...)
+		}
+		return append(a, *s)
+	}
+	worst := 0
+	for i := 1; i < len(a); i++ {
+		if sampleBetter(&a[worst], &a[i]) {
+			worst = i
+		}
+	}
+	if sampleBetter(s, &a[worst]) {
+		a[worst] = *s
+	}
+	return a
+}
+
+func sameSample(a, b *sample) bool {
+	return a.t == b.t && a.method == b.method && a.path == b.path && a.ua == b.ua && a.client == b.client &&
+		a.status == b.status && a.rank == b.rank
+}
+
+// offerSample keeps s if it is among the best maxSamples.
+func (x *extra) offerSample(s *sample) {
+	x.samples = offer(x.samples, s)
+}
+
+// worthSampling reports whether a state keeps samples for d.
+func (d *Delta) worthSampling() bool {
+	return d.n.err > 0 || d.n.authFail > 0 || d.n.login > 0 || d.n.req >= sampleFromRequests || d.n.bytes >= sampleFromBytes
+}
+
+// tidy readies a window for a State: samples of an unremarkable window dropped, kept
+// samples given strings of their own (never the records'), an empty extra dropped.
+func (d *Delta) tidy() {
+	if d.x == nil {
+		return
+	}
+	if d.pop || !d.worthSampling() {
+		d.x.samples = nil
+	}
+	for i := range d.x.samples {
+		d.x.samples[i].own()
+	}
+	if d.x.empty() {
+		d.x = nil
+	}
+}
+
+// clone is a deep copy: a state never shares memory with a delta, so a delta can be
+// applied again (an optimistic-concurrency retry) unchanged.
+func (d *Delta) clone() Delta {
+	c := *d
+	c.ops = slices.Clone(d.ops)
+	c.tmpls = slices.Clone(d.tmpls)
+	for i := range c.tmpls {
+		c.tmpls[i].ids = c.tmpls[i].ids.clone()
+	}
+	if d.x != nil {
+		x := *d.x
+		x.paths, x.ok, x.failing, x.clients = d.x.paths.clone(), d.x.ok.clone(), d.x.failing.clone(), d.x.clients.clone()
+		x.apis = slices.Clone(d.x.apis)
+		x.samples = slices.Clone(d.x.samples)
+		c.x = &x
+	}
+	return c
+}
+
+func addU32(a, b uint32) uint32 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint32
+}
+
+func addU64(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint64
+}
+
+func subU32(a, b uint32) uint32 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
+
+func subU64(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}

@@ -1,0 +1,54 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+)
+
+// detectEnumeration: distinct object ids per path template per key per window (BOLA,
+// Defender's API_ParameterEnumeration). Ids are the path segments under a "{...}" of
+// the template, and query values that look like ids (numbers, UUIDs, long hex, high
+// entropy tokens) keyed "template?param", so WordPress's /?author=1..N is the template
+// "/?author". Overrides lower or raise the threshold per template or parameter.
+func detectEnumeration(ev *evaluation, v *view) {
+	w := v.w
+	start, end := w.start, w.start+int64(w.size)
+	for i := range w.tmpls {
+		t := &w.tmpls[i]
+		all := t.ids.count()
+		n := v.judgedDistinct(&t.ids, t.idReq)
+		thr := ev.cfg.Enumeration.thresholdFor(t.tmpl)
+		if n < thr {
+			continue
+		}
+		ev.emit(DetectorEnumeration, v, start, end, t.api+"\x00"+t.tmpl, Finding{
+			Confidence: confidence(float64(n), float64(thr)),
+			Severity:   severity(float64(n), float64(thr), ""),
+			API:        t.api,
+			Evidence: Evidence{Measure: "distinct_ids", Count: int64(n), Threshold: float64(thr), Requests: int64(w.n.req),
+				DistinctIDs: all, Template: t.tmpl, Estimated: t.ids.estimated()},
+			Reason: fmt.Sprintf("%s asked for %d distinct object ids in %s%s in the %s: enumeration (threshold %d).",
+				ev.who(), n, t.tmpl, sharedText(v), windowText(start, end), thr),
+		})
+	}
+}
+
+// thresholdFor is the threshold of a template key: an override of the template itself,
+// else of its query parameter in any template ("?author"), else Threshold.
+func (c *EnumerationConfig) thresholdFor(tmpl string) int {
+	if n, ok := c.Overrides[tmpl]; ok {
+		return n
+	}
+	if i := strings.LastIndexByte(tmpl, '?'); i >= 0 {
+		param := tmpl[i:]
+		if n, ok := c.Overrides[param]; ok {
+			return n
+		}
+		for k, n := range c.Overrides {
+			if strings.EqualFold(k, param) || strings.EqualFold(k, tmpl) {
+				return n
+			}
+		}
+	}
+	return c.Threshold
+}

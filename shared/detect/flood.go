@@ -1,0 +1,49 @@
+package detect
+
+import "fmt"
+
+// detectFlood: requests per key per window above an absolute limit (AWS WAF's HTTP
+// flood rule: 100 per 5 minutes per address). Requests to an API with its own limit
+// (Flood.PerAPI) count against that limit instead.
+func detectFlood(ev *evaluation, v *view) {
+	cfg := &ev.cfg.Flood
+	w := v.w
+	start, end := w.start, w.start+int64(w.size)
+	rest := int64(v.n.req)
+	if w.x != nil {
+		for _, a := range w.x.apis {
+			limit, ok := cfg.PerAPI[a.api]
+			if !ok {
+				continue
+			}
+			n := int64(a.req)
+			if v.shared != nil {
+				n -= int64(min(a.idReq, a.req))
+			}
+			rest -= n
+			if n > int64(limit) {
+				ev.emit(DetectorFlood, v, start, end, "api\x00"+a.api, Finding{
+					Confidence: confidence(float64(n), float64(limit)),
+					Severity:   severity(float64(n), float64(limit), ""),
+					API:        a.api,
+					Evidence:   Evidence{Measure: "requests", Count: n, Threshold: float64(limit), Requests: int64(w.n.req)},
+					Reason: fmt.Sprintf("%s sent %d requests%s to API %s in the %s, over that API's flood limit of %d.",
+						ev.who(), n, sharedText(v), a.api, windowText(start, end), limit),
+				})
+			}
+		}
+	}
+	if rest > int64(cfg.Limit) {
+		others := ""
+		if len(cfg.PerAPI) > 0 && rest != int64(v.n.req) {
+			others = " (APIs with their own limit left out)"
+		}
+		ev.emit(DetectorFlood, v, start, end, "", Finding{
+			Confidence: confidence(float64(rest), float64(cfg.Limit)),
+			Severity:   severity(float64(rest), float64(cfg.Limit), ""),
+			Evidence:   Evidence{Measure: "requests", Count: rest, Threshold: float64(cfg.Limit), Requests: int64(w.n.req)},
+			Reason: fmt.Sprintf("%s sent %d requests%s%s in the %s, over the flood limit of %d.",
+				ev.who(), rest, sharedText(v), others, windowText(start, end), cfg.Limit),
+		})
+	}
+}

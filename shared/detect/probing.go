@@ -1,0 +1,46 @@
+package detect
+
+import "fmt"
+
+// detectProbing: distinct endpoints answered with a probing error (400, 404, 405 by
+// default; static resources left out, as CrowdSec's http-probing does) per key per
+// window. An endpoint is the operation template when the log names one (without a
+// wildcard), else the path: a scanner's /.env, /.git/config and /wp-admin/ are three,
+// a client's 404s on ten deleted items of /items/{id} are one (enumeration judges
+// object ids). Counted exactly (the threshold is at most 64). At least MinErrorShare of
+// the key's requests must be such errors.
+func detectProbing(ev *evaluation, v *view) {
+	w := v.w
+	if w.x == nil {
+		return
+	}
+	all := w.x.paths.count()
+	p := v.judgedDistinct(&w.x.paths, w.x.id.err)
+	t := ev.cfg.Probing.Threshold
+	if p < t {
+		return
+	}
+	if share := float64(v.n.err) / float64(max(v.n.req, 1)); share < ev.cfg.Probing.MinErrorShare {
+		return // mostly successful traffic: a crawler on broken links, not a scanner
+	}
+	start, end := w.start, w.start+int64(w.size)
+	ev.emit(DetectorProbing, v, start, end, "", Finding{
+		Confidence: confidence(float64(p), float64(t)),
+		Severity:   severity(float64(p), float64(t), ""),
+		Evidence: Evidence{Measure: "distinct_error_paths", Count: int64(p), Threshold: float64(t), Requests: int64(w.n.req),
+			DistinctPaths: all, Estimated: w.x.paths.estimated()},
+		Reason: fmt.Sprintf("%s got error answers (%s) on %d distinct endpoints%s in the %s: probing for endpoints (threshold %d).",
+			ev.who(), statusList(ev.cfg.Probing.Statuses), p, sharedText(v), windowText(start, end), t),
+	})
+}
+
+func statusList(codes []int) string {
+	s := ""
+	for i, c := range codes {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprint(c)
+	}
+	return s
+}
