@@ -128,3 +128,94 @@ func TestTrafficQueueEnvelope(t *testing.T) {
 		t.Errorf("a flood over two messages of one batch: desired throttles %+v (%v)", blocks, err)
 	}
 }
+
+// laRow is one ApiManagementGatewayLogs row.
+func laRow(at time.Time, caller, xff, user, path string) string {
+	headers := map[string]string{"User-Agent": "okhttp/4.12.0"}
+	if xff != "" {
+		headers["X-Forwarded-For"] = xff
+	}
+	h, _ := json.Marshal(headers)
+	row := map[string]any{"TimeGenerated": at.Format(time.RFC3339), "CallerIpAddress": caller, "Method": "GET",
+		"Url": "https://api.contoso.com" + path, "ResponseCode": 200, "ResponseSize": 900, "TotalTime": 40,
+		"ApiId": "orders", "OperationId": "get-order", "UserId": user, "RequestHeaders": string(h)}
+	b, _ := json.Marshal(row)
+	return string(b) + "\n"
+}
+
+// An address shared by 500 well-behaved users and one abusive user: the abuser's user
+// id is throttled; the shared address is neither blocked nor throttled.
+func TestSharedAddressThrottlesTheIdentity(t *testing.T) {
+	a, store := testApp(t, newClock(), map[string]string{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000"})
+	start := time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)
+	const nat = "45.153.160.60"
+	var b strings.Builder
+	for i := range 500 {
+		b.WriteString(laRow(start.Add(time.Duration(i)*400*time.Millisecond), nat, "", fmt.Sprintf("user-%03d", i), "/orders/1"))
+	}
+	for i := range 150 {
+		b.WriteString(laRow(start.Add(time.Duration(i)*time.Second), nat, "", "user-666", "/orders/1"))
+	}
+	code, ans := postIngest(t, a, b.String(), "nat-1")
+	if code != http.StatusOK || ans.Records != 650 {
+		t.Fatalf("%d %+v", code, ans)
+	}
+	var userFinding bool
+	for _, f := range ans.Findings {
+		if f.KeyType == "ip" {
+			t.Errorf("the shared address was flagged: %+v", f)
+		}
+		userFinding = userFinding || (f.KeyType == "user" && f.Key == "user-666")
+	}
+	if !userFinding {
+		t.Fatalf("no finding for the abusive user: %+v", ans.Findings)
+	}
+	throttles, err := store.ListBlocks(t.Context(), "throttle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(throttles) != 1 || throttles[0].TargetKind != "user" || throttles[0].Target != "user-666" {
+		t.Errorf("desired throttles %+v", throttles)
+	}
+	for _, action := range []string{"block_waf", "block_apim"} {
+		if bs, _ := store.ListBlocks(t.Context(), action); len(bs) != 0 {
+			t.Errorf("%s blocks: %+v", action, bs)
+		}
+	}
+}
+
+// X-Forwarded-For is believed only as far as the proxies are trusted: traffic never
+// counts against an address a client wrote into the header.
+func TestSpoofedForwardedForNeverAttributes(t *testing.T) {
+	a, store := testApp(t, newClock(), map[string]string{
+		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000", "APIGUARD_TRUSTED_PROXIES": "10.20.0.0/24"})
+	start := time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	for i := range 150 {
+		at := start.Add(time.Duration(i) * time.Second)
+		// Through the trusted Application Gateway: the client wrote 6.6.6.6 first.
+		b.WriteString(laRow(at, "10.20.0.4", "6.6.6.6, 45.153.160.70:51234", "", "/orders/1"))
+		// Straight to the gateway, claiming to be 6.6.6.7.
+		b.WriteString(laRow(at, "45.153.160.71", "6.6.6.7", "", "/orders/2"))
+	}
+	code, ans := postIngest(t, a, b.String(), "spoof-1")
+	if code != http.StatusOK || ans.Records != 300 {
+		t.Fatalf("%d %+v", code, ans)
+	}
+	keys := map[string]bool{}
+	for _, f := range ans.Findings {
+		keys[f.Key] = true
+	}
+	if keys["6.6.6.6"] || keys["6.6.6.7"] || keys["10.20.0.4"] {
+		t.Errorf("traffic attributed to a spoofed or proxy address: %+v", ans.Findings)
+	}
+	if !keys["45.153.160.70"] || !keys["45.153.160.71"] {
+		t.Errorf("the real clients were not found: %+v", ans.Findings)
+	}
+	throttles, _ := store.ListBlocks(t.Context(), "throttle")
+	for _, th := range throttles {
+		if strings.HasPrefix(th.Target, "6.6.6.") {
+			t.Errorf("a spoofed address is throttled: %+v", th)
+		}
+	}
+}

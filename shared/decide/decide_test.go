@@ -328,3 +328,41 @@ func TestGuardPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// Traffic findings: an identity is throttled, never blocked, even by a blocking play or
+// a repeat offence; an address finding follows the play; low confidence only records.
+func TestFindingsByIdentityAndConfidence(t *testing.T) {
+	h := newMem()
+	e := New(cfg(t, map[string]string{"APIGUARD_MODE": "enforce"}), h, (&clock{t0}).now)
+
+	user := &alert.Incident{ID: "fnd-1", AlertType: "apiguard.enumeration", Severity: alert.SeverityHigh, Confidence: 0.9,
+		Identities: []alert.Identity{{Kind: "user", Value: "alice"}}}
+	d := decideOne(t, e, user)
+	if d.Action != Throttle || d.Target == nil || d.Target.Kind != "user" || d.Target.Value != "alice" || d.Address != "" {
+		t.Fatalf("user finding: %+v", d)
+	}
+	h.offences["sub-1"] = []time.Time{t0.Add(-time.Hour)}
+	sub := &alert.Incident{ID: "fnd-2", AlertType: "apiguard.flood", Severity: alert.SeverityMedium, Confidence: 0.8,
+		Identities: []alert.Identity{{Kind: "subscription", Value: "sub-1"}}}
+	if d := decideOne(t, e, sub); d.Action != Throttle || d.Offences != 1 {
+		t.Fatalf("repeat flood of a subscription must stay a throttle: %+v", d)
+	}
+
+	ip := incident("fnd-3", "apiguard.probing", alert.SeverityMedium, "45.153.160.140")
+	ip.Confidence = 0.7
+	if d := decideOne(t, e, ip); d.Action != BlockWAF {
+		t.Fatalf("probing address: %+v", d)
+	}
+	low := incident("fnd-4", "apiguard.probing", alert.SeverityLow, "45.153.160.141")
+	low.Confidence = 0.3
+	d = decideOne(t, e, low)
+	if d.Action != Record || d.Intended != BlockWAF || !strings.Contains(d.Reason, "confidence") {
+		t.Fatalf("low-confidence finding: %+v", d)
+	}
+	// A private address found by a detector is still never blocked.
+	priv := incident("fnd-5", "apiguard.probing", alert.SeverityHigh, "172.17.0.1")
+	priv.Confidence = 0.9
+	if d := decideOne(t, e, priv); d.Action != Skip {
+		t.Fatalf("private address: %+v", d)
+	}
+}

@@ -284,7 +284,7 @@ func (r *APIMReconciler) guardWhy(p netip.Prefix) string {
 }
 
 // throttleFor maps a desired throttle to the fragment's: an address is throttled on
-// its own, a subscription by its id, a user by the token's sub claim, and an API (an
+// its own, a subscription by its id, a user by its APIM user id, and an API (an
 // alert that names no single client) per client, each caller of the API separately.
 // mine is false for an API of another service.
 func (r *APIMReconciler) throttleFor(b record.Block) (t fragment.Throttle, reason string, mine bool) {
@@ -302,7 +302,7 @@ func (r *APIMReconciler) throttleFor(b record.Block) (t fragment.Throttle, reaso
 	case "subscription":
 		t.Key, t.Value = fragment.KeySubscription, b.Target
 	case "user":
-		t.Key, t.Claim, t.Value = fragment.KeyClaim, "sub", b.Target
+		t.Key, t.Value = fragment.KeyUser, b.Target
 	case "api":
 		svc, api, ok := apiOf(b.Target)
 		if !ok {

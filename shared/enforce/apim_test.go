@@ -108,7 +108,7 @@ func TestAPIMReconcileLocalDir(t *testing.T) {
 	}
 	for _, want := range []string{"<address>185.220.101.7</address>", `<address-range from="91.240.118.0" to="91.240.118.255" />`,
 		"<address>45.153.160.2</address>", "X-Forwarded-For", `counter-key="apiguard/ip/45.153.160.140"`,
-		`counter-key="apiguard/subscription/sub-1234"`, "alice@example.com"} {
+		`counter-key="apiguard/subscription/sub-1234"`, `context.User?.Id == &quot;alice@example.com&quot;`} {
 		if !bytes.Contains(frag, []byte(want)) {
 			t.Errorf("fragment lacks %s", want)
 		}

@@ -14,7 +14,7 @@ import (
 
 // TestExpressionsRunInCSharp compiles the policy expressions a fragment holds with
 // Mono's C# compiler, against a stand-in for APIM's context (headers, IpAddress,
-// Subscription, Api, AsJwt), and runs them on requests whose answer Go knows: the
+// Subscription, User, Api, AsJwt), and runs them on requests whose answer Go knows: the
 // forwarded check on every spelling of addresses inside, at the edges of and just
 // outside forwarded blocks, the throttle conditions on hostile values, and the counter
 // keys of per-client throttles (the exact key for each kind of caller). It proves
@@ -88,31 +88,45 @@ func (p *csProgram) addKey(tb testing.TB, key string) string {
 	return name
 }
 
-// check runs fn on a request and expects want. sub == nil means no subscription;
-// headers alternate name, value.
+// check runs fn on a request without an APIM user and expects want. sub == nil
+// means no subscription; headers alternate name, value.
 func (p *csProgram) check(fn string, want bool, ip, api string, sub *string, headers ...string) {
-	p.checks++
-	p.calls = append(p.calls, fmt.Sprintf("Expect(%s, %v);", request(fn, ip, api, sub, headers), strings.ToLower(fmt.Sprint(want))))
+	p.checkUser(fn, want, ip, api, sub, nil, headers...)
 }
 
-// checkKey runs the counter key fn on a request and expects the key want.
-func (p *csProgram) checkKey(fn, want, ip, api string, sub *string, headers ...string) {
+// checkUser is check with an APIM user: user == nil means none (context.User null).
+func (p *csProgram) checkUser(fn string, want bool, ip, api string, sub, user *string, headers ...string) {
 	p.checks++
-	p.calls = append(p.calls, fmt.Sprintf("ExpectKey(%s, %s);", request(fn, ip, api, sub, headers), lit(want)))
+	p.calls = append(p.calls, fmt.Sprintf("Expect(%s, %v);", request(fn, ip, api, sub, user, headers), strings.ToLower(fmt.Sprint(want))))
+}
+
+// checkKey runs the counter key fn on a request without an APIM user and expects the
+// key want.
+func (p *csProgram) checkKey(fn, want, ip, api string, sub *string, headers ...string) {
+	p.checkKeyUser(fn, want, ip, api, sub, nil, headers...)
+}
+
+// checkKeyUser is checkKey with an APIM user (nil: none).
+func (p *csProgram) checkKeyUser(fn, want, ip, api string, sub, user *string, headers ...string) {
+	p.checks++
+	p.calls = append(p.calls, fmt.Sprintf("ExpectKey(%s, %s);", request(fn, ip, api, sub, user, headers), lit(want)))
 }
 
 // request is the C# arguments "description, fn(context)" of one check.
-func request(fn, ip, api string, sub *string, headers []string) string {
-	s := "null"
-	if sub != nil {
-		s = lit(*sub)
+func request(fn, ip, api string, sub, user *string, headers []string) string {
+	opt := func(v *string) string {
+		if v == nil {
+			return "null"
+		}
+		return lit(*v)
 	}
+	s, u := opt(sub), opt(user)
 	hs := make([]string, len(headers))
 	for i, h := range headers {
 		hs[i] = lit(h)
 	}
-	desc := fmt.Sprintf("%s ip=%q api=%q sub=%s headers=%q", fn, ip, api, s, headers)
-	return fmt.Sprintf("%s, %s(Ctx.Make(%s, %s, %s, new string[] {%s}))", lit(desc), fn, lit(ip), lit(api), s, strings.Join(hs, ", "))
+	desc := fmt.Sprintf("%s ip=%q api=%q sub=%s user=%s headers=%q", fn, ip, api, s, u, headers)
+	return fmt.Sprintf("%s, %s(Ctx.Make(%s, %s, %s, %s, new string[] {%s}))", lit(desc), fn, lit(ip), lit(api), s, u, strings.Join(hs, ", "))
 }
 
 // lit writes a C# literal independently of csString: everything but letters and
@@ -153,17 +167,18 @@ using System.Collections.Generic;
 public class Jwt { public IReadOnlyDictionary<string, string[]> Claims; }
 public class Req { public string IpAddress; public IReadOnlyDictionary<string, string[]> Headers; }
 public class Sub { public string Id; }
+public class User { public string Id; }
 public class Api { public string Id; }
 public class Ctx {
-	public Req Request; public Sub Subscription; public Api Api;
-	public static Ctx Make(string ip, string api, string sub, string[] headers) {
+	public Req Request; public Sub Subscription; public User User; public Api Api;
+	public static Ctx Make(string ip, string api, string sub, string user, string[] headers) {
 		var h = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
 		for (int i = 0; i + 1 < headers.Length; i += 2) {
 			string[] old;
 			h[headers[i]] = h.TryGetValue(headers[i], out old) ? old.Concat(new[] { headers[i + 1] }).ToArray() : new[] { headers[i + 1] };
 		}
 		return new Ctx { Request = new Req { IpAddress = ip, Headers = h }, Api = new Api { Id = api },
-			Subscription = sub == null ? null : new Sub { Id = sub } };
+			Subscription = sub == null ? null : new Sub { Id = sub }, User = user == null ? null : new User { Id = user } };
 	}
 }
 public static class Ext {
@@ -354,6 +369,7 @@ func throttleVectors(tb testing.TB, p *csProgram) {
 		}
 		ths = append(ths,
 			Throttle{Key: KeySubscription, Value: v, API: api, Calls: 1, Period: 60, Expires: exp},
+			Throttle{Key: KeyUser, Value: v, API: api, Calls: 1, Period: 60, Expires: exp},
 			Throttle{Key: KeyClaim, Claim: hostile[(i+1)%len(hostile)], Value: v, API: api, Calls: 1, Period: 60, Expires: exp})
 	}
 	ths = append(ths, Throttle{Key: KeyIP, Value: "203.0.113.9", Calls: 1, Period: 60, Expires: exp},
@@ -363,15 +379,18 @@ func throttleVectors(tb testing.TB, p *csProgram) {
 		ths = append(ths,
 			Throttle{Key: KeyIP, API: v, Calls: 1, Period: 60, Expires: exp},
 			Throttle{Key: KeySubscription, API: hostile[(i+5)%len(hostile)], Calls: 1, Period: 60, Expires: exp},
+			Throttle{Key: KeyUser, API: hostile[(i+7)%len(hostile)], Calls: 1, Period: 60, Expires: exp},
 			Throttle{Key: KeyClaim, Claim: hostile[(i+1)%len(hostile)], API: v, Calls: 1, Period: 60, Expires: exp})
 	}
 
+	// Together they are distinct targets (none merged or skipped); they exceed one
+	// fragment, so some are evicted.
 	res, err := Render(nil, ths, Options{Now: t0})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if res.Throttles != len(ths) {
-		tb.Fatalf("%d throttles written of %d (skipped %v)", res.Throttles, len(ths), res.Skipped)
+	if res.Throttles+len(res.Evicted) != len(ths) || len(res.Skipped) > 0 {
+		tb.Fatalf("%d throttles written and %d evicted of %d (skipped %v)", res.Throttles, len(res.Evicted), len(ths), res.Skipped)
 	}
 	// The conditions come in canonical order; render each throttle alone to pair them.
 	for _, th := range ths {
@@ -404,6 +423,19 @@ func throttleVectors(tb testing.TB, p *csProgram) {
 			if other != "" {
 				p.check(fn, false, "192.0.2.1", other, &v)
 			}
+			// The subscription throttle never reads the user.
+			p.checkUser(fn, false, "192.0.2.1", api, &miss, &v)
+		case KeyUser:
+			v, miss, sub := th.Value, th.Value+"x", "sub-1"
+			p.checkUser(fn, true, "192.0.2.1", api, &sub, &v)
+			p.checkUser(fn, true, "192.0.2.1", api, none, &v)
+			p.checkUser(fn, false, "192.0.2.1", api, &sub, &miss)
+			p.checkUser(fn, false, "192.0.2.1", api, &sub, none) // a subscription no user owns
+			p.checkUser(fn, false, "192.0.2.1", api, none, none) // no subscription
+			p.checkUser(fn, false, "192.0.2.1", api, &v, none)   // the value as a subscription id is not the user
+			if other != "" {
+				p.checkUser(fn, false, "192.0.2.1", other, &sub, &v)
+			}
 		case KeyClaim:
 			tok := "Bearer claims:" + th.Claim + "=" + th.Value
 			p.check(fn, true, "192.0.2.1", api, none, "Authorization", tok)
@@ -420,7 +452,8 @@ func throttleVectors(tb testing.TB, p *csProgram) {
 // eachVectors checks a per-client throttle: the condition admits every caller of its
 // API (with or without the key) and no other API; the counter key is the prefix for
 // its kind, claim and API followed by the client: the address (ip), "id/" + the
-// subscription id or claim value, or "ip/" + the address for callers without one.
+// subscription id, user id or claim value, or "ip/" + the address for callers without
+// one.
 // So callers with different identities, and callers without one at different
 // addresses, never share a counter, and an identity that reads like an address is not
 // counted with that address.
@@ -451,6 +484,20 @@ func eachVectors(p *csProgram, cond, key string, th Throttle) {
 		p.checkKey(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, none)
 		p.checkKey(key, prefix+"ip/2001:db8::9", "2001:db8::9", api, none)
 		p.checkKey(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, &empty)
+		sub, u := "sub-1", "user-1"
+		p.checkKeyUser(key, prefix+"id/sub-1", "192.0.2.1", api, &sub, &u) // the subscription, not the user
+	case KeyUser:
+		sub := "sub-1"
+		for _, v := range []string{"1", "64f1a2b3c4d5e6f7a8b9c0d1", "192.0.2.1", `a"b`, "émoji 😀", "{{secret}}"} {
+			p.checkUser(cond, true, "192.0.2.1", api, &sub, &v)
+			p.checkKeyUser(key, prefix+"id/"+v, "192.0.2.1", api, &sub, &v)
+			p.checkKeyUser(key, prefix+"id/"+v, "2001:db8::9", api, none, &v)
+		}
+		empty := ""
+		p.checkKeyUser(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, &sub, none)     // a subscription no user owns
+		p.checkKeyUser(key, prefix+"ip/2001:db8::9", "2001:db8::9", api, none, none) // no subscription
+		p.checkKeyUser(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, &sub, &empty)
+		p.checkKeyUser(key, prefix+"ip/192.0.2.1", "192.0.2.1", api, &sub, none, "Authorization", tok("sub=alice"))
 	case KeyClaim:
 		for _, v := range []string{"alice", "192.0.2.1", `a"b<c>&d]]>e`, "line\nbreak", "émoji 😀"} {
 			p.check(cond, true, "192.0.2.1", api, none, "Authorization", tok(th.Claim+"="+v))

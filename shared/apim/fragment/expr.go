@@ -7,10 +7,14 @@ import (
 )
 
 // The policy expressions apiguard writes. Values that come from outside (addresses,
-// subscription ids, claim names and values, API ids) only ever appear inside C#
-// string literals written by csString, whose output is printable ASCII without
+// subscription and user ids, claim names and values, API ids) only ever appear inside
+// C# string literals written by csString, whose output is printable ASCII without
 // quotes, backslashes, XML specials, braces or parentheses: nothing a caller sends can
 // end the literal, the expression or the attribute, or form a named value ({{name}}).
+//
+// The context members read are those of APIM's context variable: Request.IpAddress,
+// Request.Headers, Subscription.Id, User.Id (IUser) and Api.Id (contextMembers in
+// syntax_test.go holds the tests to this list).
 
 // csSafe reports whether c may stand for itself inside a C# string literal in an APIM
 // attribute. Everything else is written as a \uXXXX escape.
@@ -125,11 +129,11 @@ func eachKeyPrefix(kind KeyKind, claim, api string) string {
 	return k + "api/" + keyPart(api) + "/"
 }
 
-// Per-client counter keys of subscription and claim throttles mark what follows the
-// prefix, so an identity that reads like an address never shares the counter of the
-// callers without one at that address.
+// Per-client counter keys of subscription, user and claim throttles mark what follows
+// the prefix, so an identity that reads like an address never shares the counter of
+// the callers without one at that address.
 const (
-	markID   = "id/" // a subscription id or claim value follows
+	markID   = "id/" // a subscription id, user id or claim value follows
 	markAddr = "ip/" // no identity: the caller's address follows
 )
 
@@ -139,6 +143,8 @@ const (
 //   - ip: context.Request.IpAddress, the immediate caller.
 //   - subscription: "id/" + the subscription id, or "ip/" + the caller's address when
 //     there is no subscription.
+//   - user: "id/" + the APIM user id, or "ip/" + the caller's address when there is
+//     no user (no subscription, or one no user owns).
 //   - claim: "id/" + the claim as keyExpr reads it, or "ip/" + the caller's address
 //     when the token or the claim is absent or empty. The token is parsed a second
 //     time when the claim is present.
@@ -147,6 +153,8 @@ func clientExpr(kind KeyKind, claim string) string {
 	switch kind {
 	case KeySubscription:
 		id, idThen = "context.Subscription?.Id", "context.Subscription.Id"
+	case KeyUser:
+		id, idThen = "context.User?.Id", "context.User.Id"
 	case KeyClaim:
 		id = keyExpr(kind, claim)
 		idThen = id
@@ -173,6 +181,8 @@ func apiCondition(api string) string {
 //
 //   - ip: context.Request.IpAddress, the immediate caller.
 //   - subscription: context.Subscription?.Id (null without a subscription).
+//   - user: context.User?.Id, the APIM user (IUser.Id; userId in gateway logs), null
+//     without a user: a subscription no user owns, or no subscription.
 //   - claim: the claim from the bearer token in Authorization, read with AsJwt, which
 //     parses without validating (null when there is no token). A multi-valued claim
 //     reads as its values joined with commas.
@@ -180,6 +190,8 @@ func keyExpr(kind KeyKind, claim string) string {
 	switch kind {
 	case KeySubscription:
 		return "context.Subscription?.Id"
+	case KeyUser:
+		return "context.User?.Id"
 	case KeyClaim:
 		return `context.Request.Headers.GetValueOrDefault("Authorization", "").AsJwt()?.Claims.GetValueOrDefault(` + csString(claim) + `, "")`
 	}
@@ -188,7 +200,7 @@ func keyExpr(kind KeyKind, claim string) string {
 
 // condition is the C# condition that admits only a single-client throttle's target:
 // the API first (cheap, and it spares the token parse on other APIs), then the key.
-// Value is never empty, so a caller without a subscription or claim never matches.
+// Value is never empty, so a caller without a subscription, user or claim never matches.
 func condition(kind KeyKind, claim, value, api string) string {
 	c := keyExpr(kind, claim) + " == " + csString(value)
 	if api != "" {

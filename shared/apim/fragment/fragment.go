@@ -30,6 +30,7 @@ type KeyKind string
 const (
 	KeyIP           KeyKind = "ip"           // the immediate caller's address
 	KeySubscription KeyKind = "subscription" // the APIM subscription id
+	KeyUser         KeyKind = "user"         // the APIM user id (userId in gateway logs)
 	KeyClaim        KeyKind = "claim"        // a claim of the bearer token
 )
 
@@ -37,11 +38,12 @@ const (
 // one API separately.
 type Throttle struct {
 	Key KeyKind
-	// Value is the address, subscription id or claim value of the one client throttled.
-	// "" with API set throttles every caller of that API, each on its own counter: the
-	// client is the caller's address (ip), its subscription id (subscription) or the
-	// claim's value (claim); a caller without a subscription or the claim is counted by
-	// its address. "" without API is skipped: never every caller of every API.
+	// Value is the address, subscription id, user id or claim value of the one client
+	// throttled. "" with API set throttles every caller of that API, each on its own
+	// counter: the client is the caller's address (ip), its subscription id
+	// (subscription), its APIM user id (user) or the claim's value (claim); a caller
+	// without a subscription, a user or the claim is counted by its address. "" without
+	// API is skipped: never every caller of every API.
 	Value string
 	Claim string // JWT claim name when Key == "claim" (e.g. "sub", "oid"); ignored otherwise
 	// API limits the throttle to one API: its id as APIM's context.Api.Id gives it, the

@@ -82,7 +82,8 @@ func randomBlocks(rng *rand.Rand, n int) []Block {
 	return out
 }
 
-// randomThrottles draws n throttles; the fuzzer's strings go into about half of them.
+// randomThrottles draws n throttles of every kind (and an unknown one); the fuzzer's
+// strings go into about half of them.
 // About a quarter have an empty value: per-client throttles when they have an API,
 // skipped when not. values collects every string a C# literal may legitimately hold.
 func randomThrottles(rng *rand.Rand, n int, value, claim, api string) ([]Throttle, map[string]bool) {
@@ -92,7 +93,7 @@ func randomThrottles(rng *rand.Rand, n int, value, claim, api string) ([]Throttl
 	for i := range n {
 		th := Throttle{Calls: rng.IntN(50), Period: rng.IntN(320), Severity: rng.IntN(4),
 			Expires: t0.Add(time.Duration(rng.IntN(120)-10) * time.Minute)}
-		th.Key = []KeyKind{KeyIP, KeySubscription, KeyClaim, "other"}[rng.IntN(4)]
+		th.Key = []KeyKind{KeyIP, KeySubscription, KeyUser, KeyClaim, "other"}[rng.IntN(5)]
 		if i%2 == 0 {
 			th.Value, th.Claim = value, claim
 			if rng.IntN(2) == 0 {

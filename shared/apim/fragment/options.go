@@ -20,8 +20,8 @@ const (
 	DefaultTrustedHops = 1
 	// maxTrustedHops bounds TrustedHops: no real chain of proxies is longer.
 	maxTrustedHops = 16
-	// maxText bounds Value, Claim and API: subscription ids, claim values and API names
-	// are short; a longer one is a mistake or an attack on the fragment's size.
+	// maxText bounds Value, Claim and API: subscription ids, user ids, claim values and
+	// API names are short; a longer one is a mistake or an attack on the fragment's size.
 	maxText = 256
 )
 

@@ -18,8 +18,10 @@ import (
 
 // acceptanceInput is the sizing case: n scattered IPv4 addresses that do not
 // aggregate (all odd, so no two are siblings or adjacent), severities 0-3 in turn and
-// expiries from 10 minutes to a day, and m throttles of every kind, a third of them
-// API-scoped. It feeds the acceptance test and the benchmark.
+// expiries from 10 minutes to a day, and m ip, subscription and claim throttles, a
+// third of them API-scoped (user throttles, sized like subscription ones, are left out
+// so the measured figures in README hold). It feeds the acceptance test and the
+// benchmark.
 func acceptanceInput(n, m int) ([]Block, []Throttle) {
 	rng := rand.New(rand.NewPCG(2026, 11))
 	seen := map[netip.Addr]bool{}
@@ -164,13 +166,19 @@ func TestDeterministic(t *testing.T) {
 	throttles[len(throttles)-1].Calls = 1
 	// Per-client throttles of every kind, a duplicate of one, and a single-client
 	// throttle on the same API, at importances that reach into eviction.
-	for i := range 9 {
-		throttles = append(throttles, Throttle{Key: []KeyKind{KeyIP, KeySubscription, KeyClaim}[i%3], Claim: "oid",
-			API: fmt.Sprintf("orders-v%d", i%2), Calls: 1 + i, Period: 60, Severity: i % 4, Expires: t0.Add(time.Duration(1+i%5) * time.Hour)})
+	for i := range 12 {
+		throttles = append(throttles, Throttle{Key: []KeyKind{KeyIP, KeySubscription, KeyUser, KeyClaim}[i%4], Claim: "oid",
+			API: fmt.Sprintf("orders-v%d", i%3), Calls: 1 + i, Period: 60, Severity: i % 4, Expires: t0.Add(time.Duration(1+i%5) * time.Hour)})
 	}
 	throttles = append(throttles, throttles[len(throttles)-1], Throttle{Key: KeyIP, Value: "198.18.0.9", API: "orders-v0",
 		Calls: 1, Period: 1, Severity: 2, Expires: t0.Add(time.Hour)})
 	throttles[len(throttles)-2].Calls = 2
+	// Single-client user throttles: everywhere and on one API, a duplicate, and one on
+	// an id that is also a subscription throttle's (another target).
+	for i := range 4 {
+		throttles = append(throttles, Throttle{Key: KeyUser, Value: []string{"1", "64f1a2b3c4d5e6f7a8b9c0d1", "contoso-sub-0001", "1"}[i],
+			API: []string{"", "orders-v1", "", ""}[i], Calls: 5 + i, Period: 60, Severity: i % 4, Expires: t0.Add(time.Duration(2+i) * time.Hour)})
+	}
 	o := Options{Now: t0, MaxBytes: 20000}
 	want, err := Render(blocks, throttles, o)
 	if err != nil {
@@ -185,6 +193,11 @@ func TestDeterministic(t *testing.T) {
 	}
 	if each == 0 || !bytes.Contains(want.XML, []byte("apiguard/each/")) {
 		t.Fatalf("%d per-client throttles evicted, want some evicted and some kept", each)
+	}
+	for _, k := range []string{"apiguard/user/", "apiguard/each/user/"} {
+		if !bytes.Contains(want.XML, []byte(k)) {
+			t.Fatalf("no %s... throttle kept", k)
+		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 10 {

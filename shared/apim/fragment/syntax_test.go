@@ -202,3 +202,59 @@ func isWholeExpr(v string) bool {
 	}
 	return depth == 0 && !inLit
 }
+
+// contextMembers is the allow-list of APIM context members the fragment's expressions
+// may read, each as documented for the context variable (api-management-policy-
+// expressions, "Context variable"): Request (IRequest: IpAddress, and Headers with
+// the GetValueOrDefault extension), Subscription (ISubscription: Id), User (IUser: Id;
+// null without a user) and Api (IApi: Id). ?. reads the same member as ".".
+var contextMembers = map[string]bool{
+	"context.Request.IpAddress":                 true,
+	"context.Request.Headers.GetValueOrDefault": true,
+	"context.Subscription.Id":                   true,
+	"context.User.Id":                           true,
+	"context.Api.Id":                            true,
+}
+
+var contextRE = regexp.MustCompile(`context(?:\??\.[A-Za-z]+)+`)
+
+// TestContextMembers checks that every expression of every golden case reads only
+// context members on the allow-list, and that the cases read each of them (so a new
+// member needs a case and a line here).
+func TestContextMembers(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range loadCases(t) {
+		bs, ts, o := c.inputs(t)
+		res, err := Render(bs, ts, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range elements(t, res.XML) {
+			for a, v := range e.attrs {
+				if !strings.HasPrefix(v, "@") {
+					continue
+				}
+				lits, err := csLiterals(v)
+				if err != nil {
+					t.Fatalf("%s: <%s %s=%q>: %v", c.name, e.name, a, v, err)
+				}
+				code := v
+				for _, l := range lits {
+					code = strings.Replace(code, csString(l), `""`, 1) // members named inside literals are data
+				}
+				for _, m := range contextRE.FindAllString(code, -1) {
+					m = strings.ReplaceAll(m, "?.", ".")
+					if !contextMembers[m] {
+						t.Errorf("%s: <%s %s> reads %s, which is not on the allow-list", c.name, e.name, a, m)
+					}
+					seen[m] = true
+				}
+			}
+		}
+	}
+	for m := range contextMembers {
+		if !seen[m] {
+			t.Errorf("no case reads %s", m)
+		}
+	}
+}

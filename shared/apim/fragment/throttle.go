@@ -30,12 +30,14 @@ func kindRank(k KeyKind) int {
 		return 0
 	case KeySubscription:
 		return 1
+	case KeyUser:
+		return 2
 	}
-	return 2
+	return 3
 }
 
 // cmpThr is the canonical order of throttles in the fragment: ip (by address),
-// subscription, claim (by claim name), then value, then API ("" first). Within a
+// subscription, user, claim (by claim name), then value, then API ("" first). Within a
 // kind, the per-client throttles come after the single-client ones, by claim name
 // and API. After dedup no two throttles compare equal.
 func cmpThr(a, b *thr) int {
@@ -113,7 +115,7 @@ func normalize(t *Throttle) (thr, string) {
 	th := thr{kind: KeyKind(strings.ToLower(strings.TrimSpace(string(t.Key)))), value: t.Value, api: t.API,
 		calls: t.Calls, period: t.Period, sev: t.Severity, exp: t.Expires.Round(0).UTC()}
 	switch th.kind {
-	case KeyIP, KeySubscription:
+	case KeyIP, KeySubscription, KeyUser:
 	case KeyClaim:
 		if t.Claim == "" {
 			return th, "claim throttle without a claim name"
@@ -123,7 +125,7 @@ func normalize(t *Throttle) (thr, string) {
 		}
 		th.claim = t.Claim
 	default:
-		return th, fmt.Sprintf("key kind %q: must be ip, subscription or claim", t.Key)
+		return th, fmt.Sprintf("key kind %q: must be ip, subscription, user or claim", t.Key)
 	}
 	switch {
 	case t.Value == "" && t.API == "":
