@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -285,4 +286,34 @@ func eachParallel(ctx context.Context, items []string, fn func(string) error) er
 	}
 	wg.Wait()
 	return first
+}
+
+// OperationLastSeen lists apiguard's own last-seen time (event time) of every API
+// operation its traffic detectors have state for, keyed "api method template": what the
+// triage reads to find operations no one calls any more. One partition-range query.
+func (d *DetectStates) OperationLastSeen(ctx context.Context) (map[string]time.Time, error) {
+	prefix := escapeKey(string(detect.KeyOp)) + "-"
+	filter := "PartitionKey ge " + odataString(prefix) + " and PartitionKey lt " + odataString(escapeKey(string(detect.KeyOp))+".")
+	out := map[string]time.Time{}
+	err := d.t.query(ctx, filter, "", func(e *entity) error {
+		key := unescapeKey(e.rk)
+		if strings.HasPrefix(e.rk, "h-") {
+			key = e.str("Key")
+		}
+		raw, err := getPayload(e, stateProp)
+		if err != nil {
+			return nil // unreadable: skipped, as Update restarts it
+		}
+		bin, err := base64.StdEncoding.DecodeString(string(raw))
+		if err != nil {
+			return nil
+		}
+		var s detect.State
+		if s.UnmarshalBinary(bin) != nil || s.Empty() {
+			return nil
+		}
+		out[key] = s.Last()
+		return nil
+	})
+	return out, err
 }
