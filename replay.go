@@ -290,11 +290,11 @@ func (r *replayer) summary(took time.Duration) {
 // repeat offenders escalate within the replay, on event time.
 type replayDecider struct {
 	cfg  *config.Config
-	hist *memHistory
+	hist *decide.MemoryHistory
 }
 
 func newReplayDecider(cfg *config.Config) *replayDecider {
-	return &replayDecider{cfg: cfg, hist: &memHistory{offences: map[string][]time.Time{}, buckets: map[string]map[string]bool{}}}
+	return &replayDecider{cfg: cfg, hist: decide.NewMemoryHistory()}
 }
 
 func (d *replayDecider) decide(f detect.Finding) ([]decide.Decision, error) {
@@ -307,40 +307,8 @@ func (d *replayDecider) decide(f detect.Finding) ([]decide.Decision, error) {
 	}
 	for _, dd := range ds {
 		if dd.Action.Enforcing() && dd.Target != nil {
-			d.hist.offences[dd.Target.Value] = append(d.hist.offences[dd.Target.Value], f.WindowStart)
+			d.hist.Add(dd.Target.Value, f.WindowStart)
 		}
 	}
 	return ds, nil
-}
-
-// memHistory is decide.History in memory, for replay.
-type memHistory struct {
-	offences map[string][]time.Time
-	buckets  map[string]map[string]bool
-}
-
-func (h *memHistory) Offences(_ context.Context, target string, since time.Time, _ string) (int, error) {
-	n := 0
-	for _, t := range h.offences[target] {
-		if !t.Before(since) {
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (h *memHistory) Reserve(_ context.Context, bucket, key string, limit int) (bool, error) {
-	b := h.buckets[bucket]
-	if b == nil {
-		b = map[string]bool{}
-		h.buckets[bucket] = b
-	}
-	if b[key] {
-		return true, nil
-	}
-	if len(b) >= limit {
-		return false, nil
-	}
-	b[key] = true
-	return true, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,32 +35,19 @@ const apimCustomerGlobal = "<!-- contoso global policy -->\r\n<policies>\r\n\t<i
 // into a fake APIM service through the in-process queue.
 func apimApp(t *testing.T, c *clock, fake *apimfake.Service, target string) (*App, *queue.Memory, *[]time.Duration) {
 	t.Helper()
-	a, _ := testApp(t, c, map[string]string{
+	a, mem, waits := queueApp(t, c, map[string]string{
 		"APIGUARD_APIM_TARGETS":            target,
 		"APIGUARD_PLAYBOOK":                "API_AccessFromSuspiciousIP=block_apim",
 		"APIGUARD_THROTTLE_CALLS":          "20",
 		"APIGUARD_THROTTLE_PERIOD":         "60",
 		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000",
-	})
+	}, 100*time.Millisecond)
 	if fake != nil {
 		a.ARM = func(id string) (azcore.TokenCredential, *arm.ClientOptions, error) {
 			return fake.Credential(), fake.ClientOptions(), nil
 		}
 	}
-	var mu sync.Mutex
-	var waits []time.Duration
-	a.Sleep = func(_ context.Context, d time.Duration) error {
-		mu.Lock()
-		waits = append(waits, d)
-		mu.Unlock()
-		return nil
-	}
-	mem := queue.NewMemory(t.Context(), 100*time.Millisecond, func(ctx context.Context, target string, _ []queue.Message) error {
-		_, err := a.Reconcile(ctx, a.Log, target)
-		return err
-	}, func(target string, err error) { t.Errorf("reconcile %s: %v", target, err) })
-	a.Queue = mem
-	return a, mem, &waits
+	return a, mem, waits
 }
 
 func spikeAlert(i int, api string) []byte {

@@ -84,14 +84,22 @@ func wafApp(t *testing.T, c *clock, fakes ...*armfake.Service) (*App, *queue.Mem
 		targets = append(targets, fmt.Sprintf(`{"id": %q}`, f.ID()))
 		byID[f.ID()] = f
 	}
-	a, _ := testApp(t, c, map[string]string{
+	a, mem, waits := queueApp(t, c, map[string]string{
 		"APIGUARD_WAF_TARGETS":             "[" + strings.Join(targets, ",") + "]",
 		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000",
-	})
+	}, 250*time.Millisecond)
 	a.ARM = func(id string) (azcore.TokenCredential, *arm.ClientOptions, error) {
 		f := byID[id]
 		return f.Credential(), f.ClientOptions(), nil
 	}
+	return a, mem, waits
+}
+
+// queueApp is a test App whose reconcile requests go through serve's in-process queue
+// (one worker per target, settling for settle), with retry waits recorded, not slept.
+func queueApp(t *testing.T, c *clock, settings map[string]string, settle time.Duration) (*App, *queue.Memory, *[]time.Duration) {
+	t.Helper()
+	a, _ := testApp(t, c, settings)
 	var mu sync.Mutex
 	var waits []time.Duration
 	a.Sleep = func(_ context.Context, d time.Duration) error {
@@ -100,7 +108,7 @@ func wafApp(t *testing.T, c *clock, fakes ...*armfake.Service) (*App, *queue.Mem
 		mu.Unlock()
 		return nil
 	}
-	mem := queue.NewMemory(t.Context(), 250*time.Millisecond, func(ctx context.Context, target string, _ []queue.Message) error {
+	mem := queue.NewMemory(t.Context(), settle, func(ctx context.Context, target string, _ []queue.Message) error {
 		_, err := a.Reconcile(ctx, a.Log, target)
 		return err
 	}, func(target string, err error) { t.Errorf("reconcile %s: %v", target, err) })

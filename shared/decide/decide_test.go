@@ -11,43 +11,18 @@ import (
 	"github.com/apiguard/apiguard/shared/config"
 )
 
-// memHistory is an in-memory History for policy tests; the Table Storage one is tested
-// against Azurite in shared/respond.
+// memHistory is the in-memory history, noting the look-back bounds asked for; the
+// Table Storage one is tested against Azurite in shared/respond.
 type memHistory struct {
-	offences map[string][]time.Time
-	buckets  map[string]map[string]bool
-	queried  []time.Time
+	*MemoryHistory
+	queried []time.Time
 }
 
-func newMem() *memHistory {
-	return &memHistory{offences: map[string][]time.Time{}, buckets: map[string]map[string]bool{}}
-}
+func newMem() *memHistory { return &memHistory{MemoryHistory: NewMemoryHistory()} }
 
-func (m *memHistory) Offences(_ context.Context, target string, since time.Time, _ string) (int, error) {
+func (m *memHistory) Offences(ctx context.Context, target string, since time.Time, exclude string) (int, error) {
 	m.queried = append(m.queried, since)
-	n := 0
-	for _, t := range m.offences[target] {
-		if !t.Before(since) {
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (m *memHistory) Reserve(_ context.Context, bucket, key string, limit int) (bool, error) {
-	b := m.buckets[bucket]
-	if b == nil {
-		b = map[string]bool{}
-		m.buckets[bucket] = b
-	}
-	if b[key] {
-		return true, nil
-	}
-	if len(b) >= limit {
-		return false, nil
-	}
-	b[key] = true
-	return true, nil
+	return m.MemoryHistory.Offences(ctx, target, since, exclude)
 }
 
 type clock struct{ t time.Time }
@@ -170,7 +145,7 @@ func TestRepeatOffendersEscalate(t *testing.T) {
 		if d.Offences != n {
 			t.Errorf("prior offences %d, want %d", d.Offences, n)
 		}
-		h.offences[ip] = append(h.offences[ip], c.t)
+		h.Add(ip, c.t)
 		c.t = c.t.Add(time.Hour)
 	}
 	// The history is asked for offences inside the look-back window only.
@@ -183,7 +158,8 @@ func TestOffencesOutsideLookbackDoNotCount(t *testing.T) {
 	c := &clock{t0}
 	h := newMem()
 	ip := "45.153.160.140"
-	h.offences[ip] = []time.Time{t0.Add(-31 * 24 * time.Hour), t0.Add(-29 * 24 * time.Hour)}
+	h.Add(ip, t0.Add(-31*24*time.Hour))
+	h.Add(ip, t0.Add(-29*24*time.Hour))
 	d := decideOne(t, New(cfg(t, nil), h, c.now), incident("inc-lb", "API_SprayInRequests", alert.SeverityMedium, ip))
 	if d.Offences != 1 {
 		t.Errorf("prior offences %d, want 1 (one is older than 30d)", d.Offences)
@@ -197,7 +173,7 @@ func TestThrottleThenBlock(t *testing.T) {
 	if d := decideOne(t, e, incident("inc-a", "API_SpikeInAPITraffic", alert.SeverityMedium, ip)); d.Action != Throttle {
 		t.Fatalf("first spike: %s", d.Action)
 	}
-	h.offences[ip] = []time.Time{t0.Add(-time.Hour)}
+	h.Add(ip, t0.Add(-time.Hour))
 	d := decideOne(t, e, incident("inc-b", "API_SpikeInAPITraffic", alert.SeverityMedium, ip))
 	if d.Action != BlockWAF || !strings.Contains(d.Reason, "repeat offender") {
 		t.Fatalf("repeat spike: %s (%s)", d.Action, d.Reason)
@@ -341,7 +317,7 @@ func TestFindingsByIdentityAndConfidence(t *testing.T) {
 	if d.Action != Throttle || d.Target == nil || d.Target.Kind != "user" || d.Target.Value != "alice" || d.Address != "" {
 		t.Fatalf("user finding: %+v", d)
 	}
-	h.offences["sub-1"] = []time.Time{t0.Add(-time.Hour)}
+	h.Add("sub-1", t0.Add(-time.Hour))
 	sub := &alert.Incident{ID: "fnd-2", AlertType: "apiguard.flood", Severity: alert.SeverityMedium, Confidence: 0.8,
 		Identities: []alert.Identity{{Kind: "subscription", Value: "sub-1"}}}
 	if d := decideOne(t, e, sub); d.Action != Throttle || d.Offences != 1 {
