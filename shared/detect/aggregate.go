@@ -61,19 +61,32 @@ type aggregator struct {
 	// Slabs: a batch's deltas, extras and their first small slices come from a few
 	// large allocations. States never alias them (everything a State keeps is copied
 	// in Apply), so they live as long as the batch's deltas.
-	deltas  []Delta
-	extras  []extra
-	opSlab  []opTally
-	smpSlab []sample
-	hSlab   []uint64
-	tSlab   []tmplTally
+	deltas  slab[Delta]
+	extras  slab[extra]
+	opSlab  slab[opTally]
+	smpSlab slab[sample]
+	hSlab   slab[uint64]
+	tSlab   slab[tmplTally]
+
+	// The engine's sorted result, kept for the next batch (see reset).
+	names map[netip.Addr]string
+	items []keyItem
+	ptrs  []*Delta
+	kds   []keyDeltas
 }
 
 const slabN = 256
 
+// maxCached bounds each string cache an engine's aggregator keeps between batches.
+const maxCached = 1 << 16
+
 func newAggregator(cfg *Config, n int) *aggregator {
+	return newAggregatorC(compile(cfg), n)
+}
+
+func newAggregatorC(c *compiled, n int) *aggregator {
 	return &aggregator{
-		c:     compile(cfg),
+		c:     c,
 		ips:   make(map[addrWin]*Delta, n/2+1),
 		subs:  map[winKey]*Delta{},
 		users: map[winKey]*Delta{},
@@ -86,27 +99,20 @@ func newAggregator(cfg *Config, n int) *aggregator {
 }
 
 func (a *aggregator) newDelta(pop bool, start int64) *Delta {
-	if len(a.deltas) == 0 {
-		a.deltas = make([]Delta, slabN)
-	}
-	d := &a.deltas[0]
-	a.deltas = a.deltas[1:]
+	d := &a.deltas.carve(1)[:1][0]
 	*d = Delta{start: start, size: uint16(a.c.size), lateness: uint16(a.c.lateness), pop: pop}
 	if !pop {
-		d.ops = carve(&a.opSlab, 2)
+		d.ops = a.opSlab.carve(2)
 	}
 	return d
 }
 
 func (a *aggregator) ext(d *Delta) *extra {
 	if d.x == nil {
-		if len(a.extras) == 0 {
-			a.extras = make([]extra, slabN)
-		}
-		d.x = &a.extras[0]
-		a.extras = a.extras[1:]
+		d.x = &a.extras.carve(1)[:1][0]
+		*d.x = extra{}
 		if !d.pop {
-			d.x.samples = carve(&a.smpSlab, maxSamples)
+			d.x.samples = a.smpSlab.carve(maxSamples)
 		}
 	}
 	return d.x
@@ -115,20 +121,43 @@ func (a *aggregator) ext(d *Delta) *extra {
 // hashes gives an empty sketch room for its first values from the slab.
 func (a *aggregator) hashes(d *distinct) *distinct {
 	if d.h == nil {
-		d.h = carve(&a.hSlab, 4)
+		d.h = a.hSlab.carve(4)
 	}
 	return d
 }
 
-// carve cuts an empty slice of capacity n from *slab (refilled when short); appending
-// past n reallocates, never touching the neighbours.
-func carve[T any](slab *[]T, n int) []T {
-	if len(*slab) < n {
-		*slab = make([]T, slabN*n)
+// slab hands out small slices cut from a few large allocations. A batch's deltas and
+// their first slices come from slabs: states never alias them (everything a State
+// keeps is copied in Apply). reset makes the chunks reusable by the next batch.
+type slab[T any] struct {
+	free   []T   // what is left of the current chunk
+	chunks [][]T // every chunk, chunks[:next] in use
+	next   int
+}
+
+// carve cuts an empty slice of capacity n (refilled when short); appending past n
+// reallocates, never touching the neighbours.
+func (s *slab[T]) carve(n int) []T {
+	if len(s.free) < n {
+		if s.next < len(s.chunks) && len(s.chunks[s.next]) >= n {
+			s.free = s.chunks[s.next]
+		} else {
+			s.free = make([]T, slabN*n)
+			s.chunks = slices.Insert(s.chunks, s.next, s.free)
+		}
+		s.next++
 	}
-	s := (*slab)[:0:n]
-	*slab = (*slab)[n:]
-	return s
+	x := s.free[:0:n]
+	s.free = s.free[n:]
+	return x
+}
+
+// reset zeroes the chunks in use (dropping what they point to) for reuse.
+func (s *slab[T]) reset() {
+	for _, c := range s.chunks[:s.next] {
+		clear(c)
+	}
+	s.free, s.next = nil, 0
 }
 
 // intern returns a private copy of s shared by the whole batch: states never pin the
@@ -359,7 +388,7 @@ func (a *aggregator) addID(x *Delta, api string, id idHit, hasN bool) {
 	a.hashes(&t.ids).add(id.h)
 	if len(x.tmpls) < maxTmpls {
 		if x.tmpls == nil {
-			x.tmpls = carve(&a.tSlab, 2)
+			x.tmpls = a.tSlab.carve(2)
 		}
 		x.tmpls = append(x.tmpls, t)
 		return
@@ -494,4 +523,105 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// keyItem is one (key value, window) delta of a kind of key, for sorting.
+type keyItem struct {
+	v string
+	d *Delta
+}
+
+// keyDeltas is one key's deltas, in window order.
+type keyDeltas struct {
+	k  Key
+	ds []*Delta
+}
+
+// sorted is the result as the engine uses it: keys in compareKeys order (the types sort
+// ip, op, subscription, user), each with its deltas in window order. It lives in the
+// aggregator's buffers until reset.
+func (a *aggregator) sorted() []keyDeltas {
+	n := len(a.ips) + len(a.subs) + len(a.users) + len(a.ops)
+	if cap(a.ptrs) < n {
+		a.ptrs = make([]*Delta, 0, n)
+	}
+	if a.names == nil {
+		a.names = make(map[netip.Addr]string, len(a.ips))
+	}
+	a.items, a.ptrs, a.kds = a.items[:0], a.ptrs[:0], a.kds[:0]
+	for k, d := range a.ips {
+		name, ok := a.names[k.a]
+		if !ok {
+			name = k.a.String()
+			a.names[k.a] = name
+		}
+		a.items = append(a.items, keyItem{name, d})
+	}
+	a.group(KeyIP)
+	for k, d := range a.ops {
+		a.items = append(a.items, keyItem{k.s, d})
+	}
+	a.group(KeyOp)
+	for k, d := range a.subs {
+		a.items = append(a.items, keyItem{keyValue(k.s), d})
+	}
+	a.group(KeySubscription)
+	for k, d := range a.users {
+		a.items = append(a.items, keyItem{keyValue(k.s), d})
+	}
+	a.group(KeyUser)
+	return a.kds
+}
+
+// group sorts a.items (all of key type t) into a.kds and empties a.items.
+func (a *aggregator) group(t KeyType) {
+	items := a.items
+	slices.SortFunc(items, func(x, y keyItem) int {
+		if c := strings.Compare(x.v, y.v); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.d.start, y.d.start)
+	})
+	for i := 0; i < len(items); {
+		from := len(a.ptrs)
+		a.ptrs = append(a.ptrs, items[i].d)
+		j := i + 1
+		for ; j < len(items) && items[j].v == items[i].v; j++ {
+			a.ptrs = append(a.ptrs, items[j].d)
+		}
+		a.kds = append(a.kds, keyDeltas{Key{t, items[i].v}, a.ptrs[from:len(a.ptrs):len(a.ptrs)]})
+		i = j
+	}
+	a.items = items[:0]
+}
+
+// reset readies a for another batch, keeping its maps and buffers.
+func (a *aggregator) reset() {
+	clear(a.ips)
+	clear(a.subs)
+	clear(a.users)
+	clear(a.ops)
+	// The string caches outlive the batch (up to a bound): the next batch then makes no
+	// new copy of a name seen before, and its keys and operations are the very strings
+	// the states hold already, which compare without reading them.
+	if len(a.opKey) > maxCached {
+		clear(a.opKey)
+	}
+	if len(a.strs) > maxCached {
+		clear(a.strs)
+	}
+	if len(a.names) > maxCached {
+		clear(a.names)
+	}
+	a.ids = a.ids[:0]
+	a.deltas.reset()
+	a.extras.reset()
+	a.opSlab.reset()
+	a.smpSlab.reset()
+	a.hSlab.reset()
+	a.tSlab.reset()
+	clear(a.items[:cap(a.items)])
+	clear(a.ptrs[:cap(a.ptrs)])
+	clear(a.kds[:cap(a.kds)])
+	a.items, a.ptrs, a.kds = a.items[:0], a.ptrs[:0], a.kds[:0]
 }

@@ -17,6 +17,9 @@ func detectBruteForce(ev *evaluation, v *view) {
 	size := int64(w.size)
 	span := int64(time.Duration(cfg.Span) / time.Second)
 	end := w.start + size
+	if v.n.authFail == 0 && v.n.login == 0 && cfg.AuthFailures >= 1 && cfg.Logins >= 1 {
+		return // reaches needs a count in this window
+	}
 	var before counts
 	if span > size && v.current && ev.s.prev != nil && ev.s.prev.start == w.start-size {
 		p := ev.s.prev

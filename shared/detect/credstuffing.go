@@ -18,6 +18,9 @@ func detectCredentialStuffing(ev *evaluation, v *view) {
 		return
 	}
 	cfg := &ev.cfg.CredentialStuffing
+	if x := w.x; !x.failing.sat && !x.ok.sat && len(x.failing.h) < cfg.Threshold {
+		return // failing only is at most the failing sketch, exact
+	}
 	all, failing, estimated := w.x.identities()
 	if failing < cfg.Threshold || float64(failing) < cfg.MinFailingShare*float64(all) {
 		return

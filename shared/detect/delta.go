@@ -98,11 +98,32 @@ func (s *sample) own() {
 	if s.owned {
 		return
 	}
-	s.method = strings.Clone(clip(s.method, maxMethodLen))
+	s.method = ownMethod(s.method)
 	s.path = strings.Clone(clip(s.path, maxPathLen))
 	s.ua = strings.Clone(clip(s.ua, maxUALen))
 	s.client = strings.Clone(clip(s.client, maxClientLen))
 	s.owned = true
+}
+
+// ownMethod is a copy of method of its own, clipped: a constant for the usual ones.
+func ownMethod(m string) string {
+	switch m {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "PATCH":
+		return "PATCH"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
+	}
+	return strings.Clone(clip(m, maxMethodLen))
 }
 
 // extra is what only some windows need, allocated on first use.
@@ -318,21 +339,40 @@ func mergeSamples(a, b []sample) []sample {
 	for i := range b {
 		a = offer(a, &b[i])
 	}
-	slices.SortFunc(a, func(x, y sample) int {
-		if sampleBetter(&x, &y) {
-			return -1
+	// Insertion sort: at most maxSamples, usually in order already. sampleBetter is a
+	// strict total order on distinct samples (offer keeps no duplicates), so any sort
+	// gives the same order.
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && sampleBetter(&a[j], &a[j-1]); j-- {
+			a[j], a[j-1] = a[j-1], a[j]
 		}
-		if sampleBetter(&y, &x) {
-			return 1
-		}
-		return 0
-	})
+	}
 	return a
 }
 
 // offer adds s to the best-maxSamples list a unless it holds s already or s is worse
 // than all of them.
 func offer(a []sample, s *sample) []sample {
+	if len(a) == maxSamples {
+		// Full: s gets in only by displacing the worst, so only when better than it
+		// (and then only when it is not one of the others already).
+		worst := 0
+		for i := 1; i < len(a); i++ {
+			if sampleBetter(&a[worst], &a[i]) {
+				worst = i
+			}
+		}
+		if !sampleBetter(s, &a[worst]) {
+			return a
+		}
+		for i := range a {
+			if sameSample(&a[i], s) {
+				return a
+			}
+		}
+		a[worst] = *s
+		return a
+	}
 	for i := range a {
 		if sameSample(&a[i], s) {
 			return a

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -19,7 +19,14 @@ type Engine struct {
 	cfg   *Config
 	store Store
 	log   zerolog.Logger
+	comp  *compiled // cfg for Aggregate
+	prep  *prepared // cfg for evaluation
+	aggs  sync.Pool // of *aggregator, reset
 }
+
+// maxPooledRecords bounds the batches whose aggregator is kept for the next one, so a
+// huge batch does not pin its maps.
+const maxPooledRecords = 1 << 16
 
 // NewEngine validates cfg (nil: the defaults) and returns an engine over store.
 func NewEngine(cfg *Config, store Store, log zerolog.Logger) (*Engine, error) {
@@ -34,7 +41,8 @@ func NewEngine(cfg *Config, store Store, log zerolog.Logger) (*Engine, error) {
 		return nil, errors.New("detect: no state store")
 	}
 	c := *cfg
-	return &Engine{cfg: &c, store: store, log: log.With().Str("component", "detect").Logger()}, nil
+	return &Engine{cfg: &c, store: store, log: log.With().Str("component", "detect").Logger(),
+		comp: compile(&c), prep: prepare(&c)}, nil
 }
 
 // Process aggregates the batch, applies it to the keys' states in one Store.Update,
@@ -53,14 +61,16 @@ func (e *Engine) Process(ctx context.Context, batchID string, recs []traffic.Rec
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	deltas := Aggregate(e.cfg, recs)
-	keys := make([]Key, 0, len(deltas))
-	for k := range deltas {
-		keys = append(keys, k)
+	a, _ := e.aggs.Get().(*aggregator)
+	if a == nil {
+		a = newAggregatorC(e.comp, len(recs))
 	}
-	slices.SortFunc(keys, compareKeys)
-	apply := func(k Key, s *State) {
-		for _, d := range deltas[k] {
+	for i := range recs {
+		a.add(&recs[i])
+	}
+	kds := a.sorted()
+	apply := func(i int, s *State) {
+		for _, d := range kds[i].ds {
 			s.Apply(batchID, d)
 		}
 	}
@@ -68,31 +78,62 @@ func (e *Engine) Process(ctx context.Context, batchID string, recs []traffic.Rec
 	late := 0
 	var err error
 	if ip, ok := e.store.(inPlaceStore); ok {
-		err = ip.updateInPlace(ctx, keys, apply, func(states map[Key]*State) {
-			out, late = e.evaluateBatch(keys, deltas, states)
+		err = ip.updateInPlace(ctx, keysOf(kds), apply, func(states []*State) {
+			out, late = e.evaluateBatch(kds, states)
 		})
 	} else {
-		var states map[Key]*State
-		if states, err = e.store.Update(ctx, keys, apply); err == nil {
-			out, late = e.evaluateBatch(keys, deltas, states)
+		keys := keysOf(kds)
+		index := make(map[Key]int, len(keys))
+		for i, k := range keys {
+			index[k] = i
 		}
+		var m map[Key]*State
+		if m, err = e.store.Update(ctx, keys, func(k Key, s *State) { apply(index[k], s) }); err == nil {
+			states := make([]*State, len(keys))
+			for i, k := range keys {
+				states[i] = m[k]
+			}
+			out, late = e.evaluateBatch(kds, states)
+		}
+	}
+	// Nothing kept refers to the aggregator's memory any more: states copy what they
+	// keep, findings are made of the states.
+	if len(recs) <= maxPooledRecords {
+		a.reset()
+		e.aggs.Put(a)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("detector state: %w", err)
 	}
 	if ev := e.log.Debug(); ev.Enabled() {
-		ev.Str("batch", batchID).Int("records", len(recs)).Int("keys", len(keys)).
+		ev.Str("batch", batchID).Int("records", len(recs)).Int("keys", len(kds)).
 			Int("findings", len(out)).Int("late_deltas_on_keys", late).Msg("detect batch")
 	}
 	return out, nil
 }
 
+func keysOf(kds []keyDeltas) []Key {
+	keys := make([]Key, len(kds))
+	for i := range kds {
+		keys[i] = kds[i].k
+	}
+	return keys
+}
+
 // evaluateBatch judges every key of the batch in the windows the batch added to (the
-// previous window only while it is open), one finding per id, sorted.
-func (e *Engine) evaluateBatch(keys []Key, deltas map[Key][]*Delta, states map[Key]*State) (out []Finding, late int) {
+// previous window only while it is open), one finding per id, sorted. states[i] is the
+// state of kds[i].k after the batch (nil when the store returned none).
+func (e *Engine) evaluateBatch(kds []keyDeltas, states []*State) (out []Finding, late int) {
+	ev := evaluation{cfg: e.cfg, p: e.prep, ops: map[string]*State{}}
+	for i := range kds {
+		if kds[i].k.Type == KeyOp && states[i] != nil {
+			ev.ops[kds[i].k.Value] = states[i]
+		}
+	}
 	var seen map[string]bool
-	for _, k := range keys {
-		s := states[k]
+	for i := range kds {
+		k := kds[i].k
+		s := states[i]
 		if s == nil || s.Empty() {
 			continue
 		}
@@ -101,7 +142,7 @@ func (e *Engine) evaluateBatch(keys []Key, deltas map[Key][]*Delta, states map[K
 			continue
 		}
 		which := 0
-		for _, d := range deltas[k] {
+		for _, d := range kds[i].ds {
 			switch {
 			case d.start == s.cur.start:
 				which |= evalCur
@@ -109,7 +150,7 @@ func (e *Engine) evaluateBatch(keys []Key, deltas map[Key][]*Delta, states map[K
 				which |= evalPrev
 			}
 		}
-		for _, f := range evaluate(e.cfg, k, s, states, which) {
+		for _, f := range ev.run(k, s, which) {
 			if seen == nil {
 				seen = map[string]bool{}
 			}

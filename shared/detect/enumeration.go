@@ -15,6 +15,9 @@ func detectEnumeration(ev *evaluation, v *view) {
 	start, end := w.start, w.start+int64(w.size)
 	for i := range w.tmpls {
 		t := &w.tmpls[i]
+		if !t.ids.sat && len(t.ids.h) < ev.p.minEnum {
+			continue // judged distinct ids are at most the exact count
+		}
 		all := t.ids.count()
 		n := v.judgedDistinct(&t.ids, t.idReq)
 		thr := ev.cfg.Enumeration.thresholdFor(t.tmpl)

@@ -21,14 +21,35 @@ const (
 // judged; rate spike and exfiltration judge the current window only, the previous one
 // being part of their baseline already. Evaluate is pure: no clock, no I/O.
 func Evaluate(cfg *Config, k Key, s *State, pop map[Key]*State) []Finding {
-	return evaluate(cfg, k, s, pop, evalCur|evalPrev)
+	ev := evaluation{cfg: cfg, p: prepare(cfg), pop: pop}
+	return ev.run(k, s, evalCur|evalPrev)
 }
 
-func evaluate(cfg *Config, k Key, s *State, pop map[Key]*State, which int) []Finding {
+// prepared is what evaluation reads of a Config, worked out once per engine.
+type prepared struct {
+	enabled uint8 // bit i: detectors[i] runs
+	minEnum int   // the lowest enumeration threshold of any template
+}
+
+func prepare(cfg *Config) *prepared {
+	p := &prepared{minEnum: cfg.Enumeration.Threshold}
+	for i, d := range detectors {
+		if cfg.enabled(d.name) {
+			p.enabled |= 1 << i
+		}
+	}
+	for _, n := range cfg.Enumeration.Overrides {
+		p.minEnum = min(p.minEnum, n)
+	}
+	return p
+}
+
+// run judges one key: ev.key, ev.s and ev.out are reset, the rest is kept.
+func (ev *evaluation) run(k Key, s *State, which int) []Finding {
 	if s == nil || s.Empty() || k.Type == KeyOp {
 		return nil
 	}
-	ev := &evaluation{cfg: cfg, key: k, s: s, pop: pop}
+	ev.key, ev.s, ev.out = k, s, nil
 	if which&evalCur != 0 {
 		ev.window(&s.cur, true)
 	}
@@ -36,7 +57,11 @@ func evaluate(cfg *Config, k Key, s *State, pop map[Key]*State, which int) []Fin
 		ev.window(s.prev, false)
 	}
 	out := ev.out
-	if cfg.MinConfidence > 0 {
+	ev.out = nil
+	if len(out) == 0 {
+		return nil
+	}
+	if cfg := ev.cfg; cfg.MinConfidence > 0 {
 		out = slices.DeleteFunc(out, func(f Finding) bool { return f.Confidence < cfg.MinConfidence })
 	}
 	sortFindings(out)
@@ -52,10 +77,20 @@ func sortFindings(fs []Finding) {
 
 type evaluation struct {
 	cfg *Config
+	p   *prepared
 	key Key
 	s   *State
-	pop map[Key]*State
+	pop map[Key]*State    // Evaluate: states by key
+	ops map[string]*State // the engine: operation states by key value
 	out []Finding
+}
+
+// popState is the state of the operation key value op, or nil.
+func (ev *evaluation) popState(op string) *State {
+	if ev.ops != nil {
+		return ev.ops[op]
+	}
+	return ev.pop[Key{KeyOp, op}]
 }
 
 // view is one window as the detectors judge it. For a shared key (README.md, "Shared
@@ -76,8 +111,8 @@ func (ev *evaluation) window(w *Delta, current bool) {
 		v.shared = sh
 		v.n = w.n.minus(w.x.id)
 	}
-	for _, d := range detectors {
-		if !ev.cfg.enabled(d.name) || (d.currentOnly && !current) {
+	for i, d := range detectors {
+		if ev.p.enabled&(1<<i) == 0 || (d.currentOnly && !current) {
 			continue
 		}
 		switch d.name {
@@ -110,9 +145,16 @@ func (ev *evaluation) sharedOf(w *Delta) *Shared {
 	if w.x == nil || w.n.req == 0 {
 		return nil
 	}
-	ids, _, _ := w.x.identities()
 	share := float64(w.x.id.req) / float64(w.n.req)
-	if ids < ev.cfg.Shared.MinIdentities || share < ev.cfg.Shared.MinIdentifiedShare {
+	if share < ev.cfg.Shared.MinIdentifiedShare {
+		return nil
+	}
+	// The union of two exact sketches has at most their sizes together.
+	if x := w.x; !x.failing.sat && !x.ok.sat && len(x.failing.h)+len(x.ok.h) < ev.cfg.Shared.MinIdentities {
+		return nil
+	}
+	ids, _, _ := w.x.identities()
+	if ids < ev.cfg.Shared.MinIdentities {
 		return nil
 	}
 	return &Shared{Identities: ids, IdentifiedShare: float64(int(share*1000)) / 1000}

@@ -27,7 +27,7 @@ func detectExfiltration(ev *evaluation, v *view) {
 		if b < uint64(cfg.MinBytes) {
 			continue
 		}
-		ps := ev.pop[Key{KeyOp, o.key}]
+		ps := ev.popState(o.key)
 		havePop := ps != nil && ps.base.n >= minHist
 		if !havePop {
 			// An operation with no learnt population (a file downloaded once, a new

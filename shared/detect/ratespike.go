@@ -28,7 +28,7 @@ func detectRateSpike(ev *evaluation, v *view) {
 	var popN, popRef, popVar float64
 	havePop, popWindows := false, uint32(math.MaxUint32)
 	for _, o := range w.ops {
-		ps := ev.pop[Key{KeyOp, o.key}]
+		ps := ev.popState(o.key)
 		if ps == nil || ps.base.n < minHist {
 			continue
 		}

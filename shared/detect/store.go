@@ -27,10 +27,11 @@ var (
 
 // inPlaceStore is implemented by stores that can let the engine read the states after
 // an update while still holding them, instead of copying them out: read runs once,
-// before Update would return, and must not keep the states. fn is called exactly once
-// per distinct key.
+// before Update would return, and must not keep the states. keys are distinct; fn is
+// called exactly once per key, with its index, and read gets the states in the order
+// of keys.
 type inPlaceStore interface {
-	updateInPlace(ctx context.Context, keys []Key, fn func(k Key, s *State), read func(states map[Key]*State)) error
+	updateInPlace(ctx context.Context, keys []Key, fn func(i int, s *State), read func(states []*State)) error
 }
 
 // hotStates is how many of the most recently updated states a MemoryStore keeps
@@ -81,10 +82,12 @@ func newMemoryStore(maxKeys int, idleAfter time.Duration, hot int) *MemoryStore 
 // are copies.
 func (s *MemoryStore) Update(ctx context.Context, keys []Key, fn func(k Key, s *State)) (map[Key]*State, error) {
 	var out map[Key]*State
-	err := s.updateInPlace(ctx, keys, fn, func(live map[Key]*State) {
+	err := s.update(ctx, keys, false, func(i int, st *State) { fn(keys[i], st) }, func(live []*State) {
 		out = make(map[Key]*State, len(live))
-		for k, st := range live {
-			out[k] = st.Clone()
+		for i, st := range live {
+			if st != nil {
+				out[keys[i]] = st.Clone()
+			}
 		}
 	})
 	if err != nil {
@@ -94,16 +97,29 @@ func (s *MemoryStore) Update(ctx context.Context, keys []Key, fn func(k Key, s *
 }
 
 // updateInPlace implements inPlaceStore: fn and read run under the store's lock.
-func (s *MemoryStore) updateInPlace(ctx context.Context, keys []Key, fn func(k Key, s *State), read func(map[Key]*State)) error {
+func (s *MemoryStore) updateInPlace(ctx context.Context, keys []Key, fn func(i int, s *State), read func([]*State)) error {
+	return s.update(ctx, keys, true, fn, read)
+}
+
+// update runs fn on the state of each key and read on them all, under the lock. Unless
+// distinct, a key listed again is skipped (its state is nil in read's slice).
+func (s *MemoryStore) update(ctx context.Context, keys []Key, distinct bool, fn func(i int, s *State), read func([]*State)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	live := make(map[Key]*State, len(keys))
+	var done map[Key]bool
+	if !distinct {
+		done = make(map[Key]bool, len(keys))
+	}
+	live := make([]*State, len(keys))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range keys {
-		if _, done := live[k]; done {
-			continue
+	for i, k := range keys {
+		if done != nil {
+			if done[k] {
+				continue
+			}
+			done[k] = true
 		}
 		e := s.m[k]
 		if e == nil {
@@ -120,16 +136,16 @@ func (s *MemoryStore) updateInPlace(ctx context.Context, keys []Key, fn func(k K
 			}
 		}
 		s.pushHot(e)
-		fn(k, e.state)
+		fn(i, e.state)
 		if e.state.Empty() {
 			s.unlink(e)
 			delete(s.m, k)
-			live[k] = &State{}
+			live[i] = &State{}
 			continue
 		}
 		e.last = e.state.cur.last()
 		s.watermark = max(s.watermark, e.last)
-		live[k] = e.state
+		live[i] = e.state
 	}
 	read(live)
 	s.cool()
