@@ -307,14 +307,25 @@ func (a *aggregator) identity(m map[winKey]*Delta, v string, start int64) *Delta
 	return d
 }
 
-func (x *rec) clientText() string {
+// clientText is the record's client address as text, from the names cache shared
+// with the ip keys (addresses to their String).
+func (a *aggregator) clientText(x *rec) string {
 	if x.client == "" {
 		addr := x.r.Client
 		if !addr.IsValid() {
 			addr = x.r.Peer
 		}
 		if addr.IsValid() {
-			x.client = clip(addr.Unmap().String(), maxClientLen)
+			addr = addr.Unmap()
+			if a.names == nil {
+				a.names = map[netip.Addr]string{}
+			}
+			name, ok := a.names[addr]
+			if !ok {
+				name = addr.String()
+				a.names[addr] = name
+			}
+			x.client = clip(name, maxClientLen)
 		}
 	}
 	return x.client
@@ -416,7 +427,7 @@ func (a *aggregator) offer(xt *extra, x *rec, withClient bool) {
 		}
 	}
 	if withClient {
-		s.client = x.clientText()
+		s.client = a.clientText(x)
 	}
 	// The strings still point into the record: a State copies the samples it keeps
 	// (Delta.tidy), so a delta's samples are only as long-lived as the batch.

@@ -32,7 +32,15 @@ const (
 // counts, four sketches, per-API counts, samples). An empty state is the version byte,
 // flags 0 and size 0.
 func (s *State) MarshalBinary() ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 64)}
+	return s.appendBinary(make([]byte, 0, 64), nil)
+}
+
+// appendBinary appends MarshalBinary's encoding of s to b; with a dictionary, the
+// operation keys, API names and templates are written as references to it instead
+// (a MemoryStore's own encoding of cold states, never MarshalBinary's).
+func (s *State) appendBinary(b []byte, dict *strDict) ([]byte, error) {
+	e := encoder{b: b, d: dict}
+	start := len(b)
 	e.b = append(e.b, stateVersion)
 	if s.Empty() {
 		e.b = append(e.b, 0, 0)
@@ -65,13 +73,50 @@ func (s *State) MarshalBinary() ([]byte, error) {
 	if s.prev != nil {
 		e.window(s.prev)
 	}
-	if len(e.b) >= MaxStateBytes {
-		return nil, fmt.Errorf("state encodes to %d bytes, over the %d-byte bound", len(e.b), MaxStateBytes)
+	if len(e.b)-start >= MaxStateBytes {
+		return nil, fmt.Errorf("state encodes to %d bytes, over the %d-byte bound", len(e.b)-start, MaxStateBytes)
 	}
 	return e.b, nil
 }
 
-type encoder struct{ b []byte }
+type encoder struct {
+	b []byte
+	d *strDict
+}
+
+// strDict interns the strings a MemoryStore's cold states share (operation keys, API
+// names, templates): at most maxDict of them, the first ones seen; others are written
+// out. Not safe for concurrent use.
+type strDict struct {
+	idx  map[string]uint32
+	strs []string
+}
+
+const maxDict = 1 << 12
+
+// ds writes v as s does, or, with a dictionary, as a reference to it (index<<1|1) or
+// a literal (length<<1, then the bytes).
+func (e *encoder) ds(v string) {
+	if e.d == nil {
+		e.s(v)
+		return
+	}
+	i, ok := e.d.idx[v]
+	if !ok && len(e.d.strs) < maxDict {
+		if e.d.idx == nil {
+			e.d.idx = map[string]uint32{}
+		}
+		i, ok = uint32(len(e.d.strs)), true
+		e.d.idx[v] = i
+		e.d.strs = append(e.d.strs, v)
+	}
+	if ok {
+		e.u(uint64(i)<<1 | 1)
+		return
+	}
+	e.u(uint64(len(v)) << 1)
+	e.b = append(e.b, v...)
+}
 
 func (e *encoder) u(v uint64)  { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) i(v int64)   { e.b = binary.AppendVarint(e.b, v) }
@@ -109,7 +154,7 @@ func (e *encoder) window(w *Delta) {
 	e.counts(w.n)
 	e.u(uint64(len(w.ops)))
 	for _, o := range w.ops {
-		e.s(o.key)
+		e.ds(o.key)
 		e.u(uint64(o.req))
 		e.u(uint64(o.idReq))
 		e.u(o.bytes)
@@ -118,8 +163,8 @@ func (e *encoder) window(w *Delta) {
 	e.u(uint64(len(w.tmpls)))
 	for i := range w.tmpls {
 		t := &w.tmpls[i]
-		e.s(t.api)
-		e.s(t.tmpl)
+		e.ds(t.api)
+		e.ds(t.tmpl)
 		e.u(uint64(t.idReq))
 		e.sketch(&t.ids)
 	}
@@ -136,7 +181,7 @@ func (e *encoder) window(w *Delta) {
 	e.sketch(&x.clients)
 	e.u(uint64(len(x.apis)))
 	for _, a := range x.apis {
-		e.s(a.api)
+		e.ds(a.api)
 		e.u(uint64(a.req))
 		e.u(uint64(a.idReq))
 	}
@@ -159,7 +204,12 @@ var errState = errors.New("not a detector state")
 // (truncated, trailing bytes, unknown version, a bound or an invariant broken) with an
 // error wrapping errState, and leaves s unchanged then. It never panics.
 func (s *State) UnmarshalBinary(b []byte) error {
-	d := decoder{b: b}
+	return s.unmarshal(b, nil)
+}
+
+// unmarshal is UnmarshalBinary of appendBinary's encoding with dict.
+func (s *State) unmarshal(b []byte, dict *strDict) error {
+	d := decoder{b: b, dict: dict}
 	st, err := d.state()
 	if err != nil {
 		return err
@@ -169,8 +219,39 @@ func (s *State) UnmarshalBinary(b []byte) error {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	dict *strDict
+}
+
+// ds reads what encoder.ds wrote.
+func (d *decoder) ds(limit int, what string) string {
+	if d.dict == nil {
+		return d.s(limit, what)
+	}
+	n := d.u()
+	if d.err != nil {
+		return ""
+	}
+	if n&1 == 1 {
+		if n>>1 >= uint64(len(d.dict.strs)) || len(d.dict.strs[n>>1]) > limit {
+			d.fail("bad %s reference", what)
+			return ""
+		}
+		return d.dict.strs[n>>1]
+	}
+	n >>= 1
+	if n > uint64(limit) {
+		d.fail("%s %d over its bound %d", what, n, limit)
+		return ""
+	}
+	if uint64(len(d.b)) < n {
+		d.fail("truncated %s", what)
+		return ""
+	}
+	v := string(d.b[:n])
+	d.b = d.b[n:]
+	return v
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -319,12 +400,12 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 	}
 	nops := d.bounded(maxOps, "operations")
 	for i := uint64(0); i < nops && d.err == nil; i++ {
-		w.ops = append(w.ops, opTally{key: d.s(maxOpKeyLen, "operation key"), req: d.u32("requests"),
+		w.ops = append(w.ops, opTally{key: d.ds(maxOpKeyLen, "operation key"), req: d.u32("requests"),
 			idReq: d.u32("requests"), bytes: d.u(), idBytes: d.u()})
 	}
 	nt := d.bounded(maxTmpls, "templates")
 	for i := uint64(0); i < nt && d.err == nil; i++ {
-		w.tmpls = append(w.tmpls, tmplTally{api: d.s(maxAPILen, "api"), tmpl: d.s(maxTmplLen, "template"),
+		w.tmpls = append(w.tmpls, tmplTally{api: d.ds(maxAPILen, "api"), tmpl: d.ds(maxTmplLen, "template"),
 			idReq: d.u32("requests"), ids: d.sketch("ids")})
 	}
 	switch d.byte() {
@@ -338,7 +419,7 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 		x.clients = d.sketch("clients")
 		na := d.bounded(maxPerAPI, "apis")
 		for i := uint64(0); i < na && d.err == nil; i++ {
-			x.apis = append(x.apis, apiTally{api: d.s(maxAPILen, "api"), req: d.u32("requests"), idReq: d.u32("requests")})
+			x.apis = append(x.apis, apiTally{api: d.ds(maxAPILen, "api"), req: d.u32("requests"), idReq: d.u32("requests")})
 		}
 		ns := d.bounded(maxSamples, "samples")
 		for i := uint64(0); i < ns && d.err == nil; i++ {

@@ -99,9 +99,15 @@ func (s *sample) own() {
 		return
 	}
 	s.method = ownMethod(s.method)
-	s.path = strings.Clone(clip(s.path, maxPathLen))
-	s.ua = strings.Clone(clip(s.ua, maxUALen))
-	s.client = strings.Clone(clip(s.client, maxClientLen))
+	// One allocation for the three: they live and go together.
+	path, ua, client := clip(s.path, maxPathLen), clip(s.ua, maxUALen), clip(s.client, maxClientLen)
+	var b strings.Builder
+	b.Grow(len(path) + len(ua) + len(client))
+	b.WriteString(path)
+	b.WriteString(ua)
+	b.WriteString(client)
+	all := b.String()
+	s.path, s.ua, s.client = all[:len(path)], all[len(path):len(path)+len(ua)], all[len(path)+len(ua):]
 	s.owned = true
 }
 
@@ -432,8 +438,10 @@ func (d *Delta) tidy() {
 // applied again (an optimistic-concurrency retry) unchanged.
 func (d *Delta) clone() Delta {
 	c := *d
-	c.ops = slices.Clone(d.ops)
-	c.tmpls = slices.Clone(d.tmpls)
+	// With some room: a state's window usually grows by an operation, a template or
+	// a sample or two after its first delta.
+	c.ops = cloneRoom(d.ops, 2, maxOps)
+	c.tmpls = cloneRoom(d.tmpls, 1, maxTmpls)
 	for i := range c.tmpls {
 		c.tmpls[i].ids = c.tmpls[i].ids.clone()
 	}
@@ -441,7 +449,7 @@ func (d *Delta) clone() Delta {
 		x := *d.x
 		x.paths, x.ok, x.failing, x.clients = d.x.paths.clone(), d.x.ok.clone(), d.x.failing.clone(), d.x.clients.clone()
 		x.apis = slices.Clone(d.x.apis)
-		x.samples = slices.Clone(d.x.samples)
+		x.samples = cloneRoom(d.x.samples, maxSamples, maxSamples)
 		c.x = &x
 	}
 	return c
@@ -473,4 +481,13 @@ func subU64(a, b uint64) uint64 {
 		return 0
 	}
 	return a - b
+}
+
+// cloneRoom is a copy of v (nil when empty) with room for up to room more elements,
+// within a capacity of at most limit.
+func cloneRoom[T any](v []T, room, limit int) []T {
+	if len(v) == 0 {
+		return nil
+	}
+	return append(make([]T, 0, max(len(v), min(len(v)+room, limit))), v...)
 }

@@ -69,9 +69,10 @@ func (e *Engine) Process(ctx context.Context, batchID string, recs []traffic.Rec
 		a.add(&recs[i])
 	}
 	kds := a.sorted()
+	bh := batchHash(batchID)
 	apply := func(i int, s *State) {
 		for _, d := range kds[i].ds {
-			s.Apply(batchID, d)
+			s.apply(bh, d)
 		}
 	}
 	var out []Finding

@@ -94,10 +94,21 @@ func (s *State) Apply(batchID string, d *Delta) (applied bool) {
 	if d == nil || d.size == 0 || d.n.req == 0 {
 		return false
 	}
+	return s.apply(batchHash(batchID), d)
+}
+
+// batchHash is the hash of a batch id that State.apply takes.
+func batchHash(batchID string) uint64 { return hashString(seedBatch, batchID) }
+
+// apply is Apply with the batch id hashed (batchHash) once per batch by the caller.
+func (s *State) apply(batch uint64, d *Delta) (applied bool) {
+	if d == nil || d.size == 0 || d.n.req == 0 {
+		return false
+	}
 	if !s.Empty() && s.cur.size != d.size {
 		*s = State{}
 	}
-	id := hashString(seedBatch, batchID) ^ mix64(uint64(d.start))
+	id := batch ^ mix64(uint64(d.start))
 	for _, x := range s.ring {
 		if x == id {
 			return false
