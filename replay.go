@@ -59,16 +59,12 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "apiguard replay: --config:", err)
 			return 2
 		}
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&dc); err != nil {
+		parsed, err := detect.ParseConfig(raw)
+		if err != nil {
 			fmt.Fprintf(stderr, "apiguard replay: --config %s: %v\n", *cfgFile, err)
 			return 2
 		}
-	}
-	if err := dc.Validate(); err != nil {
-		fmt.Fprintln(stderr, "apiguard replay: --config:", err)
-		return 2
+		dc = *parsed
 	}
 	trusted, err := config.ParsePrefixes(*proxies)
 	if err != nil {

@@ -151,3 +151,22 @@ func TestReplayOutputShape(t *testing.T) {
 }
 
 func twoDigits(n int) string { return string(rune('0'+n/10)) + string(rune('0'+n%10)) }
+
+// A bad threshold file is refused with every problem named, before anything is read.
+func TestReplayRefusesBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ body, want string }{
+		{`{"flood": {"limit": 0}, "probing": {"min_error_share": 2}}`, "flood.limit"},
+		{`{"flod": {}}`, "flod"},
+	} {
+		path := filepath.Join(dir, "thresholds.json")
+		if err := os.WriteFile(path, []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code := run([]string{"replay", "--config", path, "missing.log"}, nil, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%s: exit %d, %s", c.body, code, errOut.String())
+		}
+	}
+}

@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -108,18 +106,15 @@ func (a *App) Responder() (*respond.Service, error) {
 // when empty) and validates them; serve and the host call it at start-up so a bad
 // threshold is reported before the first batch.
 func DetectConfig(cfg *config.Config) (*detect.Config, error) {
-	dc := detect.DefaultConfig()
-	if cfg.DetectConfig != "" {
-		dec := json.NewDecoder(strings.NewReader(cfg.DetectConfig))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&dc); err != nil {
-			return nil, fmt.Errorf("APIGUARD_DETECT_CONFIG: %w", err)
-		}
+	if cfg.DetectConfig == "" {
+		dc := detect.DefaultConfig()
+		return &dc, nil
 	}
-	if err := dc.Validate(); err != nil {
+	dc, err := detect.ParseConfig([]byte(cfg.DetectConfig))
+	if err != nil {
 		return nil, fmt.Errorf("APIGUARD_DETECT_CONFIG: %w", err)
 	}
-	return &dc, nil
+	return dc, nil
 }
 
 // Detector returns the traffic detection engine over the Table Storage state, created
