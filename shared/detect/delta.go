@@ -144,8 +144,13 @@ type extra struct {
 }
 
 func (x *extra) empty() bool {
+	return x.countsEmpty() && len(x.samples) == 0
+}
+
+// countsEmpty is empty but for the samples.
+func (x *extra) countsEmpty() bool {
 	return x.id == (counts{}) && x.paths.empty() && x.ok.empty() && x.failing.empty() &&
-		x.clients.empty() && len(x.apis) == 0 && len(x.samples) == 0
+		x.clients.empty() && len(x.apis) == 0
 }
 
 // Delta is one batch's contribution to one key in one window: counters that add,
@@ -194,7 +199,18 @@ func (d *Delta) Merge(o *Delta) bool {
 	return true
 }
 
-func (d *Delta) merge(o *Delta) {
+func (d *Delta) merge(o *Delta) { d.mergeSampling(o, true) }
+
+// mergeTidy is merge then tidy, for a State's window: samples that tidy would drop
+// (the merged window is not worth sampling) are neither merged nor kept.
+func (d *Delta) mergeTidy(o *Delta) {
+	d.mergeSampling(o, false)
+	d.tidy()
+}
+
+// mergeSampling is merge; with always false, samples are merged only when the merged
+// window keeps them (tidy), else dropped.
+func (d *Delta) mergeSampling(o *Delta, always bool) {
 	d.n.add(o.n)
 	d.age = max(d.age, o.age)
 	d.lateness = max(d.lateness, o.lateness)
@@ -204,8 +220,22 @@ func (d *Delta) merge(o *Delta) {
 	for i := range o.tmpls {
 		d.addTmpl(&o.tmpls[i])
 	}
-	if o.x != nil {
-		d.ext().merge(o.x)
+	if o.x == nil {
+		return
+	}
+	keep := always || (!d.pop && d.worthSampling())
+	if d.x == nil && !keep && o.x.countsEmpty() {
+		return // only samples, and they would be dropped: no extra to allocate
+	}
+	x := d.ext()
+	x.mergeCounts(o.x)
+	switch {
+	case keep:
+		if len(o.x.samples) > 0 {
+			x.samples = mergeSamples(x.samples, o.x.samples)
+		}
+	default:
+		x.samples = nil
 	}
 }
 
@@ -263,6 +293,14 @@ func (x *extra) identities() (all, failedOnly int, estimated bool) {
 }
 
 func (x *extra) merge(o *extra) {
+	x.mergeCounts(o)
+	if len(o.samples) > 0 {
+		x.samples = mergeSamples(x.samples, o.samples)
+	}
+}
+
+// mergeCounts is merge without the samples.
+func (x *extra) mergeCounts(o *extra) {
 	x.id.add(o.id)
 	x.paths.merge(&o.paths)
 	x.ok.merge(&o.ok)
@@ -270,9 +308,6 @@ func (x *extra) merge(o *extra) {
 	x.clients.merge(&o.clients)
 	for _, a := range o.apis {
 		x.addAPI(a)
-	}
-	if len(o.samples) > 0 {
-		x.samples = mergeSamples(x.samples, o.samples)
 	}
 }
 
@@ -436,7 +471,18 @@ func (d *Delta) tidy() {
 
 // clone is a deep copy: a state never shares memory with a delta, so a delta can be
 // applied again (an optimistic-concurrency retry) unchanged.
-func (d *Delta) clone() Delta {
+func (d *Delta) clone() Delta { return d.cloneSampling(true) }
+
+// cloneTidy is clone then tidy, for a State's window: samples that tidy would drop are
+// not copied.
+func (d *Delta) cloneTidy() Delta {
+	c := d.cloneSampling(d.worthSampling() && !d.pop)
+	c.tidy()
+	return c
+}
+
+// cloneSampling is clone, leaving out the samples unless samples is true.
+func (d *Delta) cloneSampling(samples bool) Delta {
 	c := *d
 	// With some room: a state's window usually grows by an operation, a template or
 	// a sample or two after its first delta.
@@ -445,11 +491,15 @@ func (d *Delta) clone() Delta {
 	for i := range c.tmpls {
 		c.tmpls[i].ids = c.tmpls[i].ids.clone()
 	}
-	if d.x != nil {
+	c.x = nil
+	if d.x != nil && (samples || !d.x.countsEmpty()) {
 		x := *d.x
 		x.paths, x.ok, x.failing, x.clients = d.x.paths.clone(), d.x.ok.clone(), d.x.failing.clone(), d.x.clients.clone()
 		x.apis = slices.Clone(d.x.apis)
-		x.samples = cloneRoom(d.x.samples, maxSamples, maxSamples)
+		x.samples = nil
+		if samples {
+			x.samples = cloneRoom(d.x.samples, maxSamples, maxSamples)
+		}
 		c.x = &x
 	}
 	return c

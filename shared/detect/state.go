@@ -117,11 +117,9 @@ func (s *State) apply(batch uint64, d *Delta) (applied bool) {
 	size := int64(d.size)
 	switch {
 	case s.Empty():
-		s.cur = d.clone()
-		s.cur.tidy()
+		s.cur = d.cloneTidy()
 	case d.start == s.cur.start:
-		s.cur.merge(d)
-		s.cur.tidy()
+		s.cur.mergeTidy(d)
 	case d.start > s.cur.start:
 		s.base.fold(&s.cur)
 		if d.start-size == s.cur.start {
@@ -130,16 +128,14 @@ func (s *State) apply(batch uint64, d *Delta) (applied bool) {
 		} else {
 			s.prev = nil
 		}
-		s.cur = d.clone()
-		s.cur.tidy()
+		s.cur = d.cloneTidy()
 	case d.start == s.cur.start-size && d.open(s.cur.last()):
 		if s.prev == nil {
-			p := d.clone()
+			p := d.cloneTidy()
 			s.prev = &p
 		} else {
-			s.prev.merge(d)
+			s.prev.mergeTidy(d)
 		}
-		s.prev.tidy()
 	default:
 		if s.late < math.MaxUint32 {
 			s.late++
