@@ -8,6 +8,22 @@ import (
 // API Management gateway logs, in their two spellings (see README.md). Keys match
 // case-insensitively; unknown keys are skipped unread, so newer shapes decode.
 
+// The keys each switch below reads (plus "records", which walkRecord reads), for
+// memberOf's length filter: keep them in step with the cases.
+var (
+	diagTopKeys = keyLens("records", "time", "calleripaddress", "durationms", "properties")
+
+	diagPropertyKeys = keyLens("method", "url", "responsecode", "requestsize", "responsesize",
+		"apiid", "operationid", "userid", "apimsubscriptionid", "clienttime", "backendtime",
+		"requestheaders")
+
+	analyticsKeys = keyLens("records", "timegenerated", "calleripaddress", "method", "url",
+		"responsecode", "requestsize", "responsesize", "totaltime", "clienttime", "backendtime",
+		"apiid", "operationid", "userid", "apimsubscriptionid", "requestheaders")
+
+	headerKeys = keyLens("x-azure-socketip", "x-azure-clientip", "user-agent", "host")
+)
+
 // diagTop reads one member of a GatewayLogs diagnostic record.
 func (d *decoder) diagTop(c *cursor, key []byte) {
 	f := &d.f
@@ -19,7 +35,7 @@ func (d *decoder) diagTop(c *cursor, key []byte) {
 	case "durationms":
 		f.latency, f.hasLat = parseDuration(d.text(c), time.Millisecond), true
 	case "properties":
-		d.walkNested(c, d.diagProperty)
+		d.walkNestedOf(c, d.diagProperty, diagPropertyKeys)
 	default:
 		c.skip()
 	}
@@ -50,7 +66,7 @@ func (d *decoder) diagProperty(c *cursor, key []byte) {
 	case "clienttime", "backendtime":
 		f.partTime += parseDuration(d.text(c), time.Millisecond)
 	case "requestheaders":
-		d.walkNested(c, d.header)
+		d.walkNestedOf(c, d.header, d.headerKeys)
 	default:
 		c.skip()
 	}
@@ -87,7 +103,7 @@ func (d *decoder) analyticsRow(c *cursor, key []byte) {
 	case "apimsubscriptionid":
 		f.sub = d.text(c)
 	case "requestheaders":
-		d.walkNested(c, d.header)
+		d.walkNestedOf(c, d.header, d.headerKeys)
 	default:
 		c.skip()
 	}

@@ -44,6 +44,9 @@ type decoder struct {
 	proxies []netip.Prefix
 	fwdKey  []byte // the forwarded header, lowercased
 
+	topKeys    uint64 // memberOf's want mask for a record's top level
+	headerKeys uint64 // and for logged request headers
+
 	out  Batch
 	n    int  // items so far (records and set-asides)
 	halt bool // the rest of the current input cannot be read
@@ -72,6 +75,16 @@ func newDecoder(opts Options, format Format) *decoder {
 		}
 	}
 	d.fwdKey = bytes.ToLower([]byte(opts.Trust.ForwardedHeader))
+	d.topKeys, d.headerKeys = anyKey, headerKeys|keyLens(string(d.fwdKey))
+	if len(d.fwdKey) == 0 {
+		d.headerKeys = anyKey // header compares "" with the keys the filter blanks
+	}
+	switch format {
+	case FormatAPIMDiagnostic:
+		d.topKeys = diagTopKeys
+	case FormatAPIMLogAnalytics:
+		d.topKeys = analyticsKeys
+	}
 	return d
 }
 

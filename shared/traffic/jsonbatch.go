@@ -168,7 +168,7 @@ func (d *decoder) item(c *cursor, wrap bool) {
 func (d *decoder) walkRecord(c *cursor, wrap bool) (wrapped bool) {
 	c.i++ // '{'
 	for {
-		key, ok := d.member(c)
+		key, ok := d.memberOf(c, d.topKeys)
 		if !ok {
 			return wrapped
 		}
@@ -200,11 +200,17 @@ func (d *decoder) walkRecord(c *cursor, wrap bool) (wrapped bool) {
 // The value at the cursor may be the object itself or a string holding it (older
 // APIM records, Log Analytics dynamic columns); anything else is skipped.
 func (d *decoder) walkNested(c *cursor, fn func(c *cursor, key []byte)) {
+	d.walkNestedOf(c, fn, anyKey)
+}
+
+// walkNestedOf is walkNested for a fn that reads only keys of the lengths in want
+// (see keyLens); fn gets "" for the others.
+func (d *decoder) walkNestedOf(c *cursor, fn func(c *cursor, key []byte), want uint64) {
 	doc, isObject := d.nestedDoc(c, d.opts.MaxRecordBytes)
 	if isObject {
 		c.i++
 		for {
-			key, ok := d.member(c)
+			key, ok := d.memberOf(c, want)
 			if !ok {
 				return
 			}
@@ -221,7 +227,7 @@ func (d *decoder) walkNested(c *cursor, fn func(c *cursor, key []byte)) {
 	}
 	sub.i++
 	for {
-		key, ok := d.member(sub)
+		key, ok := d.memberOf(sub, want)
 		if !ok {
 			break
 		}

@@ -39,7 +39,7 @@ func (c *cursor) peek() byte {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipWS(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) { // compact JSON: one compare
 		i++
 	}
 	return i
@@ -54,12 +54,11 @@ func skipWS(b []byte, i int) int {
 func scanString(b []byte, i int) (end int, esc, ok bool) {
 	j := i + 1
 	for n := min(len(b), j+64); j+8 <= n; j += 8 {
-		if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
-			if b[j] == '"' {
-				return j + 1, false, true
+		if q, s := quoteAndBackslash(binary.LittleEndian.Uint64(b[j:])); q|s != 0 {
+			if q != 0 && (s == 0 || q&-q < s&-s) { // a quote before any backslash
+				return j + bits.TrailingZeros64(q)>>3 + 1, false, true
 			}
-			return scanEscaped(b, j)
+			return scanEscaped(b, j+bits.TrailingZeros64(s)>>3)
 		}
 	}
 	for {
@@ -88,13 +87,13 @@ func scanString(b []byte, i int) (end int, esc, ok bool) {
 	}
 }
 
-// quoteOrBackslash marks (high bit) the bytes of v that may be '"' or '\\'; the
-// lowest mark is exact.
-func quoteOrBackslash(v uint64) uint64 {
+// quoteAndBackslash marks (high bit) the bytes of v that may be '"' (q) and '\\'
+// (s); the lowest mark of each is exact, those above it may be false.
+func quoteAndBackslash(v uint64) (q, s uint64) {
 	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	q := v ^ (lsb * '"')
-	s := v ^ (lsb * '\\')
-	return ((q-lsb)&^q | (s-lsb)&^s) & msb
+	x := v ^ (lsb * '"')
+	y := v ^ (lsb * '\\')
+	return (x - lsb) &^ x & msb, (y - lsb) &^ y & msb
 }
 
 // scanEscaped finishes scanString for a string with a backslash at b[j].
@@ -299,6 +298,12 @@ const foldLen = 64
 // closing brace (consumed) or on a syntax error (c.err set). Keys longer than
 // foldLen come back as "" (no decoder wants them).
 func (d *decoder) member(c *cursor) ([]byte, bool) {
+	return d.memberOf(c, anyKey)
+}
+
+// memberOf is member for a caller that wants only keys whose lengths are in want
+// (see keyLens): any other key comes back as "", without being folded.
+func (d *decoder) memberOf(c *cursor, want uint64) ([]byte, bool) {
 	if c.err != "" {
 		return nil, false
 	}
@@ -322,6 +327,7 @@ func (d *decoder) member(c *cursor) ([]byte, bool) {
 		c.fail("expected a key")
 		return nil, false
 	}
+	start := i
 	end, esc, ok := scanString(b, i)
 	if !ok {
 		c.i = i
@@ -345,13 +351,54 @@ func (d *decoder) member(c *cursor) ([]byte, bool) {
 		c.fail("unexpected end of input: missing value")
 		return nil, false
 	}
-	if len(key) > foldLen {
+	if n := len(key); n > foldLen || n < 64 && want&(1<<n) == 0 {
 		return d.fold[:0], true
 	}
-	for j, ch := range key {
-		d.fold[j] = lowerASCII[ch]
+	if esc {
+		return foldKey(&d.fold, key, len(key)), true
 	}
-	return d.fold[:len(key)], true
+	return foldKey(&d.fold, b[start+1:], len(key)), true
+}
+
+// foldKey lowercases the key src[:n] (n at most foldLen) into buf, eight bytes at a
+// time; bytes of src past the key may be read (and folded into buf past n), never
+// returned.
+func foldKey(buf *[foldLen]byte, src []byte, n int) []byte {
+	j := 0
+	for ; j+8 <= len(src) && j < n && j+8 <= foldLen; j += 8 {
+		binary.LittleEndian.PutUint64(buf[j:], lowerSWAR(binary.LittleEndian.Uint64(src[j:])))
+	}
+	key := src[:n]
+	for ; j < len(key); j++ {
+		buf[j] = lowerASCII[key[j]]
+	}
+	return buf[:len(key)]
+}
+
+// lowerSWAR maps the ASCII upper-case letters among the eight bytes of v to lower
+// case, leaving every other byte (including non-ASCII ones) as it is.
+func lowerSWAR(v uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	h := v &^ msb              // the low seven bits of each byte: adding to them cannot carry out
+	ge := h + lsb*(0x80-'A')   // high bit set where h >= 'A'
+	gt := h + lsb*(0x80-'Z'-1) // high bit set where h > 'Z'
+	m := ge &^ gt &^ v & msb   // ASCII bytes in 'A'..'Z'
+	return v | m>>2            // 0x80>>2 == 'a'-'A'
+}
+
+// anyKey wants keys of every length.
+const anyKey = ^uint64(0)
+
+// keyLens is the want mask of memberOf for a decoder that switches on keys: one
+// bit per length. A key of 64 bytes or more sets no bit (and is always wanted).
+func keyLens(keys ...string) uint64 {
+	var m uint64
+	for _, k := range keys {
+		if len(k) < 64 {
+			m |= 1 << len(k)
+		}
+	}
+	return m
 }
 
 // skip skips the value at the cursor.
