@@ -536,10 +536,22 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// keyItem is one (key value, window) delta of a kind of key, for sorting.
+// keyItem is one (key value, window) delta of a kind of key, for sorting. pfx is
+// the first 8 bytes of v, big-endian, zero-padded: when two prefixes differ they order
+// the values as strings.Compare does, so most comparisons need neither string.
 type keyItem struct {
-	v string
-	d *Delta
+	pfx uint64
+	v   string
+	d   *Delta
+}
+
+func newKeyItem(v string, d *Delta) keyItem {
+	var p uint64
+	n := min(len(v), 8)
+	for i := 0; i < n; i++ {
+		p |= uint64(v[i]) << (56 - 8*i)
+	}
+	return keyItem{pfx: p, v: v, d: d}
 }
 
 // keyDeltas is one key's deltas, in window order.
@@ -566,19 +578,19 @@ func (a *aggregator) sorted() []keyDeltas {
 			name = k.a.String()
 			a.names[k.a] = name
 		}
-		a.items = append(a.items, keyItem{name, d})
+		a.items = append(a.items, newKeyItem(name, d))
 	}
 	a.group(KeyIP)
 	for k, d := range a.ops {
-		a.items = append(a.items, keyItem{k.s, d})
+		a.items = append(a.items, newKeyItem(k.s, d))
 	}
 	a.group(KeyOp)
 	for k, d := range a.subs {
-		a.items = append(a.items, keyItem{keyValue(k.s), d})
+		a.items = append(a.items, newKeyItem(keyValue(k.s), d))
 	}
 	a.group(KeySubscription)
 	for k, d := range a.users {
-		a.items = append(a.items, keyItem{keyValue(k.s), d})
+		a.items = append(a.items, newKeyItem(keyValue(k.s), d))
 	}
 	a.group(KeyUser)
 	return a.kds
@@ -588,6 +600,9 @@ func (a *aggregator) sorted() []keyDeltas {
 func (a *aggregator) group(t KeyType) {
 	items := a.items
 	slices.SortFunc(items, func(x, y keyItem) int {
+		if x.pfx != y.pfx {
+			return cmp.Compare(x.pfx, y.pfx)
+		}
 		if c := strings.Compare(x.v, y.v); c != 0 {
 			return c
 		}

@@ -111,6 +111,75 @@ func (s *sample) own() {
 	s.owned = true
 }
 
+// ownFrom is own, reusing the strings of the owned samples in kept that are equal to
+// this one's (the same client, user agent or endpoint in another sample of the window),
+// so a sample that repeats them allocates less or nothing.
+func (s *sample) ownFrom(kept []sample) {
+	if s.owned {
+		return
+	}
+	path, ua, client := clip(s.path, maxPathLen), clip(s.ua, maxUALen), clip(s.client, maxClientLen)
+	var havePath, haveUA, haveClient bool
+	for i := range kept {
+		k := &kept[i]
+		if !k.owned {
+			continue
+		}
+		if !havePath && k.path == path {
+			path, havePath = k.path, true
+		}
+		if !haveUA && k.ua == ua {
+			ua, haveUA = k.ua, true
+		}
+		if !haveClient && k.client == client {
+			client, haveClient = k.client, true
+		}
+	}
+	if !havePath && !haveUA && !haveClient {
+		s.own()
+		return
+	}
+	s.method = ownMethod(s.method)
+	n := 0
+	if !havePath {
+		n += len(path)
+	}
+	if !haveUA {
+		n += len(ua)
+	}
+	if !haveClient {
+		n += len(client)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	if !havePath {
+		b.WriteString(path)
+	}
+	if !haveUA {
+		b.WriteString(ua)
+	}
+	if !haveClient {
+		b.WriteString(client)
+	}
+	all, at := b.String(), 0
+	take := func(v string) string {
+		c := all[at : at+len(v)]
+		at += len(v)
+		return c
+	}
+	if !havePath {
+		path = take(path)
+	}
+	if !haveUA {
+		ua = take(ua)
+	}
+	if !haveClient {
+		client = take(client)
+	}
+	s.path, s.ua, s.client = path, ua, client
+	s.owned = true
+}
+
 // ownMethod is a copy of method of its own, clipped: a constant for the usual ones.
 func ownMethod(m string) string {
 	switch m {
@@ -321,8 +390,11 @@ func (d *Delta) addTmpl(t *tmplTally) {
 			return
 		}
 	}
-	c := tmplTally{api: t.api, tmpl: t.tmpl, idReq: t.idReq, ids: t.ids.clone()}
+	c := tmplTally{api: t.api, tmpl: t.tmpl, idReq: t.idReq, ids: t.ids.cloneRoom()}
 	if len(d.tmpls) < maxTmpls {
+		if d.tmpls == nil {
+			d.tmpls = make([]tmplTally, 0, 2)
+		}
 		d.tmpls = append(d.tmpls, c)
 		return
 	}
@@ -377,7 +449,24 @@ func sampleBetter(a, b *sample) bool {
 // mergeSamples keeps the best maxSamples of a and b, in a's room when it has some,
 // sorted best first: any merge order keeps the same samples in the same order.
 func mergeSamples(a, b []sample) []sample {
+	// While a is full, a sample no better than a's worst changes nothing (what offer
+	// would find after looking for the worst again): one comparison each.
+	worst := -1
 	for i := range b {
+		if len(a) == maxSamples {
+			if worst < 0 {
+				worst = 0
+				for j := 1; j < len(a); j++ {
+					if sampleBetter(&a[worst], &a[j]) {
+						worst = j
+					}
+				}
+			}
+			if !sampleBetter(&b[i], &a[worst]) {
+				continue
+			}
+			worst = -1
+		}
 		a = offer(a, &b[i])
 	}
 	// Insertion sort: at most maxSamples, usually in order already. sampleBetter is a
@@ -462,7 +551,7 @@ func (d *Delta) tidy() {
 		d.x.samples = nil
 	}
 	for i := range d.x.samples {
-		d.x.samples[i].own()
+		d.x.samples[i].ownFrom(d.x.samples)
 	}
 	if d.x.empty() {
 		d.x = nil

@@ -65,7 +65,7 @@ func (d *distinct) merge(o *distinct) {
 		return
 	}
 	if len(d.h) == 0 {
-		d.h, d.sat = slices.Clone(o.h), o.sat
+		*d = o.cloneRoom()
 		return
 	}
 	// Count the union up to sketchK: m values are kept, i of d's and j of o's.
@@ -154,6 +154,17 @@ func compareSketches(a, b *distinct) (union, aOnly int, estimated bool) {
 }
 
 func (d distinct) clone() distinct { return distinct{h: slices.Clone(d.h), sat: d.sat} }
+
+// cloneRoom is clone with the room merge would grow to: a state's sketch that takes
+// more values in later batches is merged in place instead of being reallocated.
+func (d distinct) cloneRoom() distinct {
+	if len(d.h) == 0 {
+		return distinct{sat: d.sat}
+	}
+	h := make([]uint64, len(d.h), min(max(2*len(d.h), 8), sketchK))
+	copy(h, d.h)
+	return distinct{h: h, sat: d.sat}
+}
 
 // valid checks the invariants a decoded sketch must hold.
 func (d *distinct) valid() bool {
