@@ -2,15 +2,15 @@ package fragment
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"net/netip"
-	"slices"
 	"strconv"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/waf"
 )
 
-// u128 is an address as an integer, IPv4 in the low 32 bits: aggregation is interval
-// arithmetic, which is simplest on integers.
+// u128 is an address as an integer, IPv4 in the low 32 bits: the hex keys and range ends
+// of the rendered blocks are read off it. Aggregation itself is waf.Aggregate.
 type u128 struct{ hi, lo uint64 }
 
 func (a u128) cmp(b u128) int {
@@ -31,33 +31,6 @@ func (a u128) cmp(b u128) int {
 
 func (a u128) or(b u128) u128 { return u128{a.hi | b.hi, a.lo | b.lo} }
 
-func (a u128) sub(b u128) u128 {
-	lo, borrow := bits.Sub64(a.lo, b.lo, 0)
-	hi, _ := bits.Sub64(a.hi, b.hi, borrow)
-	return u128{hi, lo}
-}
-
-// addOne returns a+1 and whether it wrapped past 2^128-1.
-func (a u128) addOne() (u128, bool) {
-	lo, c := bits.Add64(a.lo, 1, 0)
-	hi, c := bits.Add64(a.hi, 0, c)
-	return u128{hi, lo}, c != 0
-}
-
-func (a u128) trailingZeros() int {
-	if a.lo != 0 {
-		return bits.TrailingZeros64(a.lo)
-	}
-	return 64 + bits.TrailingZeros64(a.hi)
-}
-
-func (a u128) bitLen() int {
-	if a.hi != 0 {
-		return 64 + bits.Len64(a.hi)
-	}
-	return bits.Len64(a.lo)
-}
-
 // lowMask has the low n bits set, 0 <= n <= 128.
 func lowMask(n int) u128 {
 	switch {
@@ -74,13 +47,12 @@ func lowMask(n int) u128 {
 // span is a CIDR block in integer form with what eviction needs to know about the
 // desired blocks it stands for.
 type span struct {
-	start  u128
-	v6     bool
-	bits   int // prefix length
-	sev    int
-	exp    time.Time // UTC, no monotonic reading
-	fwd    bool      // some entry it covers was learnt from a forwarded header
-	covers int       // desired entries it stands for
+	start u128
+	v6    bool
+	bits  int // prefix length
+	sev   int
+	exp   time.Time // UTC, no monotonic reading
+	fwd   bool      // some entry it covers was learnt from a forwarded header
 }
 
 func (s *span) width() int {
@@ -108,10 +80,10 @@ func spanOf(p netip.Prefix) (span, bool) {
 	a = netip.PrefixFrom(a, n).Masked().Addr()
 	if a.Is4() {
 		b := a.As4()
-		return span{start: u128{0, uint64(binary.BigEndian.Uint32(b[:]))}, bits: n, covers: 1}, true
+		return span{start: u128{0, uint64(binary.BigEndian.Uint32(b[:]))}, bits: n}, true
 	}
 	b := a.As16()
-	return span{start: u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}, v6: true, bits: n, covers: 1}, true
+	return span{start: u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}, v6: true, bits: n}, true
 }
 
 func (s *span) addr(x u128) netip.Addr {
@@ -203,91 +175,28 @@ func (s *span) addressText(x u128) string {
 	return s.addr(x).String()
 }
 
-// cmpSpan is the canonical order: IPv4 before IPv6, by first address, the larger block
-// first.
-func cmpSpan(a, b *span) int {
-	if a.v6 != b.v6 {
-		if !a.v6 {
-			return -1
-		}
-		return 1
-	}
-	if c := a.start.cmp(b.start); c != 0 {
-		return c
-	}
-	return a.bits - b.bits
-}
-
 // contains reports whether block b holds block s.
 func (b *span) contains(s *span) bool {
 	return b.v6 == s.v6 && b.start.cmp(s.start) <= 0 && s.end().cmp(b.end()) <= 0
 }
 
-// aggregate returns the fewest CIDR blocks covering exactly the union of in: entries
-// inside another disappear, sibling halves become their parent. It never covers an
-// address nobody asked for (10.0.0.0-10.0.0.2 stays 10.0.0.0/31 + 10.0.0.2). Each
-// block keeps the highest severity, the latest expiry and the forwarded flag of what
-// it covers, so evicting it evicts all of them at the importance of the most
-// important. The result is in canonical order whatever the input order. in is sorted
-// in place.
-//
-// Overlapping and adjacent blocks are joined into maximal intervals, and each interval
-// is cut into the largest aligned blocks that fit: that is the unique minimal exact
-// cover, and every input block lies inside exactly one output block.
+// aggregate is waf.Aggregate on spans: the fewest CIDR blocks covering exactly the
+// union of in (10.0.0.0-10.0.0.2 stays 10.0.0.0/31 + 10.0.0.2), each keeping the highest
+// severity, the latest expiry and the forwarded flag of what it covers, so evicting it
+// evicts all of them at the importance of the most important. Every input block lies
+// inside exactly one output block. The result is in canonical order (IPv4 before IPv6,
+// by first address, the larger block first) whatever the input order.
 func aggregate(in []span) []span {
-	slices.SortFunc(in, func(a, b span) int { return cmpSpan(&a, &b) })
-	var out []span
-	for i := 0; i < len(in); {
-		v6, s, e := in[i].v6, in[i].start, in[i].end()
-		j := i + 1
-		for ; j < len(in) && in[j].v6 == v6; j++ {
-			next, wrapped := e.addOne()
-			if !wrapped && (v6 || e.lo != 0xffffffff) && in[j].start.cmp(next) > 0 {
-				break // a gap
-			}
-			if je := in[j].end(); je.cmp(e) > 0 {
-				e = je
-			}
-		}
-		out = cut(out, in[i:j], s, e, v6)
-		i = j
+	entries := make([]waf.Entry, len(in))
+	for i := range in {
+		entries[i] = waf.Entry{Prefix: in[i].prefix(), Severity: in[i].sev, Expires: in[i].exp, Forwarded: in[i].fwd}
+	}
+	agg := waf.Aggregate(entries)
+	out := make([]span, 0, len(agg))
+	for _, e := range agg {
+		s, _ := spanOf(e.Prefix) // already canonical: cannot fail
+		s.sev, s.exp, s.fwd = e.Severity, e.Expires, e.Forwarded
+		out = append(out, s)
 	}
 	return out
-}
-
-// cut appends the largest aligned blocks covering [s, e] and folds into each the
-// inputs (sorted by start) it contains.
-func cut(out, in []span, s, e u128, v6 bool) []span {
-	width := 32
-	if v6 {
-		width = 128
-	}
-	k := 0
-	for {
-		n := min(s.trailingZeros(), width)
-		if left := e.sub(s); left != lowMask(128) {
-			size, _ := left.addOne()
-			n = min(n, size.bitLen()-1)
-		}
-		last := s.or(lowMask(n))
-		b := span{start: s, v6: v6, bits: width - n}
-		for ; k < len(in) && in[k].start.cmp(last) <= 0; k++ {
-			it := &in[k]
-			if b.covers == 0 {
-				b.sev, b.exp = it.sev, it.exp
-			} else {
-				b.sev = max(b.sev, it.sev)
-				if it.exp.After(b.exp) {
-					b.exp = it.exp
-				}
-			}
-			b.fwd = b.fwd || it.fwd
-			b.covers += it.covers
-		}
-		out = append(out, b)
-		if last.cmp(e) >= 0 {
-			return out
-		}
-		s, _ = last.addOne()
-	}
 }
