@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/apiguard/apiguard/shared/enforce"
@@ -160,4 +162,29 @@ func RetryAfter(resp *http.Response, now time.Time) time.Duration {
 
 func clampWait(d time.Duration) time.Duration {
 	return min(max(d, 0), maxRetryAfter)
+}
+
+// ClientOptions returns a copy of opts (nil: defaults) whose retry policy leaves 429 to
+// the caller: the reconcilers honour Retry-After themselves, with an injectable sleep
+// and a cap, and azcore's retry would otherwise sleep up to MaxRetryDelay per attempt
+// inside one call and spend more of ARM's write budget. Status codes the caller set are
+// kept.
+func ClientOptions(opts *arm.ClientOptions) *arm.ClientOptions {
+	var out arm.ClientOptions
+	if opts != nil {
+		out = *opts
+	}
+	if out.Retry.StatusCodes == nil {
+		// azcore's defaults (policy.RetryOptions.StatusCodes) minus 429.
+		out.Retry.StatusCodes = []int{
+			http.StatusRequestTimeout,
+			http.StatusInternalServerError,
+			http.StatusBadGateway,
+			http.StatusServiceUnavailable,
+			http.StatusGatewayTimeout,
+		}
+	} else {
+		out.Retry.StatusCodes = slices.Clone(out.Retry.StatusCodes)
+	}
+	return &out
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -22,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 
 	"github.com/apiguard/apiguard/shared/enforce"
+	"github.com/apiguard/apiguard/shared/enforce/armfault"
 	"github.com/apiguard/apiguard/shared/fault"
 )
 
@@ -59,7 +59,7 @@ func Clock(now func() time.Time) Option {
 
 // NewBackend returns the backend for one WAF policy. It does no network I/O: the
 // clients connect on first use. opts may be nil; 429 is taken out of its retries
-// (see clientOptions).
+// (see armfault.ClientOptions).
 func NewBackend(id ResourceID, cred azcore.TokenCredential, opts *arm.ClientOptions, options ...Option) (enforce.Backend, error) {
 	if err := id.validate(); err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func NewBackend(id ResourceID, cred azcore.TokenCredential, opts *arm.ClientOpti
 	for _, o := range options {
 		o(&set)
 	}
-	copts := clientOptions(opts)
+	copts := armfault.ClientOptions(opts)
 	switch id.Kind {
 	case KindFrontDoor:
 		c, err := armfrontdoor.NewPoliciesClient(id.Subscription, cred, copts)
@@ -86,30 +86,6 @@ func NewBackend(id ResourceID, cred azcore.TokenCredential, opts *arm.ClientOpti
 		}
 		return &appGW{id: id, client: c, set: set}, nil
 	}
-}
-
-// clientOptions returns a copy of opts (nil: defaults) whose retry policy leaves 429 to
-// the caller: the reconciler honours Retry-After itself, with an injectable sleep and a
-// cap, and azcore's retry would otherwise sleep up to MaxRetryDelay per attempt inside
-// one call and spend more of ARM's write budget. Status codes the caller set are kept.
-func clientOptions(opts *arm.ClientOptions) *arm.ClientOptions {
-	var out arm.ClientOptions
-	if opts != nil {
-		out = *opts
-	}
-	if out.Retry.StatusCodes == nil {
-		// azcore's defaults (policy.RetryOptions.StatusCodes) minus 429.
-		out.Retry.StatusCodes = []int{
-			http.StatusRequestTimeout,
-			http.StatusInternalServerError,
-			http.StatusBadGateway,
-			http.StatusServiceUnavailable,
-			http.StatusGatewayTimeout,
-		}
-	} else {
-		out.Retry.StatusCodes = slices.Clone(out.Retry.StatusCodes)
-	}
-	return &out
 }
 
 // conditional adds If-Match to every request made with the returned context. An empty

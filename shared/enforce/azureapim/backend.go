@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/apimanagement/armapimanagement/v3"
 
 	"github.com/apiguard/apiguard/shared/enforce"
+	"github.com/apiguard/apiguard/shared/enforce/armfault"
 	"github.com/apiguard/apiguard/shared/fault"
 )
 
@@ -73,30 +73,6 @@ func newSettings(options []Option) settings {
 		o(&set)
 	}
 	return set
-}
-
-// clientOptions returns a copy of opts (nil: defaults) whose retry policy leaves 429 to
-// the caller: the reconciler honours Retry-After itself, with an injectable sleep and a
-// cap, and azcore's retry would otherwise sleep up to MaxRetryDelay per attempt inside
-// one call and spend more of ARM's write budget. Status codes the caller set are kept.
-func clientOptions(opts *arm.ClientOptions) *arm.ClientOptions {
-	var out arm.ClientOptions
-	if opts != nil {
-		out = *opts
-	}
-	if out.Retry.StatusCodes == nil {
-		// azcore's defaults (policy.RetryOptions.StatusCodes) minus 429.
-		out.Retry.StatusCodes = []int{
-			http.StatusRequestTimeout,
-			http.StatusInternalServerError,
-			http.StatusBadGateway,
-			http.StatusServiceUnavailable,
-			http.StatusGatewayTimeout,
-		}
-	} else {
-		out.Retry.StatusCodes = slices.Clone(out.Retry.StatusCodes)
-	}
-	return &out
 }
 
 // conditional turns the Backend's etag into the write's condition: If-Match: etag
@@ -165,7 +141,7 @@ var _ enforce.Backend = (*policyBackend)(nil)
 
 // NewPolicyBackend returns the backend for the policy document at scope in svc. It
 // does no network I/O: the client connects on first use. opts may be nil; 429 is taken
-// out of its retries (see clientOptions).
+// out of its retries (see armfault.ClientOptions).
 func NewPolicyBackend(svc Service, scope Scope, cred azcore.TokenCredential, opts *arm.ClientOptions, options ...Option) (enforce.Backend, error) {
 	target := fmt.Sprintf("APIM policy at %s of service %s", scope, svc.Name)
 	if err := checkInputs(svc, cred, target); err != nil {
@@ -175,7 +151,7 @@ func NewPolicyBackend(svc Service, scope Scope, cred azcore.TokenCredential, opt
 		return nil, err
 	}
 	b := &policyBackend{target: target, set: newSettings(options)}
-	copts := clientOptions(opts)
+	copts := armfault.ClientOptions(opts)
 	rg, name, id := svc.ResourceGroup, svc.Name, armapimanagement.PolicyIDNamePolicy
 	export := to.Ptr(armapimanagement.PolicyExportFormatRawxml)
 	var err error
@@ -290,7 +266,7 @@ var _ enforce.Backend = (*fragmentBackend)(nil)
 
 // NewFragmentBackend returns the backend for the policy fragment fragmentID in svc,
 // which apiguard owns whole (and creates when absent). It does no network I/O. opts
-// may be nil; 429 is taken out of its retries (see clientOptions).
+// may be nil; 429 is taken out of its retries (see armfault.ClientOptions).
 func NewFragmentBackend(svc Service, fragmentID string, cred azcore.TokenCredential, opts *arm.ClientOptions, options ...Option) (enforce.Backend, error) {
 	target := fmt.Sprintf("APIM policy fragment %s of service %s", fragmentID, svc.Name)
 	if err := checkInputs(svc, cred, target); err != nil {
@@ -299,7 +275,7 @@ func NewFragmentBackend(svc Service, fragmentID string, cred azcore.TokenCredent
 	if err := checkFragmentID(fragmentID); err != nil {
 		return nil, fault.Rejected(http.StatusBadRequest, err)
 	}
-	c, err := armapimanagement.NewPolicyFragmentClient(svc.Subscription, cred, clientOptions(opts))
+	c, err := armapimanagement.NewPolicyFragmentClient(svc.Subscription, cred, armfault.ClientOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", target, err)
 	}
