@@ -8,7 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -108,7 +109,7 @@ func (d *DetectStates) Update(ctx context.Context, keys []detect.Key, fn func(k 
 			}
 		}
 		retry := map[string][]*detectRow{}
-		err := eachParallel(ctx, sortedKeys(pending), func(pk string) error {
+		err := eachParallel(ctx, slices.Sorted(maps.Keys(pending)), func(pk string) error {
 			rows := pending[pk]
 			if err := d.read(ctx, pk, rows); err != nil {
 				return err
@@ -245,15 +246,6 @@ func (d *DetectStates) write(ctx context.Context, rows []*detectRow) ([]*detectR
 		return nil, err
 	}
 	return lost, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // eachParallel runs fn for each item with at most detectParallel at once and returns

@@ -77,32 +77,6 @@ func (t Trust) Attribute(peer netip.Addr, forwarded string) (client netip.Addr, 
 	return attribute(t.Proxies, normAddr(peer), forwarded)
 }
 
-// ParsePrefixes reads a list of trusted proxies separated by commas, semicolons or
-// spaces: CIDR prefixes or bare addresses (a /32 or /128). For app settings.
-func ParsePrefixes(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	var errs []error
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\n' }) {
-		if strings.Contains(f, "/") {
-			p, err := netip.ParsePrefix(f)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out = append(out, normPrefix(p))
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		a = normAddr(a)
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, errors.Join(errs...)
-}
-
 // normPrefix masks p and turns an IPv4-mapped prefix into its IPv4 form.
 func normPrefix(p netip.Prefix) netip.Prefix {
 	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {

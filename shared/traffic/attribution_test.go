@@ -5,13 +5,15 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/apiguard/apiguard/shared/config"
 )
 
 // attributionCases is the spoofing table of README.md, and more: who a request is
 // attributed to for a peer, a trust configuration and a forwarded header as logged.
 var attributionCases = []struct {
 	name    string
-	proxies string // ParsePrefixes syntax
+	proxies string // APIGUARD_TRUSTED_PROXIES syntax (config.ParsePrefixes)
 	peer    string
 	chain   string
 	client  string // "" for none
@@ -77,7 +79,7 @@ func hops(n int) string {
 func TestAttribution(t *testing.T) {
 	for _, c := range attributionCases {
 		t.Run(c.name, func(t *testing.T) {
-			proxies, err := ParsePrefixes(c.proxies)
+			proxies, err := config.ParsePrefixes(c.proxies)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,20 +119,6 @@ func BenchmarkAttributeLongHeader(b *testing.B) {
 		if c, _ := attribute(trust.Proxies, peer, chain); c.String() != "203.0.113.5" {
 			b.Fatal(c)
 		}
-	}
-}
-
-func TestParsePrefixes(t *testing.T) {
-	got, err := ParsePrefixes("10.0.0.0/8, 192.0.2.7;2001:db8::/32 ::ffff:198.51.100.0/120 10.1.2.3/8")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "[10.0.0.0/8 192.0.2.7/32 2001:db8::/32 198.51.100.0/24 10.0.0.0/8]"
-	if fmt.Sprint(got) != want {
-		t.Errorf("got %v, want %s", got, want)
-	}
-	if _, err := ParsePrefixes("10.0.0.0/33, nope"); err == nil {
-		t.Error("bad prefixes accepted")
 	}
 }
 
