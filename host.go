@@ -14,6 +14,7 @@ import (
 
 	"github.com/apiguard/apiguard/handlers"
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/queue"
 )
 
@@ -25,13 +26,7 @@ func runHost(port string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiguard: listen:", err)
 		return 1
 	}
-	cfg, err := config.FromEnv()
-	if err == nil {
-		err = cfg.RequireQueue()
-	}
-	if err == nil {
-		_, err = handlers.DetectConfig(cfg)
-	}
+	app, cfg, err := hostApp()
 	if err != nil {
 		// Keep answering so the host shows the reason in its logs rather than a crash loop.
 		log := newLogger("info", "json", true, os.Stdout)
@@ -45,12 +40,27 @@ func runHost(port string, stderr io.Writer) int {
 		}), stderr)
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout)
-	a := handlers.New(cfg, log, time.Now)
-	if len(cfg.WAFTargets)+len(cfg.APIMTargets) > 0 {
-		a.Queue = queue.NewServiceBus(cfg.ReconcileQueue, cfg.ServiceBusConn, cfg.ServiceBusSpace)
-	}
+	a := handlers.New(app, cfg, log, time.Now)
 	log.Info().Str("version", version).Str("port", port).Msg("apiguard custom handler listening")
 	return serveUntilSignal(ln, a.HostHandler(), stderr)
+}
+
+// hostApp builds the application layer from the environment, as the Functions host
+// runs it: Table Storage, and Service Bus for the reconcile requests.
+func hostApp() (*flow.App, *config.Config, error) {
+	cfg, err := config.FromEnv()
+	if err == nil {
+		err = cfg.RequireQueue()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var q flow.Sender
+	if len(cfg.WAFTargets)+len(cfg.APIMTargets) > 0 {
+		q = queue.NewServiceBus(cfg.ReconcileQueue, cfg.ServiceBusConn, cfg.ServiceBusSpace)
+	}
+	app, err := openApp(cfg, newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout), q)
+	return app, cfg, err
 }
 
 func serveUntilSignal(ln net.Listener, h http.Handler, stderr io.Writer) int {

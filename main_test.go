@@ -59,7 +59,11 @@ func TestPlanMatchesServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := handlers.New(cfg, zerolog.New(io.Discard), time.Now)
+		app, err := openApp(cfg, zerolog.New(io.Discard), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := handlers.New(app, cfg, zerolog.New(io.Discard), time.Now)
 		defs, err := handlers.LoadDefs(functionsFS())
 		if err != nil {
 			t.Fatal(err)

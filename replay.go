@@ -19,7 +19,7 @@ import (
 	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/detect"
-	"github.com/apiguard/apiguard/shared/respond"
+	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/traffic"
 )
 
@@ -294,7 +294,7 @@ func newReplayDecider(cfg *config.Config) *replayDecider {
 }
 
 func (d *replayDecider) decide(f detect.Finding) ([]decide.Decision, error) {
-	inc := respond.IncidentOf(f)
+	inc := flow.IncidentOf(f)
 	now := f.WindowEnd
 	eng := decide.New(d.cfg, d.hist, func() time.Time { return now })
 	ds, err := eng.Decide(context.Background(), &inc)

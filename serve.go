@@ -10,8 +10,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/apiguard/apiguard/handlers"
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/queue"
 )
 
@@ -29,9 +32,6 @@ func runServe(args []string, stderr io.Writer) int {
 		return configError(stderr, err)
 	}
 	cfg, err := config.Load(lookup)
-	if err == nil {
-		err = cfg.RequireTables()
-	}
 	if err != nil {
 		return configError(stderr, err)
 	}
@@ -40,10 +40,20 @@ func runServe(args []string, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
-	if _, err := handlers.DetectConfig(cfg); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// In process, one worker per policy stands in for the Service Bus sessions.
+	var app *flow.App
+	mem := queue.NewMemory(ctx, time.Second, func(ctx context.Context, target string, batch []queue.Message) error {
+		_, err := app.Reconcile(ctx, log, target)
+		return err
+	}, func(target string, err error) {
+		log.Error().Err(err).Str("target", target).Msg("reconcile failed; the next request or the periodic repair retries")
+	})
+	if app, err = openApp(cfg, log, mem); err != nil {
 		return configError(stderr, err)
 	}
-	a := handlers.New(cfg, log, time.Now)
+	a := handlers.New(app, cfg, log, time.Now)
 	h, err := a.ServeHandler(defs)
 	if err != nil {
 		return configError(stderr, err)
@@ -53,22 +63,22 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiguard: listen:", err)
 		return 1
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// In process, one worker per policy stands in for the Service Bus sessions.
-	mem := queue.NewMemory(ctx, time.Second, func(ctx context.Context, target string, batch []queue.Message) error {
-		_, err := a.Reconcile(ctx, log, target)
-		return err
-	}, func(target string, err error) {
-		log.Error().Err(err).Str("target", target).Msg("reconcile failed; the next request or the periodic repair retries")
-	})
-	a.Queue = mem
 	if err := a.RunTimers(ctx, defs); err != nil {
 		return configError(stderr, err)
 	}
-	_ = a.RequestRepair(ctx, "start-up") // bring every policy in line at once
-	log.Info().Str("addr", ln.Addr().String()).Str("mode", cfg.Mode).Msg("apiguard serve: POST alerts to /api/alerts")
+	_ = app.RequestRepair(ctx, "start-up") // bring every policy in line at once
+	log.Info().Str("addr", ln.Addr().String()).Str("mode", string(cfg.Mode)).Msg("apiguard serve: POST alerts to /api/alerts")
 	return serveUntilSignal(ln, h, stderr)
+}
+
+// openApp builds the application layer over Table Storage, as the server and the
+// Functions host run it; q carries the reconcile requests.
+func openApp(cfg *config.Config, log zerolog.Logger, q flow.Sender) (*flow.App, error) {
+	store, err := flow.OpenTables(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return flow.New(flow.Deps{Config: cfg, Store: store, Detect: store.DetectStates(), Queue: q, Now: time.Now, Log: log})
 }
 
 // settingsLookup reads the environment first, then the Values of a local settings file

@@ -8,20 +8,13 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/apiguard/apiguard/shared/alert"
 	"github.com/apiguard/apiguard/shared/envelope"
 	"github.com/apiguard/apiguard/shared/fault"
-	"github.com/apiguard/apiguard/shared/respond"
 )
 
-// alertsResponse is the answer to an accepted alert body.
-type alertsResponse struct {
-	Incidents []respond.Outcome `json:"incidents"`
-	Rejected  []alert.Rejected  `json:"rejected,omitempty"`
-}
-
 // alertsHTTP takes Defender alerts in any accepted shape and answers 202 with each
-// incident's id and decisions. It also answers the Event Grid validation handshakes.
+// incident's id and decisions. It also answers the Event Grid and CloudEvents
+// validation handshakes.
 func alertsHTTP(a *App, ctx context.Context, log zerolog.Logger, req *envelope.HTTPRequest) envelope.HTTPResponse {
 	switch req.Method {
 	case http.MethodOptions:
@@ -30,44 +23,14 @@ func alertsHTTP(a *App, ctx context.Context, log zerolog.Logger, req *envelope.H
 	default:
 		return errorResponse(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: POST an alert", req.Method))
 	}
-	if int64(len(req.Body)) > a.Config.MaxBodyBytes {
-		return errorResponse(http.StatusRequestEntityTooLarge,
-			fmt.Errorf("body of %d bytes exceeds the limit of %d (APIGUARD_MAX_BODY_BYTES)", len(req.Body), a.Config.MaxBodyBytes))
-	}
-	batch, err := alert.Decode(req.Body, req.Headers)
-	if err != nil {
-		log.Warn().Err(err).Msg("alert rejected")
+	if err := a.checkSize(req.Body, ""); err != nil {
 		return errorResponse(fault.StatusOf(err), err)
 	}
-	if batch.ValidationCode != "" {
-		log.Info().Msg("Event Grid subscription validation answered")
-		return jsonResponse(http.StatusOK, map[string]string{"validationResponse": batch.ValidationCode})
-	}
-	svc, err := a.Responder()
+	answer, err := a.Ops.Alerts(ctx, log, req.Body, req.Headers)
 	if err != nil {
-		log.Error().Err(err).Msg("alert service unavailable")
-		return errorResponse(http.StatusServiceUnavailable, err)
+		return failed(log, "alert not decided", err)
 	}
-	out := alertsResponse{Incidents: make([]respond.Outcome, 0, len(batch.Incidents)), Rejected: batch.Rejected}
-	for _, inc := range batch.Incidents {
-		o, err := svc.Alert(ctx, log, inc)
-		if err != nil {
-			// Every write is idempotent, so the caller's retry completes what this
-			// attempt started and repeats nothing already decided.
-			log.Error().Err(err).Str("incident", inc.ID).Msg("alert not decided")
-			return errorResponse(fault.StatusOf(err), fmt.Errorf("incident %s: %w", inc.ID, err))
-		}
-		ev := log.Info().Str("incident", inc.ID).Str("alert_type", inc.AlertType).Bool("duplicate", o.Duplicate)
-		for _, d := range o.Decisions {
-			ev = ev.Str(fmt.Sprintf("decision_%d", d.Index), string(d.Action)+" "+d.Address)
-		}
-		ev.Msg("alert decided")
-		out.Incidents = append(out.Incidents, o)
-	}
-	for _, r := range batch.Rejected {
-		log.Warn().Int("index", r.Index).Str("reason", r.Reason).Msg("batch element set aside")
-	}
-	return jsonResponse(http.StatusAccepted, out)
+	return jsonResponse(answer)
 }
 
 // webhookValidation answers the CloudEvents webhook abuse-protection handshake
@@ -84,12 +47,37 @@ func webhookValidation(req *envelope.HTTPRequest) envelope.HTTPResponse {
 	return envelope.HTTPResponse{StatusCode: http.StatusOK, Headers: h}
 }
 
-func jsonResponse(status int, v any) envelope.HTTPResponse {
-	body, err := json.Marshal(v)
+// checkSize refuses a body over APIGUARD_MAX_BODY_BYTES with a 413 naming the limit.
+func (a *App) checkSize(body []byte, hint string) error {
+	if int64(len(body)) <= a.Config.MaxBodyBytes {
+		return nil
+	}
+	return fault.Rejected(http.StatusRequestEntityTooLarge,
+		fmt.Errorf("body of %d bytes exceeds the limit of %d (APIGUARD_MAX_BODY_BYTES)%s", len(body), a.Config.MaxBodyBytes, hint))
+}
+
+// jsonResponse encodes an operation's answer: 200, or the status the answer names.
+func jsonResponse(answer any) envelope.HTTPResponse {
+	status := http.StatusOK
+	if s, ok := answer.(interface{ HTTPStatus() int }); ok {
+		status = s.HTTPStatus()
+	}
+	body, err := json.Marshal(answer)
 	if err != nil {
 		return errorResponse(http.StatusInternalServerError, err)
 	}
 	return envelope.HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}
+}
+
+// failed answers an operation's error with its status, logging a transient fault as an
+// error and a rejected input as a warning.
+func failed(log zerolog.Logger, what string, err error) envelope.HTTPResponse {
+	ev := log.Warn()
+	if fault.Of(err) == fault.Retry {
+		ev = log.Error()
+	}
+	ev.Err(err).Msg(what)
+	return errorResponse(fault.StatusOf(err), err)
 }
 
 func errorResponse(status int, err error) envelope.HTTPResponse {

@@ -18,6 +18,7 @@ import (
 	"github.com/apiguard/apiguard/shared/enforce"
 	"github.com/apiguard/apiguard/shared/enforce/azureapim"
 	"github.com/apiguard/apiguard/shared/enforce/azureapim/apimfake"
+	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/queue"
 )
 
@@ -33,21 +34,21 @@ const apimCustomerGlobal = "<!-- contoso global policy -->\r\n<policies>\r\n\t<i
 
 // apimApp is an App enforcing block_apim and throttle (and block_waf: no WAF in front)
 // into a fake APIM service through the in-process queue.
-func apimApp(t *testing.T, c *clock, fake *apimfake.Service, target string) (*App, *queue.Memory, *[]time.Duration) {
+func apimApp(t *testing.T, c *clock, fake *apimfake.Service, target string) (*env, *queue.Memory, *[]time.Duration) {
 	t.Helper()
-	a, mem, waits := queueApp(t, c, map[string]string{
+	var armFor flow.ARMFactory
+	if fake != nil {
+		armFor = func(id string) (azcore.TokenCredential, *arm.ClientOptions, error) {
+			return fake.Credential(), fake.ClientOptions(), nil
+		}
+	}
+	return queueApp(t, c, map[string]string{
 		"APIGUARD_APIM_TARGETS":            target,
 		"APIGUARD_PLAYBOOK":                "API_AccessFromSuspiciousIP=block_apim",
 		"APIGUARD_THROTTLE_CALLS":          "20",
 		"APIGUARD_THROTTLE_PERIOD":         "60",
 		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000",
-	}, 100*time.Millisecond)
-	if fake != nil {
-		a.ARM = func(id string) (azcore.TokenCredential, *arm.ClientOptions, error) {
-			return fake.Credential(), fake.ClientOptions(), nil
-		}
-	}
-	return a, mem, waits
+	}, 100*time.Millisecond, armFor)
 }
 
 func spikeAlert(i int, api string) []byte {
@@ -106,7 +107,7 @@ func TestAPIMTargetEndToEnd(t *testing.T) {
 	// A repair with nothing new writes nothing, although the service reformatted what
 	// we wrote.
 	writes := fake.Writes()
-	if err := a.RequestRepair(t.Context(), "test"); err != nil {
+	if err := a.flow.RequestRepair(t.Context(), "test"); err != nil {
 		t.Fatal(err)
 	}
 	mem.Wait()
@@ -209,9 +210,10 @@ func TestBlockWAFReachesAPIMOnlyWhenAsked(t *testing.T) {
 	}{{`["block_apim","throttle"]`, false}, {`["block_apim","throttle","block_waf"]`, true}} {
 		dir := t.TempDir()
 		target := fmt.Sprintf(`[{"dir": %q, "enforce": %s}]`, dir, c.enforce)
-		a, _ := testApp(t, newClock(), map[string]string{"APIGUARD_APIM_TARGETS": target})
 		var sent []queue.Message
-		a.Queue = senderFunc(func(_ context.Context, m []queue.Message) error { sent = append(sent, m...); return nil })
+		a, _ := build(t, newClock(), map[string]string{"APIGUARD_APIM_TARGETS": target}, func(d *flow.Deps) {
+			d.Queue = senderFunc(func(_ context.Context, m []queue.Message) error { sent = append(sent, m...); return nil })
+		})
 		if status, v := postAlert(t, a, alertFor(1, "45.153.160.143"), nil); status != http.StatusAccepted || v.Incidents[0].Decisions[0].Action != "block_waf" {
 			t.Fatalf("%d %+v", status, v)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/record/azuritetest"
 )
@@ -39,26 +40,49 @@ func readFile(t *testing.T, p string) []byte {
 	return b
 }
 
-// testApp is an App over a fresh set of tables in the test Azurite.
-func testApp(t *testing.T, c *clock, settings map[string]string) (*App, *record.Store) {
+// env is the handlers over a real application layer on the test Azurite.
+type env struct {
+	*App
+	flow  *flow.App
+	store *record.Store
+}
+
+// testApp is the handlers over a fresh set of tables in the test Azurite, in enforce
+// mode with the given settings.
+func testApp(t *testing.T, c *clock, settings map[string]string) (*env, *record.Store) {
 	t.Helper()
-	env := map[string]string{
+	return build(t, c, settings, nil)
+}
+
+// build is testApp with the application layer's dependencies adjusted by with.
+func build(t *testing.T, c *clock, settings map[string]string, with func(d *flow.Deps)) (*env, *record.Store) {
+	t.Helper()
+	vars := map[string]string{
 		"APIGUARD_TABLES_CONNECTION": azuritetest.ConnectionString(t),
 		"APIGUARD_TABLE_PREFIX":      azuritetest.TablePrefix(t),
 		"APIGUARD_MODE":              "enforce",
 	}
 	for k, v := range settings {
-		env[k] = v
+		vars[k] = v
 	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := record.New(record.Options{ConnectionString: cfg.TablesConnection, TablePrefix: cfg.TablePrefix})
+	store, err := flow.OpenTables(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(cfg, zerolog.New(io.Discard), c.now), store
+	log := zerolog.New(io.Discard)
+	deps := flow.Deps{Config: cfg, Store: store, Detect: store.DetectStates(), Now: c.now, Log: log}
+	if with != nil {
+		with(&deps)
+	}
+	app, err := flow.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{App: New(app, cfg, log, c.now), flow: app, store: store}, store
 }
 
 // hostEnvelope wraps a body as the Functions host sends an HTTP trigger invocation.
@@ -143,7 +167,7 @@ type alertsView struct {
 	VR    string `json:"validationResponse"`
 }
 
-func postAlert(t *testing.T, a *App, body []byte, headers map[string]string) (int, alertsView) {
+func postAlert(t *testing.T, a *env, body []byte, headers map[string]string) (int, alertsView) {
 	t.Helper()
 	if headers == nil {
 		headers = map[string]string{"Content-Type": "application/json"}

@@ -39,14 +39,14 @@ type ingestAnswer struct {
 	} `json:"set_aside"`
 }
 
-func postIngest(t *testing.T, a *App, body, key string) (int, ingestAnswer) {
+func postIngest(t *testing.T, a *env, body, key string) (int, ingestAnswer) {
 	t.Helper()
 	h := http.Header{}
 	if key != "" {
 		h.Set("Idempotency-Key", key)
 	}
 	req := &envelope.HTTPRequest{Method: http.MethodPost, Headers: h, Query: map[string]string{}, Body: []byte(body)}
-	out := ingestHTTP(a, t.Context(), a.Log, req)
+	out := ingestHTTP(a.App, t.Context(), a.Log, req)
 	var ans ingestAnswer
 	if out.StatusCode == http.StatusOK {
 		if err := json.Unmarshal([]byte(out.Body), &ans); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 
 	"github.com/apiguard/apiguard/shared/enforce/azure/armfake"
+	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/queue"
 	"github.com/apiguard/apiguard/shared/waf"
 )
@@ -76,7 +77,7 @@ func fakeAppGW(t *testing.T) *armfake.Service {
 
 // wafApp is an App enforcing into the given fake policies through the in-process queue
 // (serve's one writer per policy), with waits recorded instead of slept.
-func wafApp(t *testing.T, c *clock, fakes ...*armfake.Service) (*App, *queue.Memory, *[]time.Duration) {
+func wafApp(t *testing.T, c *clock, fakes ...*armfake.Service) (*env, *queue.Memory, *[]time.Duration) {
 	t.Helper()
 	var targets []string
 	byID := map[string]*armfake.Service{}
@@ -84,35 +85,35 @@ func wafApp(t *testing.T, c *clock, fakes ...*armfake.Service) (*App, *queue.Mem
 		targets = append(targets, fmt.Sprintf(`{"id": %q}`, f.ID()))
 		byID[f.ID()] = f
 	}
-	a, mem, waits := queueApp(t, c, map[string]string{
+	return queueApp(t, c, map[string]string{
 		"APIGUARD_WAF_TARGETS":             "[" + strings.Join(targets, ",") + "]",
 		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000",
-	}, 250*time.Millisecond)
-	a.ARM = func(id string) (azcore.TokenCredential, *arm.ClientOptions, error) {
+	}, 250*time.Millisecond, func(id string) (azcore.TokenCredential, *arm.ClientOptions, error) {
 		f := byID[id]
 		return f.Credential(), f.ClientOptions(), nil
-	}
-	return a, mem, waits
+	})
 }
 
 // queueApp is a test App whose reconcile requests go through serve's in-process queue
 // (one worker per target, settling for settle), with retry waits recorded, not slept.
-func queueApp(t *testing.T, c *clock, settings map[string]string, settle time.Duration) (*App, *queue.Memory, *[]time.Duration) {
+func queueApp(t *testing.T, c *clock, settings map[string]string, settle time.Duration, armFor flow.ARMFactory) (*env, *queue.Memory, *[]time.Duration) {
 	t.Helper()
-	a, _ := testApp(t, c, settings)
 	var mu sync.Mutex
 	var waits []time.Duration
-	a.Sleep = func(_ context.Context, d time.Duration) error {
-		mu.Lock()
-		waits = append(waits, d)
-		mu.Unlock()
-		return nil
-	}
+	var a *env
 	mem := queue.NewMemory(t.Context(), settle, func(ctx context.Context, target string, _ []queue.Message) error {
-		_, err := a.Reconcile(ctx, a.Log, target)
+		_, err := a.flow.Reconcile(ctx, a.Log, target)
 		return err
 	}, func(target string, err error) { t.Errorf("reconcile %s: %v", target, err) })
-	a.Queue = mem
+	a, _ = build(t, c, settings, func(d *flow.Deps) {
+		d.Queue, d.ARM = mem, armFor
+		d.Sleep = func(_ context.Context, d time.Duration) error {
+			mu.Lock()
+			waits = append(waits, d)
+			mu.Unlock()
+			return nil
+		}
+	})
 	return a, mem, &waits
 }
 
@@ -293,14 +294,19 @@ func jsonSame(t *testing.T, a, b []byte) bool {
 // session = one policy) and reconciles each named target once.
 func TestRemediateFunctionCoalescesABatch(t *testing.T) {
 	fd := fakeFrontDoor(t)
-	a, _, _ := wafApp(t, newClock(), fd)
-	a.ARM = func(string) (azcore.TokenCredential, *arm.ClientOptions, error) {
-		o := *fd.ClientOptions()
-		o.Retry.MaxRetries = -1 // let the programmed 503 reach the reconciler instead of the SDK's retry
-		return fd.Credential(), &o, nil
-	}
 	var sent []queue.Message
-	a.Queue = senderFunc(func(_ context.Context, m []queue.Message) error { sent = append(sent, m...); return nil })
+	a, _ := build(t, newClock(), map[string]string{
+		"APIGUARD_WAF_TARGETS":             fmt.Sprintf(`[{"id": %q}]`, fd.ID()),
+		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000",
+	}, func(d *flow.Deps) {
+		d.ARM = func(string) (azcore.TokenCredential, *arm.ClientOptions, error) {
+			o := *fd.ClientOptions()
+			o.Retry.MaxRetries = -1 // let the programmed 503 reach the reconciler instead of the SDK's retry
+			return fd.Credential(), &o, nil
+		}
+		d.Queue = senderFunc(func(_ context.Context, m []queue.Message) error { sent = append(sent, m...); return nil })
+		d.Sleep = func(context.Context, time.Duration) error { return nil }
+	})
 	for i, ip := range []string{"45.153.160.150", "45.153.161.150", "45.153.162.150"} {
 		if status, _ := postAlert(t, a, alertFor(10+i, ip), nil); status != http.StatusAccepted {
 			t.Fatal(status)
@@ -352,12 +358,7 @@ func TestLocalFileTarget(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "waf", "frontdoor.json")
 	c := newClock()
-	a, _ := testApp(t, c, map[string]string{"APIGUARD_WAF_TARGETS": fmt.Sprintf(`[{"file": %q, "kind": "frontdoor"}]`, path)})
-	mem := queue.NewMemory(t.Context(), 250*time.Millisecond, func(ctx context.Context, target string, _ []queue.Message) error {
-		_, err := a.Reconcile(ctx, a.Log, target)
-		return err
-	}, func(target string, err error) { t.Errorf("reconcile %s: %v", target, err) })
-	a.Queue = mem
+	a, mem, _ := queueApp(t, c, map[string]string{"APIGUARD_WAF_TARGETS": fmt.Sprintf(`[{"file": %q, "kind": "frontdoor"}]`, path)}, 250*time.Millisecond, nil)
 	if status, _ := postAlert(t, a, readFile(t, "../docs/examples/alert-arm.json"), nil); status != http.StatusAccepted {
 		t.Fatal(status)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/shared/fault"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 func readCase(t *testing.T, name string) []byte {
@@ -383,10 +384,10 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestSeverity(t *testing.T) {
-	tests := map[string]Severity{
-		"High": SeverityHigh, "high": SeverityHigh, "MEDIUM": SeverityMedium, " low ": SeverityLow,
-		"informational": SeverityInformational, "Critical": SeverityUnknown, "": SeverityUnknown,
-		"unknownFutureValue": SeverityUnknown,
+	tests := map[string]vocab.Severity{
+		"High": vocab.SeverityHigh, "high": vocab.SeverityHigh, "MEDIUM": vocab.SeverityMedium, " low ": vocab.SeverityLow,
+		"informational": vocab.SeverityInformational, "Critical": vocab.SeverityUnknown, "": vocab.SeverityUnknown,
+		"unknownFutureValue": vocab.SeverityUnknown,
 	}
 	for in, want := range tests {
 		inc := decodeOne(t, fmt.Appendf(nil, `{"alertType":"A","severity":%q}`, in), nil)
@@ -400,7 +401,7 @@ func TestSeverity(t *testing.T) {
 func TestCaseInsensitiveKeys(t *testing.T) {
 	inc := decodeOne(t, []byte(`{"ALERTTYPE":"API_X","SYSTEMALERTID":"s","ALERTSEVERITY":"low","STARTTIME":"2026-01-01T00:00:00Z",
 		"ENTITIES":[{"TYPE":"IP","ADDRESS":"10.1.2.3"}]}`), nil)
-	if inc.AlertType != "API_X" || inc.SystemAlertID != "s" || inc.Severity != SeverityLow || inc.StartTime.IsZero() || len(inc.Addresses) != 1 {
+	if inc.AlertType != "API_X" || inc.SystemAlertID != "s" || inc.Severity != vocab.SeverityLow || inc.StartTime.IsZero() || len(inc.Addresses) != 1 {
 		t.Errorf("got %+v", inc)
 	}
 }

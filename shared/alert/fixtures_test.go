@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // fixtureDir holds real published examples (ARM REST examples, the SecurityAlert
@@ -224,7 +226,7 @@ func TestFixtureWorkflowTriggerBody(t *testing.T) {
 	}
 	raw, _ := json.Marshal(body)
 	inc := decodeOne(t, raw, nil)
-	if inc.Shape != ShapeWorkflow || inc.Severity != SeverityHigh || inc.SystemAlertID != body["systemAlertId"] || inc.DisplayName != body["alertDisplayName"] {
+	if inc.Shape != ShapeWorkflow || inc.Severity != vocab.SeverityHigh || inc.SystemAlertID != body["systemAlertId"] || inc.DisplayName != body["alertDisplayName"] {
 		t.Errorf("got %+v", inc)
 	}
 	if inc.GeneratedTime.IsZero() || inc.StartTime.IsZero() || inc.EndTime.IsZero() {

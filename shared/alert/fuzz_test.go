@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/apiguard/apiguard/shared/fault"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // FuzzDecode checks what must hold for any body: no panic, errors are rejections,
@@ -91,7 +92,7 @@ func checkIncident(t *testing.T, i int, inc Incident) {
 		t.Fatalf("incident %d: Raw is not JSON: %q", i, inc.Raw)
 	}
 	switch inc.Severity {
-	case SeverityUnknown, SeverityInformational, SeverityLow, SeverityMedium, SeverityHigh:
+	case vocab.SeverityUnknown, vocab.SeverityInformational, vocab.SeverityLow, vocab.SeverityMedium, vocab.SeverityHigh:
 	default:
 		t.Fatalf("incident %d: severity %q", i, inc.Severity)
 	}

@@ -6,17 +6,8 @@ import (
 	"encoding/json"
 	"net/netip"
 	"time"
-)
 
-// Severity is Defender's alert severity, normalized.
-type Severity string
-
-const (
-	SeverityUnknown       Severity = ""
-	SeverityInformational Severity = "Informational"
-	SeverityLow           Severity = "Low"
-	SeverityMedium        Severity = "Medium"
-	SeverityHigh          Severity = "High"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Shape names the layout an alert arrived in.
@@ -41,20 +32,20 @@ type Address struct {
 type Incident struct {
 	// ID is derived from the alert's own identity (systemAlertId first), so a
 	// redelivered alert maps to the same incident.
-	ID            string    `json:"id"`
-	SystemAlertID string    `json:"system_alert_id,omitempty"`
-	AlertType     string    `json:"alert_type"`
-	DisplayName   string    `json:"display_name,omitempty"`
-	Severity      Severity  `json:"severity"`
-	Status        string    `json:"status,omitempty"`
-	ProductName   string    `json:"product_name,omitempty"`
-	StartTime     time.Time `json:"start_time,omitzero"`
-	EndTime       time.Time `json:"end_time,omitzero"`
-	GeneratedTime time.Time `json:"generated_time,omitzero"`
-	Addresses     []Address `json:"addresses"`
-	ResourceIDs   []string  `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
-	APIMResources []string  `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
-	Compromised   string    `json:"compromised_entity,omitempty"`
+	ID            string         `json:"id"`
+	SystemAlertID string         `json:"system_alert_id,omitempty"`
+	AlertType     string         `json:"alert_type"`
+	DisplayName   string         `json:"display_name,omitempty"`
+	Severity      vocab.Severity `json:"severity"`
+	Status        string         `json:"status,omitempty"`
+	ProductName   string         `json:"product_name,omitempty"`
+	StartTime     time.Time      `json:"start_time,omitzero"`
+	EndTime       time.Time      `json:"end_time,omitzero"`
+	GeneratedTime time.Time      `json:"generated_time,omitzero"`
+	Addresses     []Address      `json:"addresses"`
+	ResourceIDs   []string       `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
+	APIMResources []string       `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
+	Compromised   string         `json:"compromised_entity,omitempty"`
 	// Identities are the clients a traffic finding names by identity (subscription or
 	// user) rather than by address: they are throttled, never blocked at the edge.
 	Identities []Identity `json:"identities,omitempty"`
@@ -77,8 +68,8 @@ func (i *Incident) EventTime() time.Time {
 
 // Identity is a client named by its APIM subscription or user id.
 type Identity struct {
-	Kind  string `json:"kind"` // subscription or user
-	Value string `json:"value"`
+	Kind  vocab.KeyType `json:"kind"` // subscription or user
+	Value string        `json:"value"`
 }
 
 // Rejected is an element of a batch that could not be read as an alert.

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // isAlertKey reports whether a key (lower case) is one only a Defender alert has: the
@@ -169,23 +171,23 @@ func elements(n *node) []*node {
 
 // severityOf returns the first of names that holds a known severity, so an export
 // with an empty Severity still reads its ReportedSeverity.
-func severityOf(a *node, names ...string) Severity {
+func severityOf(a *node, names ...string) vocab.Severity {
 	for _, name := range names {
-		if s := parseSeverity(a.text(name)); s != SeverityUnknown {
+		if s := parseSeverity(a.text(name)); s != vocab.SeverityUnknown {
 			return s
 		}
 	}
-	return SeverityUnknown
+	return vocab.SeverityUnknown
 }
 
 // parseSeverity maps Defender's and Graph's spellings to a Severity.
-func parseSeverity(s string) Severity {
-	for _, sev := range [...]Severity{SeverityInformational, SeverityLow, SeverityMedium, SeverityHigh} {
+func parseSeverity(s string) vocab.Severity {
+	for _, sev := range vocab.Severities() {
 		if strings.EqualFold(s, string(sev)) {
 			return sev
 		}
 	}
-	return SeverityUnknown
+	return vocab.SeverityUnknown
 }
 
 // armKey is the alert's own ARM identity: the ARM id (or name) of an ARM alert, or an

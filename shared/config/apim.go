@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // APIMTarget is one API Management service apiguard enforces in: its owned policy
@@ -20,7 +22,7 @@ type APIMTarget struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// Enforce lists the decision actions this service enforces (default block_apim and
 	// throttle; add block_waf for APIs with no WAF in front).
-	Enforce []string `json:"enforce,omitempty"`
+	Enforce []vocab.Action `json:"enforce,omitempty"`
 	// Tier: consumption has no rate-limit-by-key.
 	Tier string `json:"tier,omitempty"`
 	// ConsumptionThrottle: on Consumption a throttle is recorded as skipped ("skip") or
@@ -45,7 +47,6 @@ var (
 	apimScope       = regexp.MustCompile(`^(global|products/[^/]+|apis/[^/]+|apis/[^/]+/operations/[^/]+)$`)
 	fragmentPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,79}$`)
 	apimTiers       = map[string]bool{"": true, "consumption": true, "developer": true, "basic": true, "standard": true, "premium": true, "basicv2": true, "standardv2": true, "premiumv2": true}
-	apimActions     = map[string]bool{"block_apim": true, "throttle": true, "block_waf": true}
 )
 
 func parseAPIMTargets(s string) ([]APIMTarget, error) {
@@ -82,11 +83,11 @@ func parseAPIMTargets(s string) ([]APIMTarget, error) {
 			}
 		}
 		if len(t.Enforce) == 0 {
-			t.Enforce = []string{"block_apim", "throttle"}
+			t.Enforce = []vocab.Action{vocab.BlockAPIM, vocab.Throttle}
 		}
 		for _, a := range t.Enforce {
-			if !apimActions[a] {
-				errs = append(errs, fmt.Errorf("%s: enforce %q is not block_apim, throttle or block_waf", where, a))
+			if !a.Enforcing() {
+				errs = append(errs, fmt.Errorf("%s: enforce %q is not %s", where, a, oneOf(vocab.EnforcingActions())))
 			}
 		}
 		t.Tier = strings.ToLower(t.Tier)

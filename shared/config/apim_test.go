@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestAPIMTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := c.APIMTargets[0], c.APIMTargets[1]
-	if a.FragmentID != "apiguard-enforce" || len(a.Scopes) != 3 || a.Tier != "premium" || strings.Join(a.Enforce, ",") != "block_apim,throttle" ||
+	if a.FragmentID != "apiguard-enforce" || len(a.Scopes) != 3 || a.Tier != "premium" || fmt.Sprint(a.Enforce) != "[block_apim throttle]" ||
 		a.ForwardedHeader != "X-Forwarded-For" || a.TrustedHops != 1 || a.ConsumptionThrottle != "skip" {
 		t.Errorf("defaults: %+v", a)
 	}

@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Setting documents one app setting.
@@ -31,10 +34,10 @@ var Settings = []Setting{
 	{"APIGUARD_TABLE_PREFIX", "apiguard", "Prefix of the table names (letters and digits)."},
 	{"APIGUARD_LOG_LEVEL", "info", "trace, debug, info, warn or error."},
 	{"APIGUARD_LOG_FORMAT", "auto", "json, console, or auto (JSON under the Functions host or when not on a terminal)."},
-	{"APIGUARD_MODE", "dryrun", "dryrun (decide and record, enforce nothing) or enforce."},
+	{"APIGUARD_MODE", string(vocab.DryRun), "dryrun (decide and record, enforce nothing) or enforce."},
 	{"APIGUARD_MODE_OVERRIDES", "", "Per-action modes, e.g. block_waf=enforce,throttle=dryrun."},
 	{"APIGUARD_PLAYBOOK", "", "Per-alert-type actions overriding the built-in playbook, e.g. API_SpikeInLatency=throttle,API_UnseenParam=record."},
-	{"APIGUARD_DEFAULT_ACTION", "record", "Action for alert types the playbook does not know (record, throttle, block_waf, block_apim)."},
+	{"APIGUARD_DEFAULT_ACTION", string(vocab.Record), "Action for alert types the playbook does not know (record, throttle, block_waf, block_apim)."},
 	{"APIGUARD_ALLOW_CIDRS", "", "Addresses and CIDRs never to block, comma-separated (private and platform ranges are always protected)."},
 	{"APIGUARD_DURATION_INFORMATIONAL", "30m", "Base block/throttle duration for Informational alerts."},
 	{"APIGUARD_DURATION_LOW", "1h", "Base duration for Low alerts."},
@@ -67,13 +70,13 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 
-	Mode          string
-	ModeOverrides map[string]string
-	Playbook      map[string]string
-	DefaultAction string
+	Mode          vocab.Mode
+	ModeOverrides map[vocab.Action]vocab.Mode
+	Playbook      map[string]vocab.Action
+	DefaultAction vocab.Action
 	AllowList     []netip.Prefix
 
-	Durations     map[string]time.Duration // by severity: Informational, Low, Medium, High
+	Durations     map[vocab.Severity]time.Duration // by known severity
 	MaxDuration   time.Duration
 	Lookback      time.Duration
 	Jitter        float64
@@ -95,14 +98,8 @@ type Config struct {
 	ServiceBusSpace string
 }
 
-// Actions that a playbook entry may name.
-var playbookActions = map[string]bool{"record": true, "throttle": true, "block_waf": true, "block_apim": true}
-
 // Traffic log formats (shared/traffic).
 var trafficFormats = map[string]bool{"auto": true, "apim-diagnostic": true, "apim-loganalytics": true, "appgw": true, "frontdoor": true, "combined": true}
-
-// Modes that an action may run in.
-var modes = map[string]bool{"dryrun": true, "enforce": true}
 
 // Load reads the settings through lookup (os.LookupEnv in production) and validates them.
 // The error lists every problem, one per line.
@@ -129,9 +126,9 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		TablePrefix:      get("APIGUARD_TABLE_PREFIX"),
 		LogLevel:         strings.ToLower(get("APIGUARD_LOG_LEVEL")),
 		LogFormat:        strings.ToLower(get("APIGUARD_LOG_FORMAT")),
-		Mode:             strings.ToLower(get("APIGUARD_MODE")),
-		DefaultAction:    strings.ToLower(get("APIGUARD_DEFAULT_ACTION")),
-		Durations:        map[string]time.Duration{},
+		Mode:             vocab.Mode(strings.ToLower(get("APIGUARD_MODE"))),
+		DefaultAction:    vocab.Action(strings.ToLower(get("APIGUARD_DEFAULT_ACTION"))),
+		Durations:        map[vocab.Severity]time.Duration{},
 	}
 
 	if c.TablesConnection != "" && c.TablesURL != "" {
@@ -157,37 +154,38 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	default:
 		bad("APIGUARD_LOG_FORMAT", "%q is not one of auto, json, console", c.LogFormat)
 	}
-	if !modes[c.Mode] {
-		bad("APIGUARD_MODE", "%q is not dryrun or enforce", c.Mode)
+	playbookWords := oneOf(vocab.PlaybookActions())
+	if !slices.Contains(vocab.Modes(), c.Mode) {
+		bad("APIGUARD_MODE", "%q is not %s", c.Mode, oneOf(vocab.Modes()))
 	}
 	var err error
 	if c.ModeOverrides, err = parsePairs(get("APIGUARD_MODE_OVERRIDES"), func(k, v string) error {
-		if !playbookActions[k] {
-			return fmt.Errorf("%q is not an enforcing action (record, throttle, block_waf, block_apim)", k)
+		if _, ok := vocab.ParseAction(k, vocab.PlaybookActions()); !ok {
+			return fmt.Errorf("%q is not an action (%s)", k, playbookWords)
 		}
-		if !modes[v] {
-			return fmt.Errorf("%q is not dryrun or enforce", v)
+		if !slices.Contains(vocab.Modes(), vocab.Mode(v)) {
+			return fmt.Errorf("%q is not %s", v, oneOf(vocab.Modes()))
 		}
 		return nil
-	}, true); err != nil {
+	}, true, func(k, v string) (vocab.Action, vocab.Mode) { return vocab.Action(k), vocab.Mode(v) }); err != nil {
 		bad("APIGUARD_MODE_OVERRIDES", "%v", err)
 	}
 	if c.Playbook, err = parsePairs(get("APIGUARD_PLAYBOOK"), func(k, v string) error {
-		if !playbookActions[v] {
-			return fmt.Errorf("%s=%s: action must be record, throttle, block_waf or block_apim", k, v)
+		if _, ok := vocab.ParseAction(v, vocab.PlaybookActions()); !ok {
+			return fmt.Errorf("%s=%s: action must be %s", k, v, playbookWords)
 		}
 		return nil
-	}, false); err != nil {
+	}, false, func(k, v string) (string, vocab.Action) { return k, vocab.Action(v) }); err != nil {
 		bad("APIGUARD_PLAYBOOK", "%v", err)
 	}
-	if !playbookActions[c.DefaultAction] {
-		bad("APIGUARD_DEFAULT_ACTION", "%q is not record, throttle, block_waf or block_apim", c.DefaultAction)
+	if !slices.Contains(vocab.PlaybookActions(), c.DefaultAction) {
+		bad("APIGUARD_DEFAULT_ACTION", "%q is not %s", c.DefaultAction, playbookWords)
 	}
 	if c.AllowList, err = ParsePrefixes(get("APIGUARD_ALLOW_CIDRS")); err != nil {
 		bad("APIGUARD_ALLOW_CIDRS", "%v", err)
 	}
-	for _, sev := range []string{"Informational", "Low", "Medium", "High"} {
-		name := "APIGUARD_DURATION_" + strings.ToUpper(sev)
+	for _, sev := range vocab.Severities() {
+		name := "APIGUARD_DURATION_" + strings.ToUpper(string(sev))
 		d, err := ParseDuration(get(name))
 		if err != nil || d <= 0 {
 			bad(name, "%q is not a positive duration (e.g. 30m, 4h, 7d)", get(name))
@@ -200,7 +198,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	} else {
 		for sev, d := range c.Durations {
 			if d > c.MaxDuration {
-				bad("APIGUARD_DURATION_"+strings.ToUpper(sev), "%s exceeds APIGUARD_MAX_DURATION (%s)", d, c.MaxDuration)
+				bad("APIGUARD_DURATION_"+strings.ToUpper(string(sev)), "%s exceeds APIGUARD_MAX_DURATION (%s)", d, c.MaxDuration)
 			}
 		}
 	}
@@ -283,7 +281,7 @@ func (c *Config) RequireQueue() error {
 }
 
 // ModeFor is the mode an action runs in: its override, else the global mode.
-func (c *Config) ModeFor(action string) string {
+func (c *Config) ModeFor(action vocab.Action) vocab.Mode {
 	if m, ok := c.ModeOverrides[action]; ok {
 		return m
 	}
@@ -306,9 +304,10 @@ func validTablePrefix(p string) bool {
 	return true
 }
 
-// parsePairs reads "k=v,k=v". Keys are lower-cased when lowerKeys is set; values always.
-func parsePairs(s string, check func(k, v string) error, lowerKeys bool) (map[string]string, error) {
-	out := map[string]string{}
+// parsePairs reads "k=v,k=v" into typed keys and values. Keys are lower-cased when
+// lowerKeys is set; values always.
+func parsePairs[K comparable, V any](s string, check func(k, v string) error, lowerKeys bool, as func(k, v string) (K, V)) (map[K]V, error) {
+	out := map[K]V{}
 	if s == "" {
 		return out, nil
 	}
@@ -331,9 +330,26 @@ func parsePairs(s string, check func(k, v string) error, lowerKeys bool) (map[st
 			errs = append(errs, err)
 			continue
 		}
-		out[k] = v
+		tk, tv := as(k, v)
+		out[tk] = tv
 	}
 	return out, errors.Join(errs...)
+}
+
+// oneOf lists the allowed words of a setting for its error message: "a, b or c".
+func oneOf[T ~string](words []T) string {
+	var b strings.Builder
+	for i, w := range words {
+		switch {
+		case i == 0:
+		case i == len(words)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(w))
+	}
+	return b.String()
 }
 
 // ParsePrefixes reads comma-separated addresses and CIDRs; a bare address is a /32 or /128.

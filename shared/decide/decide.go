@@ -14,6 +14,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/alert"
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // History is what deciding needs to remember.
@@ -34,26 +35,26 @@ func (NoHistory) Reserve(context.Context, string, string, int) (bool, error)    
 
 // Target is what a decision acts on.
 type Target struct {
-	Kind  string `json:"kind"`  // ip, api, subscription or user
-	Value string `json:"value"` // the address, or the API's resource id
+	Kind  vocab.KeyType `json:"kind"`  // ip, api, subscription or user
+	Value string        `json:"value"` // the address, or the API's resource id
 }
 
 // Decision is one graded response, with its reason.
 type Decision struct {
-	Index     int       `json:"index"`
-	Action    Action    `json:"action"`
-	Intended  Action    `json:"intended_action,omitempty"` // for skip and deferred: what would have been done
-	Mode      string    `json:"mode,omitempty"`            // dryrun or enforce, for enforcing actions
-	Address   string    `json:"address,omitempty"`
-	Target    *Target   `json:"target,omitempty"`
-	Duration  string    `json:"duration,omitempty"`
-	Seconds   int64     `json:"duration_seconds,omitempty"`
-	Expires   time.Time `json:"expires,omitzero"`
-	Offences  int       `json:"prior_offences"`
-	Severity  string    `json:"severity"`
-	AlertType string    `json:"alert_type"`
-	Reason    string    `json:"reason"`
-	Advice    string    `json:"advice,omitempty"`
+	Index     int            `json:"index"`
+	Action    vocab.Action   `json:"action"`
+	Intended  vocab.Action   `json:"intended_action,omitempty"` // for skip and deferred: what would have been done
+	Mode      vocab.Mode     `json:"mode,omitempty"`            // dryrun or enforce, for enforcing actions
+	Address   string         `json:"address,omitempty"`
+	Target    *Target        `json:"target,omitempty"`
+	Duration  string         `json:"duration,omitempty"`
+	Seconds   int64          `json:"duration_seconds,omitempty"`
+	Expires   time.Time      `json:"expires,omitzero"`
+	Offences  int            `json:"prior_offences"`
+	Severity  vocab.Severity `json:"severity"`
+	AlertType string         `json:"alert_type"`
+	Reason    string         `json:"reason"`
+	Advice    string         `json:"advice,omitempty"`
 }
 
 // Engine decides.
@@ -75,10 +76,9 @@ func New(cfg *config.Config, hist History, now func() time.Time) *Engine {
 // Decide returns the decisions for one incident, in a stable order.
 func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, error) {
 	play, known := e.playFor(inc.AlertType)
-	sev := string(inc.Severity)
-	base := Decision{Severity: sev, AlertType: inc.AlertType, Advice: play.Advice}
-	if base.Severity == "" {
-		base.Severity = "Unknown"
+	base := Decision{Severity: inc.Severity, AlertType: inc.AlertType, Advice: play.Advice}
+	if base.Severity == vocab.SeverityUnknown {
+		base.Severity = vocab.SeverityNotGiven
 	}
 	why := fmt.Sprintf("%s alert %s", base.Severity, displayType(inc.AlertType))
 	if !known {
@@ -91,12 +91,12 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 	if play.Endpoint {
 		if len(inc.APIMResources) == 0 {
 			d := base
-			d.Action = Record
+			d.Action = vocab.Record
 			d.Reason = why + ": names no API Management resource to act on"
 			add(d)
 			return out, nil
 		}
-		d, err := e.act(ctx, inc, play, base, why, Target{Kind: "api", Value: mostSpecificAPI(inc.APIMResources)})
+		d, err := e.act(ctx, inc, play, base, why, Target{Kind: vocab.KeyAPI, Value: mostSpecificAPI(inc.APIMResources)})
 		if err != nil {
 			return nil, err
 		}
@@ -104,9 +104,9 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 		return out, nil
 	}
 
-	if inc.Confidence > 0 && inc.Confidence < MinConfidence && play.Action != Record {
+	if inc.Confidence > 0 && inc.Confidence < MinConfidence && play.Action != vocab.Record {
 		d := base
-		d.Action, d.Intended = Record, play.Action
+		d.Action, d.Intended = vocab.Record, play.Action
 		d.Reason = why + fmt.Sprintf(": confidence %.2f is below %.2f: recorded, not enforced", inc.Confidence, MinConfidence)
 		add(d)
 		return out, nil
@@ -117,7 +117,7 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 	for _, id := range inc.Identities {
 		p := play
 		if p.Action.Blocking() {
-			p.Action = Throttle
+			p.Action = vocab.Throttle
 		}
 		if p.Repeat.Blocking() {
 			p.Repeat = ""
@@ -134,17 +134,17 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 
 	if len(inc.Addresses) == 0 {
 		d := base
-		d.Action = Record
+		d.Action = vocab.Record
 		d.Reason = why + ": names no attacker address"
 		add(d)
 		return out, nil
 	}
 	for _, a := range inc.Addresses {
-		t := Target{Kind: "ip", Value: a.IP.String()}
+		t := Target{Kind: vocab.KeyIP, Value: a.IP.String()}
 		if reason := e.guard.Why(a.IP); reason != "" {
 			d := base
-			d.Action, d.Address, d.Target = Skip, t.Value, &t
-			if play.Action != Record {
+			d.Action, d.Address, d.Target = vocab.Skip, t.Value, &t
+			if play.Action != vocab.Record {
 				d.Intended = play.Action
 			}
 			d.Reason = why + ": never blocked: " + reason
@@ -173,7 +173,7 @@ func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Deci
 		why += fmt.Sprintf(": repeat offender (%d earlier offences): %s escalated to %s", offences, play.Action, play.Repeat)
 	}
 	d.Target, d.Offences = &t, offences
-	if t.Kind == "ip" {
+	if t.Kind == vocab.KeyIP {
 		d.Address = t.Value
 	}
 	if !action.Enforcing() {
@@ -183,7 +183,7 @@ func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Deci
 	}
 
 	dur := e.duration(inc, t.Value, offences)
-	d.Action, d.Mode = action, e.cfg.ModeFor(string(action))
+	d.Action, d.Mode = action, e.cfg.ModeFor(action)
 	d.Duration, d.Seconds = dur.String(), int64(dur/time.Second)
 	d.Expires = now.Add(dur)
 	d.Reason = why + fmt.Sprintf(": %s for %s", action, dur)
@@ -198,7 +198,7 @@ func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Deci
 			return Decision{}, fmt.Errorf("hourly block cap: %w", err)
 		}
 		if !ok {
-			d.Intended, d.Action = action, Deferred
+			d.Intended, d.Action = action, vocab.Deferred
 			d.Reason = why + fmt.Sprintf(": deferred: the cap of %d new blocks per hour is reached (APIGUARD_MAX_NEW_BLOCKS_PER_HOUR)", e.cfg.MaxNewPerHour)
 			d.Mode, d.Duration, d.Seconds, d.Expires = "", "", 0, time.Time{}
 		}
@@ -206,11 +206,11 @@ func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Deci
 	return d, nil
 }
 
-func (e *Engine) baseDuration(sev string) time.Duration {
+func (e *Engine) baseDuration(sev vocab.Severity) time.Duration {
 	if d, ok := e.cfg.Durations[sev]; ok {
 		return d
 	}
-	return e.cfg.Durations["Medium"]
+	return e.cfg.Durations[vocab.SeverityMedium]
 }
 
 // duration doubles the severity's base per earlier offence, caps it, and spreads it by
@@ -218,7 +218,7 @@ func (e *Engine) baseDuration(sev string) time.Duration {
 // the same answer (plan and server agree), while blocks from one burst of alerts do not
 // all expire in the same instant.
 func (e *Engine) duration(inc *alert.Incident, target string, offences int) time.Duration {
-	base := e.baseDuration(string(inc.Severity))
+	base := e.baseDuration(inc.Severity)
 	d := float64(base) * math.Pow(2, float64(min(offences, 30)))
 	if e.cfg.Jitter > 0 {
 		h := fnv.New64a()

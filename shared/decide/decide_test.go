@@ -9,6 +9,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/alert"
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // memHistory is the in-memory history, noting the look-back bounds asked for; the
@@ -40,7 +41,7 @@ func cfg(t *testing.T, settings map[string]string) *config.Config {
 	return c
 }
 
-func incident(id, typ string, sev alert.Severity, ips ...string) *alert.Incident {
+func incident(id, typ string, sev vocab.Severity, ips ...string) *alert.Incident {
 	inc := &alert.Incident{ID: id, AlertType: typ, Severity: sev}
 	for _, ip := range ips {
 		inc.Addresses = append(inc.Addresses, alert.Address{IP: netip.MustParseAddr(ip), Source: "entity"})
@@ -68,8 +69,8 @@ func within(d, base time.Duration, jitter float64) bool {
 func TestSuspiciousIPIsBlockedAtTheEdge(t *testing.T) {
 	c := &clock{t0}
 	e := New(cfg(t, nil), newMem(), c.now)
-	d := decideOne(t, e, incident("inc-1", "API_AccessFromSuspiciousIP", alert.SeverityHigh, "45.153.160.140"))
-	if d.Action != BlockWAF || d.Address != "45.153.160.140" || d.Mode != "dryrun" {
+	d := decideOne(t, e, incident("inc-1", "API_AccessFromSuspiciousIP", vocab.SeverityHigh, "45.153.160.140"))
+	if d.Action != vocab.BlockWAF || d.Address != "45.153.160.140" || d.Mode != "dryrun" {
 		t.Fatalf("decision %+v", d)
 	}
 	dur := time.Duration(d.Seconds) * time.Second
@@ -83,7 +84,7 @@ func TestSuspiciousIPIsBlockedAtTheEdge(t *testing.T) {
 		t.Errorf("reason %q does not explain", d.Reason)
 	}
 	// Same incident, same answer: the jitter is deterministic.
-	if again := decideOne(t, New(cfg(t, nil), newMem(), c.now), incident("inc-1", "API_AccessFromSuspiciousIP", alert.SeverityHigh, "45.153.160.140")); again.Seconds != d.Seconds {
+	if again := decideOne(t, New(cfg(t, nil), newMem(), c.now), incident("inc-1", "API_AccessFromSuspiciousIP", vocab.SeverityHigh, "45.153.160.140")); again.Seconds != d.Seconds {
 		t.Errorf("same incident decided %d then %d seconds", d.Seconds, again.Seconds)
 	}
 }
@@ -114,13 +115,13 @@ func TestProtectedAddressesAreSkipped(t *testing.T) {
 		"::ffff:10.0.0.1": "private range",
 	}
 	for ip, want := range cases {
-		d := decideOne(t, e, incident("inc-"+ip, "API_AccessFromSuspiciousIP", alert.SeverityHigh, ip))
-		if d.Action != Skip || d.Intended != BlockWAF || !strings.Contains(d.Reason, want) {
+		d := decideOne(t, e, incident("inc-"+ip, "API_AccessFromSuspiciousIP", vocab.SeverityHigh, ip))
+		if d.Action != vocab.Skip || d.Intended != vocab.BlockWAF || !strings.Contains(d.Reason, want) {
 			t.Errorf("%s: %s (intended %s), reason %q; want skip with %q", ip, d.Action, d.Intended, d.Reason, want)
 		}
 	}
 	for _, ip := range []string{"8.8.8.8", "45.153.161.1", "2a01:111:f400::1"} {
-		if d := decideOne(t, e, incident("inc-"+ip, "API_AccessFromSuspiciousIP", alert.SeverityHigh, ip)); d.Action != BlockWAF {
+		if d := decideOne(t, e, incident("inc-"+ip, "API_AccessFromSuspiciousIP", vocab.SeverityHigh, ip)); d.Action != vocab.BlockWAF {
 			t.Errorf("%s: %s, want block_waf (%s)", ip, d.Action, d.Reason)
 		}
 	}
@@ -133,7 +134,7 @@ func TestRepeatOffendersEscalate(t *testing.T) {
 	ip := "45.153.160.140"
 	base := 4 * time.Hour // Medium
 	for n := 0; n <= 6; n++ {
-		d := decideOne(t, e, incident("inc-esc", "API_SprayInRequests", alert.SeverityMedium, ip))
+		d := decideOne(t, e, incident("inc-esc", "API_SprayInRequests", vocab.SeverityMedium, ip))
 		want := base << n
 		if want > 7*24*time.Hour {
 			if time.Duration(d.Seconds)*time.Second != 7*24*time.Hour {
@@ -160,7 +161,7 @@ func TestOffencesOutsideLookbackDoNotCount(t *testing.T) {
 	ip := "45.153.160.140"
 	h.Add(ip, t0.Add(-31*24*time.Hour))
 	h.Add(ip, t0.Add(-29*24*time.Hour))
-	d := decideOne(t, New(cfg(t, nil), h, c.now), incident("inc-lb", "API_SprayInRequests", alert.SeverityMedium, ip))
+	d := decideOne(t, New(cfg(t, nil), h, c.now), incident("inc-lb", "API_SprayInRequests", vocab.SeverityMedium, ip))
 	if d.Offences != 1 {
 		t.Errorf("prior offences %d, want 1 (one is older than 30d)", d.Offences)
 	}
@@ -170,12 +171,12 @@ func TestThrottleThenBlock(t *testing.T) {
 	h := newMem()
 	e := New(cfg(t, nil), h, (&clock{t0}).now)
 	ip := "45.153.160.140"
-	if d := decideOne(t, e, incident("inc-a", "API_SpikeInAPITraffic", alert.SeverityMedium, ip)); d.Action != Throttle {
+	if d := decideOne(t, e, incident("inc-a", "API_SpikeInAPITraffic", vocab.SeverityMedium, ip)); d.Action != vocab.Throttle {
 		t.Fatalf("first spike: %s", d.Action)
 	}
 	h.Add(ip, t0.Add(-time.Hour))
-	d := decideOne(t, e, incident("inc-b", "API_SpikeInAPITraffic", alert.SeverityMedium, ip))
-	if d.Action != BlockWAF || !strings.Contains(d.Reason, "repeat offender") {
+	d := decideOne(t, e, incident("inc-b", "API_SpikeInAPITraffic", vocab.SeverityMedium, ip))
+	if d.Action != vocab.BlockWAF || !strings.Contains(d.Reason, "repeat offender") {
 		t.Fatalf("repeat spike: %s (%s)", d.Action, d.Reason)
 	}
 }
@@ -185,27 +186,27 @@ func TestHourlyCapDefersTheExcess(t *testing.T) {
 	h := newMem()
 	e := New(cfg(t, map[string]string{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "2"}), h, c.now)
 	ips := []string{"45.153.160.1", "45.153.160.2", "45.153.160.3"}
-	var got []Action
+	var got []vocab.Action
 	for i, ip := range ips {
-		got = append(got, decideOne(t, e, incident("inc-cap"+ips[i], "API_AccessFromTorExitNode", alert.SeverityMedium, ip)).Action)
+		got = append(got, decideOne(t, e, incident("inc-cap"+ips[i], "API_AccessFromTorExitNode", vocab.SeverityMedium, ip)).Action)
 	}
-	if got[0] != BlockWAF || got[1] != BlockWAF || got[2] != Deferred {
+	if got[0] != vocab.BlockWAF || got[1] != vocab.BlockWAF || got[2] != vocab.Deferred {
 		t.Fatalf("actions %v, want block, block, deferred", got)
 	}
-	d := decideOne(t, e, incident("inc-cap3b", "API_AccessFromTorExitNode", alert.SeverityMedium, ips[2]))
-	if d.Action != Deferred || d.Intended != BlockWAF || !strings.Contains(d.Reason, "cap of 2") || d.Seconds != 0 {
+	d := decideOne(t, e, incident("inc-cap3b", "API_AccessFromTorExitNode", vocab.SeverityMedium, ips[2]))
+	if d.Action != vocab.Deferred || d.Intended != vocab.BlockWAF || !strings.Contains(d.Reason, "cap of 2") || d.Seconds != 0 {
 		t.Errorf("deferred decision %+v", d)
 	}
 	// A target already counted this hour is not counted twice.
-	if a := decideOne(t, e, incident("inc-cap1b", "API_AccessFromTorExitNode", alert.SeverityMedium, ips[0])).Action; a != BlockWAF {
+	if a := decideOne(t, e, incident("inc-cap1b", "API_AccessFromTorExitNode", vocab.SeverityMedium, ips[0])).Action; a != vocab.BlockWAF {
 		t.Errorf("re-decided target: %s", a)
 	}
 	// Throttles are not blocks: the cap does not apply.
-	if a := decideOne(t, e, incident("inc-thr", "API_SpikeInAPITraffic", alert.SeverityMedium, "45.153.160.9")).Action; a != Throttle {
+	if a := decideOne(t, e, incident("inc-thr", "API_SpikeInAPITraffic", vocab.SeverityMedium, "45.153.160.9")).Action; a != vocab.Throttle {
 		t.Errorf("throttle under cap: %s", a)
 	}
 	c.t = c.t.Add(time.Hour)
-	if a := decideOne(t, e, incident("inc-cap3c", "API_AccessFromTorExitNode", alert.SeverityMedium, ips[2])).Action; a != BlockWAF {
+	if a := decideOne(t, e, incident("inc-cap3c", "API_AccessFromTorExitNode", vocab.SeverityMedium, ips[2])).Action; a != vocab.BlockWAF {
 		t.Errorf("next hour: %s, want block_waf", a)
 	}
 }
@@ -214,12 +215,12 @@ func TestPlaybookDefaultsAndOverrides(t *testing.T) {
 	now := (&clock{t0}).now
 	ip := "45.153.160.140"
 	e := New(cfg(t, nil), newMem(), now)
-	d := decideOne(t, e, incident("inc-u", "API_SomethingNew", alert.SeverityHigh, ip))
-	if d.Action != Record || !strings.Contains(d.Reason, "not in the playbook") {
+	d := decideOne(t, e, incident("inc-u", "API_SomethingNew", vocab.SeverityHigh, ip))
+	if d.Action != vocab.Record || !strings.Contains(d.Reason, "not in the playbook") {
 		t.Errorf("unknown type: %+v", d)
 	}
-	d = decideOne(t, e, incident("inc-p", "API_UnseenParam", alert.SeverityMedium, ip))
-	if d.Action != Record || !strings.Contains(d.Advice, "schema validation") {
+	d = decideOne(t, e, incident("inc-p", "API_UnseenParam", vocab.SeverityMedium, ip))
+	if d.Action != vocab.Record || !strings.Contains(d.Advice, "schema validation") {
 		t.Errorf("unseen param: %+v", d)
 	}
 	e = New(cfg(t, map[string]string{
@@ -227,10 +228,10 @@ func TestPlaybookDefaultsAndOverrides(t *testing.T) {
 		"APIGUARD_DEFAULT_ACTION": "throttle",
 		"APIGUARD_MODE_OVERRIDES": "block_apim=enforce",
 	}), newMem(), now)
-	if d := decideOne(t, e, incident("inc-p2", "API_UnseenParam", alert.SeverityMedium, ip)); d.Action != BlockAPIM || d.Mode != "enforce" {
+	if d := decideOne(t, e, incident("inc-p2", "API_UnseenParam", vocab.SeverityMedium, ip)); d.Action != vocab.BlockAPIM || d.Mode != "enforce" {
 		t.Errorf("override: %+v", d)
 	}
-	if d := decideOne(t, e, incident("inc-u2", "API_SomethingNew", alert.SeverityMedium, ip)); d.Action != Throttle || d.Mode != "dryrun" {
+	if d := decideOne(t, e, incident("inc-u2", "API_SomethingNew", vocab.SeverityMedium, ip)); d.Action != vocab.Throttle || d.Mode != "dryrun" {
 		t.Errorf("default action: %+v", d)
 	}
 }
@@ -238,28 +239,28 @@ func TestPlaybookDefaultsAndOverrides(t *testing.T) {
 func TestEndpointAlerts(t *testing.T) {
 	e := New(cfg(t, nil), newMem(), (&clock{t0}).now)
 	api := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim1/apis/orders"
-	inc := incident("inc-pop", "API_PopulationSpikeInAPITraffic", alert.SeverityMedium)
+	inc := incident("inc-pop", "API_PopulationSpikeInAPITraffic", vocab.SeverityMedium)
 	inc.APIMResources = []string{api}
 	d := decideOne(t, e, inc)
-	if d.Action != Throttle || d.Target == nil || d.Target.Kind != "api" || d.Target.Value != api || d.Address != "" {
+	if d.Action != vocab.Throttle || d.Target == nil || d.Target.Kind != "api" || d.Target.Value != api || d.Address != "" {
 		t.Errorf("population spike: %+v", d)
 	}
 	inc.APIMResources = nil
-	if d := decideOne(t, e, inc); d.Action != Record || !strings.Contains(d.Reason, "no API Management resource") {
+	if d := decideOne(t, e, inc); d.Action != vocab.Record || !strings.Contains(d.Reason, "no API Management resource") {
 		t.Errorf("without api: %+v", d)
 	}
-	if d := decideOne(t, e, incident("inc-none", "API_AccessFromSuspiciousIP", alert.SeverityHigh)); d.Action != Record || !strings.Contains(d.Reason, "no attacker address") {
+	if d := decideOne(t, e, incident("inc-none", "API_AccessFromSuspiciousIP", vocab.SeverityHigh)); d.Action != vocab.Record || !strings.Contains(d.Reason, "no attacker address") {
 		t.Errorf("no address: %+v", d)
 	}
 }
 
 func TestSeveralAddressesKeepOrder(t *testing.T) {
 	e := New(cfg(t, nil), newMem(), (&clock{t0}).now)
-	ds, err := e.Decide(context.Background(), incident("inc-m", "API_SprayInRequests", alert.SeverityMedium, "45.153.160.140", "10.1.2.3", "2a01:111:f400::1"))
+	ds, err := e.Decide(context.Background(), incident("inc-m", "API_SprayInRequests", vocab.SeverityMedium, "45.153.160.140", "10.1.2.3", "2a01:111:f400::1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Action{BlockWAF, Skip, BlockWAF}
+	want := []vocab.Action{vocab.BlockWAF, vocab.Skip, vocab.BlockWAF}
 	for i, d := range ds {
 		if d.Index != i || d.Action != want[i] {
 			t.Errorf("decision %d: %+v, want %s", i, d, want[i])
@@ -272,7 +273,7 @@ func TestJitterSpreads(t *testing.T) {
 	e := New(cfg(t, nil), newMem(), (&clock{t0}).now)
 	seen := map[int64]bool{}
 	for i := 0; i < 200; i++ {
-		inc := incident("inc-j"+string(rune('a'+i%26))+strings.Repeat("x", i/26), "API_SprayInRequests", alert.SeverityMedium, "45.153.160.140")
+		inc := incident("inc-j"+string(rune('a'+i%26))+strings.Repeat("x", i/26), "API_SprayInRequests", vocab.SeverityMedium, "45.153.160.140")
 		d := decideOne(t, e, inc)
 		if !within(time.Duration(d.Seconds)*time.Second, 4*time.Hour, 0.1) {
 			t.Fatalf("duration %ds outside 4h ± 10%%", d.Seconds)
@@ -311,34 +312,34 @@ func TestFindingsByIdentityAndConfidence(t *testing.T) {
 	h := newMem()
 	e := New(cfg(t, map[string]string{"APIGUARD_MODE": "enforce"}), h, (&clock{t0}).now)
 
-	user := &alert.Incident{ID: "fnd-1", AlertType: "apiguard.enumeration", Severity: alert.SeverityHigh, Confidence: 0.9,
+	user := &alert.Incident{ID: "fnd-1", AlertType: "apiguard.enumeration", Severity: vocab.SeverityHigh, Confidence: 0.9,
 		Identities: []alert.Identity{{Kind: "user", Value: "alice"}}}
 	d := decideOne(t, e, user)
-	if d.Action != Throttle || d.Target == nil || d.Target.Kind != "user" || d.Target.Value != "alice" || d.Address != "" {
+	if d.Action != vocab.Throttle || d.Target == nil || d.Target.Kind != "user" || d.Target.Value != "alice" || d.Address != "" {
 		t.Fatalf("user finding: %+v", d)
 	}
 	h.Add("sub-1", t0.Add(-time.Hour))
-	sub := &alert.Incident{ID: "fnd-2", AlertType: "apiguard.flood", Severity: alert.SeverityMedium, Confidence: 0.8,
+	sub := &alert.Incident{ID: "fnd-2", AlertType: "apiguard.flood", Severity: vocab.SeverityMedium, Confidence: 0.8,
 		Identities: []alert.Identity{{Kind: "subscription", Value: "sub-1"}}}
-	if d := decideOne(t, e, sub); d.Action != Throttle || d.Offences != 1 {
+	if d := decideOne(t, e, sub); d.Action != vocab.Throttle || d.Offences != 1 {
 		t.Fatalf("repeat flood of a subscription must stay a throttle: %+v", d)
 	}
 
-	ip := incident("fnd-3", "apiguard.probing", alert.SeverityMedium, "45.153.160.140")
+	ip := incident("fnd-3", "apiguard.probing", vocab.SeverityMedium, "45.153.160.140")
 	ip.Confidence = 0.7
-	if d := decideOne(t, e, ip); d.Action != BlockWAF {
+	if d := decideOne(t, e, ip); d.Action != vocab.BlockWAF {
 		t.Fatalf("probing address: %+v", d)
 	}
-	low := incident("fnd-4", "apiguard.probing", alert.SeverityLow, "45.153.160.141")
+	low := incident("fnd-4", "apiguard.probing", vocab.SeverityLow, "45.153.160.141")
 	low.Confidence = 0.3
 	d = decideOne(t, e, low)
-	if d.Action != Record || d.Intended != BlockWAF || !strings.Contains(d.Reason, "confidence") {
+	if d.Action != vocab.Record || d.Intended != vocab.BlockWAF || !strings.Contains(d.Reason, "confidence") {
 		t.Fatalf("low-confidence finding: %+v", d)
 	}
 	// A private address found by a detector is still never blocked.
-	priv := incident("fnd-5", "apiguard.probing", alert.SeverityHigh, "172.17.0.1")
+	priv := incident("fnd-5", "apiguard.probing", vocab.SeverityHigh, "172.17.0.1")
 	priv.Confidence = 0.9
-	if d := decideOne(t, e, priv); d.Action != Skip {
+	if d := decideOne(t, e, priv); d.Action != vocab.Skip {
 		t.Fatalf("private address: %+v", d)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Aggregate groups a batch into deltas per key and window. It is pure: the same records
@@ -495,16 +496,16 @@ func (a *aggregator) result() map[Key][]*Delta {
 			name = k.a.String()
 			names[k.a] = name
 		}
-		add(Key{KeyIP, name}, d)
+		add(Key{vocab.KeyIP, name}, d)
 	}
 	for k, d := range a.subs {
-		add(Key{KeySubscription, keyValue(k.s)}, d)
+		add(Key{vocab.KeySubscription, keyValue(k.s)}, d)
 	}
 	for k, d := range a.users {
-		add(Key{KeyUser, keyValue(k.s)}, d)
+		add(Key{vocab.KeyUser, keyValue(k.s)}, d)
 	}
 	for k, d := range a.ops {
-		add(Key{KeyOp, k.s}, d)
+		add(Key{vocab.KeyOp, k.s}, d)
 	}
 	for _, ds := range out {
 		if len(ds) > 1 {
@@ -580,24 +581,24 @@ func (a *aggregator) sorted() []keyDeltas {
 		}
 		a.items = append(a.items, newKeyItem(name, d))
 	}
-	a.group(KeyIP)
+	a.group(vocab.KeyIP)
 	for k, d := range a.ops {
 		a.items = append(a.items, newKeyItem(k.s, d))
 	}
-	a.group(KeyOp)
+	a.group(vocab.KeyOp)
 	for k, d := range a.subs {
 		a.items = append(a.items, newKeyItem(keyValue(k.s), d))
 	}
-	a.group(KeySubscription)
+	a.group(vocab.KeySubscription)
 	for k, d := range a.users {
 		a.items = append(a.items, newKeyItem(keyValue(k.s), d))
 	}
-	a.group(KeyUser)
+	a.group(vocab.KeyUser)
 	return a.kds
 }
 
 // group sorts a.items (all of key type t) into a.kds and empties a.items.
-func (a *aggregator) group(t KeyType) {
+func (a *aggregator) group(t vocab.KeyType) {
 	items := a.items
 	slices.SortFunc(items, func(x, y keyItem) int {
 		if x.pfx != y.pfx {

@@ -3,6 +3,8 @@ package detect
 import (
 	"fmt"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // detectBruteForce: authentication failures (401, 403) and login attempts (POSTs to a
@@ -44,9 +46,9 @@ func detectBruteForce(ev *evaluation, v *view) {
 	if measure == "login_attempts" {
 		what = fmt.Sprintf("%d login attempts", logins)
 	}
-	ev.emit(DetectorBruteForce, v, start, end, "", Finding{
+	ev.emit(vocab.DetectorBruteForce, v, start, end, "", Finding{
 		Confidence: confidence(float64(count), float64(t)),
-		Severity:   severity(float64(count), float64(t), ""),
+		Severity:   severity(float64(count), float64(t), vocab.SeverityUnknown),
 		Evidence: Evidence{Measure: measure, Count: count, Threshold: float64(t), Requests: int64(before.req) + int64(now.req),
 			AuthFailures: fails, LoginAttempts: logins},
 		Reason: fmt.Sprintf("%s made %s%s in the %s: password guessing (threshold %d).",

@@ -12,23 +12,6 @@ import (
 	"time"
 )
 
-// Detector names, as they appear in Finding.Detector and Config.Detectors.
-const (
-	DetectorFlood              = "flood"
-	DetectorRateSpike          = "rate_spike"
-	DetectorProbing            = "probing"
-	DetectorBruteForce         = "brute_force"
-	DetectorCredentialStuffing = "credential_stuffing"
-	DetectorEnumeration        = "enumeration"
-	DetectorExfiltration       = "exfiltration"
-)
-
-// Detectors lists every detector in evaluation order.
-func Detectors() []string {
-	return []string{DetectorFlood, DetectorRateSpike, DetectorProbing, DetectorBruteForce,
-		DetectorCredentialStuffing, DetectorEnumeration, DetectorExfiltration}
-}
-
 // Bounds that keep every state small whatever the traffic (see README.md, "Memory").
 const (
 	maxPerAPI   = 16 // flood overrides: per-API counters a window may carry
@@ -169,7 +152,7 @@ func DefaultConfig() Config {
 	return Config{
 		Window:          Duration(5 * time.Minute),
 		AllowedLateness: Duration(5 * time.Minute),
-		Detectors:       Detectors(),
+		Detectors:       Implemented(),
 		Shared:          SharedConfig{MinIdentities: 10, MinIdentifiedShare: 0.8},
 		Flood:           FloodConfig{Limit: 100},
 		RateSpike:       RateSpikeConfig{Factor: 10, MinRequests: 50, MinHistory: 6},
@@ -246,7 +229,7 @@ func (c *Config) Validate() error {
 	if l := time.Duration(c.AllowedLateness); l < 0 || l > w {
 		bad("allowed_lateness", "%s is not from 0 to the window (%s): a state keeps one previous window", l, w)
 	}
-	known := Detectors()
+	known := Implemented()
 	seen := map[string]bool{}
 	for _, d := range c.Detectors {
 		if !slices.Contains(known, d) {

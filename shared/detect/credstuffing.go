@@ -1,6 +1,10 @@
 package detect
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/apiguard/apiguard/shared/vocab"
+)
 
 // detectCredentialStuffing: distinct identities (user ids, else subscription ids) that
 // failed authentication or attempted a login, and had no successful request, from one
@@ -10,7 +14,7 @@ import "fmt"
 // key carried: a few of 500 users mistyping a password is not stuffing either.
 // Identities are the point of this detector, so it judges a shared key whole.
 func detectCredentialStuffing(ev *evaluation, v *view) {
-	if ev.key.Type != KeyIP && ev.key.Type != KeySubscription {
+	if ev.key.Type != vocab.KeyIP && ev.key.Type != vocab.KeySubscription {
 		return
 	}
 	w := v.w
@@ -27,14 +31,14 @@ func detectCredentialStuffing(ev *evaluation, v *view) {
 	}
 	start, end := w.start, w.start+int64(w.size)
 	kind := "identities"
-	if ev.key.Type == KeySubscription {
+	if ev.key.Type == vocab.KeySubscription {
 		kind = "users"
 	}
 	v2 := *v
 	v2.shared = nil // judged whole: say nothing about sharing
-	ev.emit(DetectorCredentialStuffing, &v2, start, end, "", Finding{
+	ev.emit(vocab.DetectorCredentialStuffing, &v2, start, end, "", Finding{
 		Confidence: confidence(float64(failing), float64(cfg.Threshold)),
-		Severity:   severity(float64(failing), float64(cfg.Threshold), "Medium"),
+		Severity:   severity(float64(failing), float64(cfg.Threshold), vocab.SeverityMedium),
 		Evidence: Evidence{Measure: "distinct_failing_identities", Count: int64(failing), Threshold: float64(cfg.Threshold),
 			Requests: int64(w.n.req), DistinctIdentities: all, FailingIdentities: failing,
 			AuthFailures: int64(w.n.authFail), LoginAttempts: int64(w.n.login),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Engine runs the detectors over batches of traffic with state in a Store. It keeps no
@@ -127,7 +128,7 @@ func keysOf(kds []keyDeltas) []Key {
 func (e *Engine) evaluateBatch(kds []keyDeltas, states []*State) (out []Finding, late int) {
 	ev := evaluation{cfg: e.cfg, p: e.prep, ops: map[string]*State{}}
 	for i := range kds {
-		if kds[i].k.Type == KeyOp && states[i] != nil {
+		if kds[i].k.Type == vocab.KeyOp && states[i] != nil {
 			ev.ops[kds[i].k.Value] = states[i]
 		}
 	}
@@ -139,7 +140,7 @@ func (e *Engine) evaluateBatch(kds []keyDeltas, states []*State) (out []Finding,
 			continue
 		}
 		late += s.Late()
-		if k.Type == KeyOp {
+		if k.Type == vocab.KeyOp {
 			continue
 		}
 		which := 0

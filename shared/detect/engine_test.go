@@ -18,6 +18,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // A flood split over three batches, processed by two engines (two function
@@ -40,7 +41,7 @@ func TestFloodAcrossBatchesAndEngines(t *testing.T) {
 			got[f.ID] = f
 		}
 	}
-	fl := find(got, want{DetectorFlood, KeyIP, attacker})
+	fl := find(got, want{vocab.DetectorFlood, vocab.KeyIP, attacker})
 	if len(fl) != 1 || fl[0].Evidence.Count != 120 {
 		t.Fatalf("want one flood of 120, got:\n%s", describe(got))
 	}
@@ -70,7 +71,7 @@ func TestRedeliveredBatchIsNotCountedTwice(t *testing.T) {
 	if len(first) != 0 || len(again) != 0 {
 		t.Fatalf("60 requests twice under one id must stay 60: %v %v", first, again)
 	}
-	if n := store.Get(Key{KeyIP, attacker}).Requests(); n != 60 {
+	if n := store.Get(Key{vocab.KeyIP, attacker}).Requests(); n != 60 {
 		t.Fatalf("state counts %d requests, want 60", n)
 	}
 	// A new batch id does add.
@@ -106,7 +107,7 @@ func TestLateRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fs) != 1 || fs[0].Detector != DetectorFlood || !fs[0].WindowStart.Equal(t0) || fs[0].Evidence.Count != 110 {
+	if len(fs) != 1 || fs[0].Detector != vocab.DetectorFlood || !fs[0].WindowStart.Equal(t0) || fs[0].Evidence.Count != 110 {
 		t.Fatalf("late records within the lateness must complete the 12:00 window's flood, got %v", fs)
 	}
 	// The key reaches 12:06:30: the 12:00 window (closing 12:05 + 1m) is closed.
@@ -118,13 +119,13 @@ func TestLateRecords(t *testing.T) {
 	if len(fs) != 0 {
 		t.Fatalf("records for a closed window must not count: %v", fs)
 	}
-	s := store.Get(Key{KeyIP, attacker})
+	s := store.Get(Key{vocab.KeyIP, attacker})
 	if s.Late() != 1 || s.prev.n.req != 110 {
 		t.Fatalf("late %d, previous window %d requests", s.Late(), s.prev.n.req)
 	}
 	// Records two windows back are late whatever the lateness.
 	fs, _ = e.Process(context.Background(), "late-3", burst(attacker, 200, t0.Add(-5*time.Minute), time.Second, nil))
-	if len(fs) != 0 || store.Get(Key{KeyIP, attacker}).Late() != 2 {
+	if len(fs) != 0 || store.Get(Key{vocab.KeyIP, attacker}).Late() != 2 {
 		t.Fatalf("old records: %v", fs)
 	}
 }
@@ -136,7 +137,7 @@ func TestEventTime(t *testing.T) {
 	old := time.Date(2019, 3, 1, 9, 2, 0, 0, time.UTC)
 	e := testEngine(t, nil, nil)
 	got := run(t, e, burst(attacker, 150, old, time.Second, nil))
-	fl := find(got, want{DetectorFlood, KeyIP, attacker})
+	fl := find(got, want{vocab.DetectorFlood, vocab.KeyIP, attacker})
 	if len(fl) != 1 {
 		t.Fatalf("no flood in 2019 traffic:\n%s", describe(got))
 	}
@@ -256,14 +257,14 @@ func TestBruteForceBurstReportedOnce(t *testing.T) {
 		burst(attacker, 6, t0.Add(time.Minute), 10*time.Second, status(401, "/shop/orders")),
 		burst(attacker, 3, t0.Add(6*time.Minute), 10*time.Second, nil), // ordinary traffic in the next window
 		burst(attacker, 2, t0.Add(7*time.Minute), 10*time.Second, status(401, "/shop/orders")))
-	if fs := find(got, want{DetectorBruteForce, KeyIP, attacker}); len(fs) != 1 {
+	if fs := find(got, want{vocab.DetectorBruteForce, vocab.KeyIP, attacker}); len(fs) != 1 {
 		t.Fatalf("want one brute force finding, got:\n%s", describe(got))
 	}
 	// But an attack that goes on into the next window is reported there too.
 	got = run(t, testEngine(t, nil, nil),
 		burst(attacker, 6, t0.Add(time.Minute), 10*time.Second, status(401, "/shop/orders")),
 		burst(attacker, 5, t0.Add(6*time.Minute), 10*time.Second, status(401, "/shop/orders")))
-	if fs := find(got, want{DetectorBruteForce, KeyIP, attacker}); len(fs) != 2 {
+	if fs := find(got, want{vocab.DetectorBruteForce, vocab.KeyIP, attacker}); len(fs) != 2 {
 		t.Fatalf("want two brute force findings, got:\n%s", describe(got))
 	}
 }
@@ -282,7 +283,7 @@ func TestMinConfidence(t *testing.T) {
 
 func TestDisabledDetectors(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Detectors = []string{DetectorProbing}
+	cfg.Detectors = []string{vocab.DetectorProbing}
 	got := run(t, testEngine(t, &cfg, nil), burst(attacker, 150, t0, time.Second, nil))
 	if len(got) != 0 {
 		t.Fatalf("flood is disabled: %s", describe(got))
@@ -308,11 +309,11 @@ func TestMixedTrafficFlagsOnlyTheAttackers(t *testing.T) {
 		flagged[k][f.Detector] = true
 	}
 	wants := map[string][]string{
-		"ip 198.51.100.66":        {DetectorFlood},
-		"ip 198.51.100.77":        {DetectorFlood, DetectorProbing},
-		"ip 198.51.100.88":        {DetectorFlood, DetectorEnumeration},
-		"subscription sub-stolen": {DetectorFlood, DetectorEnumeration},
-		"ip 198.51.100.99":        {DetectorFlood, DetectorBruteForce},
+		"ip 198.51.100.66":        {vocab.DetectorFlood},
+		"ip 198.51.100.77":        {vocab.DetectorFlood, vocab.DetectorProbing},
+		"ip 198.51.100.88":        {vocab.DetectorFlood, vocab.DetectorEnumeration},
+		"subscription sub-stolen": {vocab.DetectorFlood, vocab.DetectorEnumeration},
+		"ip 198.51.100.99":        {vocab.DetectorFlood, vocab.DetectorBruteForce},
 	}
 	for k, dets := range flagged {
 		if _, ok := wants[k]; !ok {
@@ -352,7 +353,7 @@ func TestEvaluateIsPure(t *testing.T) {
 			t.Fatalf("Evaluate changed the state of %s", k)
 		}
 	}
-	if Evaluate(sc.config(), Key{KeyOp, "shop GET /items"}, states[Key{KeyOp, "shop GET /items"}], states) != nil {
+	if Evaluate(sc.config(), Key{vocab.KeyOp, "shop GET /items"}, states[Key{vocab.KeyOp, "shop GET /items"}], states) != nil {
 		t.Fatal("operation keys have no findings")
 	}
 }

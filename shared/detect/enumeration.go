@@ -3,6 +3,8 @@ package detect
 import (
 	"fmt"
 	"strings"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // detectEnumeration: distinct object ids per path template per key per window (BOLA,
@@ -24,9 +26,9 @@ func detectEnumeration(ev *evaluation, v *view) {
 		if n < thr {
 			continue
 		}
-		ev.emit(DetectorEnumeration, v, start, end, t.api+"\x00"+t.tmpl, Finding{
+		ev.emit(vocab.DetectorEnumeration, v, start, end, t.api+"\x00"+t.tmpl, Finding{
 			Confidence: confidence(float64(n), float64(thr)),
-			Severity:   severity(float64(n), float64(thr), ""),
+			Severity:   severity(float64(n), float64(thr), vocab.SeverityUnknown),
 			API:        t.api,
 			Evidence: Evidence{Measure: "distinct_ids", Count: int64(n), Threshold: float64(thr), Requests: int64(w.n.req),
 				DistinctIDs: all, Template: t.tmpl, Estimated: t.ids.estimated()},

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Which windows of a state to evaluate.
@@ -46,7 +48,7 @@ func prepare(cfg *Config) *prepared {
 
 // run judges one key: ev.key, ev.s and ev.out are reset, the rest is kept.
 func (ev *evaluation) run(k Key, s *State, which int) []Finding {
-	if s == nil || s.Empty() || k.Type == KeyOp {
+	if s == nil || s.Empty() || k.Type == vocab.KeyOp {
 		return nil
 	}
 	ev.key, ev.s, ev.out = k, s, nil
@@ -90,7 +92,7 @@ func (ev *evaluation) popState(op string) *State {
 	if ev.ops != nil {
 		return ev.ops[op]
 	}
-	return ev.pop[Key{KeyOp, op}]
+	return ev.pop[Key{vocab.KeyOp, op}]
 }
 
 // view is one window as the detectors judge it. For a shared key (README.md, "Shared
@@ -115,22 +117,7 @@ func (ev *evaluation) window(w *Delta, current bool) {
 		if ev.p.enabled&(1<<i) == 0 || (d.currentOnly && !current) {
 			continue
 		}
-		switch d.name {
-		case DetectorFlood:
-			detectFlood(ev, &v)
-		case DetectorRateSpike:
-			detectRateSpike(ev, &v)
-		case DetectorProbing:
-			detectProbing(ev, &v)
-		case DetectorBruteForce:
-			detectBruteForce(ev, &v)
-		case DetectorCredentialStuffing:
-			detectCredentialStuffing(ev, &v)
-		case DetectorEnumeration:
-			detectEnumeration(ev, &v)
-		case DetectorExfiltration:
-			detectExfiltration(ev, &v)
-		}
+		d.run(ev, &v)
 	}
 }
 
@@ -139,7 +126,7 @@ func (ev *evaluation) window(w *Delta, current bool) {
 // addresses (narrower: users, else subscriptions) and subscriptions (narrower: users)
 // can be shared; a user is the narrowest identity.
 func (ev *evaluation) sharedOf(w *Delta) *Shared {
-	if ev.key.Type != KeyIP && ev.key.Type != KeySubscription {
+	if ev.key.Type != vocab.KeyIP && ev.key.Type != vocab.KeySubscription {
 		return nil
 	}
 	if w.x == nil || w.n.req == 0 {
@@ -173,17 +160,28 @@ func (v *view) judgedDistinct(d *distinct, identified uint32) int {
 type detector struct {
 	name        string
 	currentOnly bool // judges the current window only (needs a baseline without it)
+	run         func(ev *evaluation, v *view)
 }
 
-// detectors in evaluation order; each is in its own file (dispatched in window).
+// detectors in evaluation order; each is in its own file.
 var detectors = []detector{
-	{DetectorFlood, false},
-	{DetectorRateSpike, true},
-	{DetectorProbing, false},
-	{DetectorBruteForce, false},
-	{DetectorCredentialStuffing, false},
-	{DetectorEnumeration, false},
-	{DetectorExfiltration, true},
+	{vocab.DetectorFlood, false, detectFlood},
+	{vocab.DetectorRateSpike, true, detectRateSpike},
+	{vocab.DetectorProbing, false, detectProbing},
+	{vocab.DetectorBruteForce, false, detectBruteForce},
+	{vocab.DetectorCredentialStuffing, false, detectCredentialStuffing},
+	{vocab.DetectorEnumeration, false, detectEnumeration},
+	{vocab.DetectorExfiltration, true, detectExfiltration},
+}
+
+// Implemented lists the detectors this package runs, in evaluation order: what the
+// vocabulary's detector names and the playbook are checked against.
+func Implemented() []string {
+	out := make([]string, len(detectors))
+	for i, d := range detectors {
+		out[i] = d.name
+	}
+	return out
 }
 
 // emit builds a finding over [start, end) of the key.
@@ -206,11 +204,11 @@ func (ev *evaluation) emit(det string, v *view, start, end int64, qual string, f
 // who names the key in a reason.
 func (ev *evaluation) who() string {
 	switch ev.key.Type {
-	case KeyIP:
+	case vocab.KeyIP:
 		return "Address " + ev.key.Value
-	case KeySubscription:
+	case vocab.KeySubscription:
 		return "Subscription " + ev.key.Value
-	case KeyUser:
+	case vocab.KeyUser:
 		return "User " + ev.key.Value
 	}
 	return ev.key.String()

@@ -3,6 +3,8 @@ package detect
 import (
 	"fmt"
 	"math"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // detectExfiltration: response bytes per key and operation in the current window
@@ -71,9 +73,9 @@ func detectExfiltration(ev *evaluation, v *view) {
 			}
 			refs += fmt.Sprintf("a typical client's %s on this operation", byteText(popRef))
 		}
-		ev.emit(DetectorExfiltration, v, start, end, o.key, Finding{
+		ev.emit(vocab.DetectorExfiltration, v, start, end, o.key, Finding{
 			Confidence: confidence(ratio, 1),
-			Severity:   severity(ratio, 1, "Medium"),
+			Severity:   severity(ratio, 1, vocab.SeverityMedium),
 			API:        api,
 			Operation:  op,
 			Evidence:   e,

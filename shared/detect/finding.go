@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Finding is one detection: a key that crossed a detector's threshold in a window.
@@ -13,18 +15,18 @@ import (
 // holds returns the finding again, with the evidence as it stands. The ID is the same
 // each time, so consumers keep the first or the latest version.
 type Finding struct {
-	ID          string    `json:"id"`       // deterministic: detector, key, window (and template, operation or API)
-	Detector    string    `json:"detector"` // flood, rate_spike, probing, brute_force, credential_stuffing, enumeration, exfiltration
-	KeyType     KeyType   `json:"key_type"` // ip, subscription, user
-	Key         string    `json:"key"`
-	WindowStart time.Time `json:"window_start"`
-	WindowEnd   time.Time `json:"window_end"`
-	Confidence  float64   `json:"confidence"` // 0..1: 0.5 just over the threshold, 0.75 at twice it
-	Severity    string    `json:"severity"`   // Low, Medium, High
-	API         string    `json:"api,omitempty"`
-	Operation   string    `json:"operation,omitempty"`
-	Evidence    Evidence  `json:"evidence"`
-	Reason      string    `json:"reason"` // one sentence for a SOC analyst
+	ID          string         `json:"id"`       // deterministic: detector, key, window (and template, operation or API)
+	Detector    string         `json:"detector"` // flood, rate_spike, probing, brute_force, credential_stuffing, enumeration, exfiltration
+	KeyType     vocab.KeyType  `json:"key_type"` // ip, subscription, user
+	Key         string         `json:"key"`
+	WindowStart time.Time      `json:"window_start"`
+	WindowEnd   time.Time      `json:"window_end"`
+	Confidence  float64        `json:"confidence"` // 0..1: 0.5 just over the threshold, 0.75 at twice it
+	Severity    vocab.Severity `json:"severity"`   // Low, Medium, High
+	API         string         `json:"api,omitempty"`
+	Operation   string         `json:"operation,omitempty"`
+	Evidence    Evidence       `json:"evidence"`
+	Reason      string         `json:"reason"` // one sentence for a SOC analyst
 }
 
 // Evidence is what a finding rests on.
@@ -95,33 +97,21 @@ func confidence(count, threshold float64) float64 {
 }
 
 // severity grades how far past its threshold a finding is: Low under twice, Medium
-// under five times, High beyond. floor lifts it for detectors whose mere firing is
-// serious.
-func severity(count, threshold float64, floor string) string {
+// under five times, High beyond. floor, when set, lifts it for detectors whose mere
+// firing is serious.
+func severity(count, threshold float64, floor vocab.Severity) vocab.Severity {
 	r := count / max(threshold, 1e-9)
-	s := "Low"
+	s := vocab.SeverityLow
 	switch {
 	case r >= 5:
-		s = "High"
+		s = vocab.SeverityHigh
 	case r >= 2:
-		s = "Medium"
+		s = vocab.SeverityMedium
 	}
-	if rank(floor) > rank(s) {
+	if floor != vocab.SeverityUnknown && floor.Rank() > s.Rank() {
 		return floor
 	}
 	return s
-}
-
-func rank(s string) int {
-	switch s {
-	case "High":
-		return 3
-	case "Medium":
-		return 2
-	case "Low":
-		return 1
-	}
-	return 0
 }
 
 // findingID is stable per detector, key, window start and qualifier (template,

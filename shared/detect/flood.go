@@ -1,6 +1,10 @@
 package detect
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/apiguard/apiguard/shared/vocab"
+)
 
 // detectFlood: requests per key per window above an absolute limit (AWS WAF's HTTP
 // flood rule: 100 per 5 minutes per address). Requests to an API with its own limit
@@ -22,9 +26,9 @@ func detectFlood(ev *evaluation, v *view) {
 			}
 			rest -= n
 			if n > int64(limit) {
-				ev.emit(DetectorFlood, v, start, end, "api\x00"+a.api, Finding{
+				ev.emit(vocab.DetectorFlood, v, start, end, "api\x00"+a.api, Finding{
 					Confidence: confidence(float64(n), float64(limit)),
-					Severity:   severity(float64(n), float64(limit), ""),
+					Severity:   severity(float64(n), float64(limit), vocab.SeverityUnknown),
 					API:        a.api,
 					Evidence:   Evidence{Measure: "requests", Count: n, Threshold: float64(limit), Requests: int64(w.n.req)},
 					Reason: fmt.Sprintf("%s sent %d requests%s to API %s in the %s, over that API's flood limit of %d.",
@@ -38,9 +42,9 @@ func detectFlood(ev *evaluation, v *view) {
 		if len(cfg.PerAPI) > 0 && rest != int64(v.n.req) {
 			others = " (APIs with their own limit left out)"
 		}
-		ev.emit(DetectorFlood, v, start, end, "", Finding{
+		ev.emit(vocab.DetectorFlood, v, start, end, "", Finding{
 			Confidence: confidence(float64(rest), float64(cfg.Limit)),
-			Severity:   severity(float64(rest), float64(cfg.Limit), ""),
+			Severity:   severity(float64(rest), float64(cfg.Limit), vocab.SeverityUnknown),
 			Evidence:   Evidence{Measure: "requests", Count: rest, Threshold: float64(cfg.Limit), Requests: int64(w.n.req)},
 			Reason: fmt.Sprintf("%s sent %d requests%s%s in the %s, over the flood limit of %d.",
 				ev.who(), rest, sharedText(v), others, windowText(start, end), cfg.Limit),

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 var updateGolden = flag.Bool("update-process-golden", false, "rewrite testdata/process_golden.json")
@@ -88,7 +89,7 @@ var goldenCases = []goldenCase{
 	}, func() *MemoryStore { return NewMemoryStore(3000, 10*time.Minute) }},
 	{"some_detectors", func() *Config {
 		c := DefaultConfig()
-		c.Detectors = []string{DetectorProbing, DetectorEnumeration, DetectorExfiltration}
+		c.Detectors = []string{vocab.DetectorProbing, vocab.DetectorEnumeration, vocab.DetectorExfiltration}
 		return &c
 	}, func() *MemoryStore { return NewMemoryStore(1_000_000, time.Hour) }},
 }
@@ -169,8 +170,8 @@ func TestProcessGolden(t *testing.T) {
 		got[gc.name] = runGolden(t, gc, ids, batches, os.Getenv("GOLDEN_DUMP"))
 	}
 	for _, gc := range goldenCases {
-		for _, d := range []string{DetectorFlood, DetectorProbing, DetectorEnumeration} {
-			if got[gc.name].ByDetector[d] == 0 && gc.name != "some_detectors" || gc.name == "some_detectors" && d != DetectorFlood && got[gc.name].ByDetector[d] == 0 {
+		for _, d := range []string{vocab.DetectorFlood, vocab.DetectorProbing, vocab.DetectorEnumeration} {
+			if got[gc.name].ByDetector[d] == 0 && gc.name != "some_detectors" || gc.name == "some_detectors" && d != vocab.DetectorFlood && got[gc.name].ByDetector[d] == 0 {
 				t.Errorf("%s: no %s finding: the golden traffic does not exercise it", gc.name, d)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // t0 is a window boundary (12:00 UTC); every scenario runs on event time from it.
@@ -112,7 +113,7 @@ func chunks(recs []traffic.Record, n int) [][]traffic.Record {
 // want matches findings: an empty field matches anything.
 type want struct {
 	det string
-	kt  KeyType
+	kt  vocab.KeyType
 	key string
 }
 

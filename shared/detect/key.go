@@ -1,20 +1,14 @@
 package detect
 
-import "cmp"
+import (
+	"cmp"
 
-// KeyType is what a state is kept for.
-type KeyType string
-
-const (
-	KeyIP           KeyType = "ip"           // a client address
-	KeySubscription KeyType = "subscription" // an APIM subscription id
-	KeyUser         KeyType = "user"         // an APIM user id or token subject
-	KeyOp           KeyType = "op"           // an operation: API + " " + Method + " " + Template (population baselines)
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Key names one state.
 type Key struct {
-	Type  KeyType
+	Type  vocab.KeyType
 	Value string
 }
 

@@ -1,6 +1,10 @@
 package detect
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/apiguard/apiguard/shared/vocab"
+)
 
 // detectProbing: distinct endpoints answered with a probing error (400, 404, 405 by
 // default; static resources left out, as CrowdSec's http-probing does) per key per
@@ -24,9 +28,9 @@ func detectProbing(ev *evaluation, v *view) {
 		return // mostly successful traffic: a crawler on broken links, not a scanner
 	}
 	start, end := w.start, w.start+int64(w.size)
-	ev.emit(DetectorProbing, v, start, end, "", Finding{
+	ev.emit(vocab.DetectorProbing, v, start, end, "", Finding{
 		Confidence: confidence(float64(p), float64(t)),
-		Severity:   severity(float64(p), float64(t), ""),
+		Severity:   severity(float64(p), float64(t), vocab.SeverityUnknown),
 		Evidence: Evidence{Measure: "distinct_error_paths", Count: int64(p), Threshold: float64(t), Requests: int64(w.n.req),
 			DistinctPaths: all, Estimated: w.x.paths.estimated()},
 		Reason: fmt.Sprintf("%s got error answers (%s) on %d distinct endpoints%s in the %s: probing for endpoints (threshold %d).",

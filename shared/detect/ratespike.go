@@ -3,6 +3,8 @@ package detect
 import (
 	"fmt"
 	"math"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // detectRateSpike: a key's requests in the current window against every reference it
@@ -80,9 +82,9 @@ func detectRateSpike(ev *evaluation, v *view) {
 		refs += fmt.Sprintf("a typical client's %.1f on the same operations", popRef)
 	}
 	start, end := w.start, w.start+int64(w.size)
-	ev.emit(DetectorRateSpike, v, start, end, "", Finding{
+	ev.emit(vocab.DetectorRateSpike, v, start, end, "", Finding{
 		Confidence: confidence(ratio, 1),
-		Severity:   severity(ratio, 1, ""),
+		Severity:   severity(ratio, 1, vocab.SeverityUnknown),
 		Evidence:   e,
 		Reason: fmt.Sprintf("%s sent %d requests%s in the %s, more than %g times %s.",
 			ev.who(), int64(n), sharedText(v), windowText(start, end), cfg.Factor, refs),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // scenario is generated traffic and what the detectors must and must not find in it.
@@ -79,101 +80,101 @@ func mallory(fn func(i int, r *traffic.Record)) func(int, *traffic.Record) {
 var scenarios = []scenario{
 	// flood: 100 allowed per 5 minutes (AWS WAF's rate rule), the 101st fires.
 	{name: "flood/101", recs: func() []traffic.Record { return burst(attacker, 101, t0, 2*time.Second, nil) },
-		want: []want{{DetectorFlood, KeyIP, attacker}}},
+		want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
 	{name: "flood/100_near_miss", recs: func() []traffic.Record { return burst(attacker, 100, t0, 2*time.Second, nil) },
-		absent: []want{{det: DetectorFlood}}},
+		absent: []want{{det: vocab.DetectorFlood}}},
 	{name: "flood/two_windows_of_60", recs: func() []traffic.Record {
 		return burst(attacker, 120, t0.Add(3*time.Minute), 3*time.Second, nil) // 60 in each window
-	}, absent: []want{{det: DetectorFlood}}},
+	}, absent: []want{{det: vocab.DetectorFlood}}},
 	{name: "flood/per_api_limit",
 		cfg: func(c *Config) { c.Flood.PerAPI = map[string]int{"search": 300} },
 		recs: func() []traffic.Record {
 			return cat(burst(attacker, 301, t0, 500*time.Millisecond, func(_ int, r *traffic.Record) { r.API = "search" }),
 				burst(attacker, 50, t0.Add(time.Second), time.Second, nil))
-		}, want: []want{{DetectorFlood, KeyIP, attacker}}},
+		}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
 	{name: "flood/per_api_within_limit",
 		cfg: func(c *Config) { c.Flood.PerAPI = map[string]int{"search": 300} },
 		recs: func() []traffic.Record {
 			return cat(burst(attacker, 300, t0, 500*time.Millisecond, func(_ int, r *traffic.Record) { r.API = "search" }),
 				burst(attacker, 100, t0.Add(time.Second), time.Second, nil))
-		}, absent: []want{{det: DetectorFlood}}},
+		}, absent: []want{{det: vocab.DetectorFlood}}},
 
 	// rate_spike: > 10x every learnt reference, and at least 50 requests.
 	{name: "rate_spike/51_over_baseline_5", recs: func() []traffic.Record {
 		return cat(history(5, nil), burst(attacker, 51, spikeAt.Add(30*time.Second), 4*time.Second, nil))
-	}, want: []want{{DetectorRateSpike, KeyIP, attacker}}, absent: []want{{det: DetectorFlood}}},
+	}, want: []want{{vocab.DetectorRateSpike, vocab.KeyIP, attacker}}, absent: []want{{det: vocab.DetectorFlood}}},
 	{name: "rate_spike/50_at_10x_near_miss", recs: func() []traffic.Record {
 		return cat(history(5, nil), burst(attacker, 50, spikeAt.Add(30*time.Second), 4*time.Second, nil))
-	}, absent: []want{{det: DetectorRateSpike}}},
+	}, absent: []want{{det: vocab.DetectorRateSpike}}},
 	{name: "rate_spike/quiet_1_to_12", recs: func() []traffic.Record {
 		return cat(history(1, nil), burst(attacker, 12, spikeAt.Add(30*time.Second), 4*time.Second, nil))
-	}, absent: []want{{det: DetectorRateSpike}}},
+	}, absent: []want{{det: vocab.DetectorRateSpike}}},
 	{name: "rate_spike/no_history", recs: func() []traffic.Record {
 		return burst(attacker, 90, spikeAt, 3*time.Second, nil)
-	}, absent: []want{{det: DetectorRateSpike}}},
+	}, absent: []want{{det: vocab.DetectorRateSpike}}},
 
 	// probing: 11 distinct error paths (400, 404, 405; CrowdSec's bucket of capacity 10
 	// overflows at the 11th), static resources left out, at least half the requests errors.
 	{name: "probing/11_paths", recs: func() []traffic.Record {
 		return burst(attacker, 11, t0, time.Second, status(404, "/admin/probe%d.php"))
 	},
-		want: []want{{DetectorProbing, KeyIP, attacker}}},
+		want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
 	{name: "probing/10_paths_near_miss", recs: func() []traffic.Record {
 		// 10 distinct paths, each asked twice: 20 errors, 10 paths.
 		return cat(burst(attacker, 10, t0, time.Second, status(404, "/admin/probe%d.php")),
 			burst(attacker, 10, t0.Add(time.Minute), time.Second, status(405, "/admin/probe%d.php")))
-	}, absent: []want{{det: DetectorProbing}}},
+	}, absent: []want{{det: vocab.DetectorProbing}}},
 	{name: "probing/mostly_successful_crawler_near_miss", recs: func() []traffic.Record {
 		// 12 distinct broken links among 30 pages: 40% errors, a crawler rather than a scanner.
 		return cat(burst(attacker, 12, t0, time.Second, status(404, "/blog/old-post-%d")),
 			burst(attacker, 18, t0.Add(time.Minute), time.Second, status(200, "/blog/post-%d")))
-	}, absent: []want{{det: DetectorProbing}}},
+	}, absent: []want{{det: vocab.DetectorProbing}}},
 	{name: "probing/static_ignored", recs: func() []traffic.Record {
 		return cat(burst(attacker, 30, t0, time.Second, status(404, "/assets/img%d.png")),
 			burst(attacker, 9, t0.Add(time.Minute), time.Second, status(404, "/admin/probe%d.php")))
-	}, absent: []want{{det: DetectorProbing}}},
+	}, absent: []want{{det: vocab.DetectorProbing}}},
 
 	// brute_force: 5 authentication failures, or 5 login POSTs, in 10 minutes.
 	{name: "brute_force/5_failures_over_two_windows", recs: func() []traffic.Record {
 		return cat(burst(attacker, 3, t0.Add(8*time.Minute), 20*time.Second, status(401, "/shop/orders")),
 			burst(attacker, 2, t0.Add(11*time.Minute), 20*time.Second, status(401, "/shop/orders")))
-	}, want: []want{{DetectorBruteForce, KeyIP, attacker}}},
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
 	{name: "brute_force/4_failures_near_miss", recs: func() []traffic.Record {
 		return cat(burst(attacker, 2, t0.Add(8*time.Minute), 20*time.Second, status(401, "/shop/orders")),
 			burst(attacker, 2, t0.Add(11*time.Minute), 20*time.Second, status(403, "/shop/orders")))
-	}, absent: []want{{det: DetectorBruteForce}}},
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
 	{name: "brute_force/failures_20_minutes_apart", recs: func() []traffic.Record {
 		return cat(burst(attacker, 3, t0, 20*time.Second, status(401, "/shop/orders")),
 			burst(attacker, 3, t0.Add(20*time.Minute), 20*time.Second, status(401, "/shop/orders")))
-	}, absent: []want{{det: DetectorBruteForce}}},
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
 	{name: "brute_force/5_wordpress_logins_answered_200", recs: func() []traffic.Record {
 		return burst(attacker, 5, t0, 10*time.Second, func(_ int, r *traffic.Record) {
 			r.Method, r.Path, r.Template, r.API = "POST", "/wp-login.php", "", ""
 		})
-	}, want: []want{{DetectorBruteForce, KeyIP, attacker}}},
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
 	{name: "brute_force/4_logins_near_miss", recs: func() []traffic.Record {
 		return burst(attacker, 4, t0, 10*time.Second, func(_ int, r *traffic.Record) {
 			r.Method, r.Path, r.Template, r.API = "POST", "/api/v1/oauth/token", "", ""
 		})
-	}, absent: []want{{det: DetectorBruteForce}}},
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
 
 	// credential_stuffing: 10 distinct identities failing from one address.
 	{name: "credential_stuffing/10_users", recs: func() []traffic.Record {
 		return burst(attacker, 10, t0, 5*time.Second, func(i int, r *traffic.Record) {
 			r.Status, r.User = 401, fmt.Sprintf("victim%d@example.com", i)
 		})
-	}, want: []want{{DetectorCredentialStuffing, KeyIP, attacker}}},
+	}, want: []want{{vocab.DetectorCredentialStuffing, vocab.KeyIP, attacker}}},
 	{name: "credential_stuffing/9_users_near_miss", recs: func() []traffic.Record {
 		return burst(attacker, 9, t0, 5*time.Second, func(i int, r *traffic.Record) {
 			r.Status, r.User = 401, fmt.Sprintf("victim%d@example.com", i)
 		})
-	}, absent: []want{{det: DetectorCredentialStuffing}}},
+	}, absent: []want{{det: vocab.DetectorCredentialStuffing}}},
 	{name: "credential_stuffing/office_nat_few_typos", recs: func() []traffic.Record {
 		typos := burst(nat, 12, t0.Add(time.Minute), 5*time.Second, func(i int, r *traffic.Record) {
 			r.Status, r.User, r.Subscription = 401, fmt.Sprintf("user-%03d", i*40), "sub-portal"
 		})
 		return byTime(cat(users(500, 3, t0), typos))
-	}, absent: []want{{det: DetectorCredentialStuffing}, {kt: KeyIP}}},
+	}, absent: []want{{det: vocab.DetectorCredentialStuffing}, {kt: vocab.KeyIP}}},
 
 	{name: "credential_stuffing/token_expiry_wave_is_not_stuffing", recs: func() []traffic.Record {
 		// 30 users behind one address get a 401 (their tokens expired), refresh, succeed.
@@ -187,24 +188,24 @@ var scenarios = []scenario{
 			})...)
 		}
 		return out
-	}, absent: []want{{det: DetectorCredentialStuffing}}},
+	}, absent: []want{{det: vocab.DetectorCredentialStuffing}}},
 	{name: "probing/404s_on_objects_of_one_operation_are_one_endpoint", recs: func() []traffic.Record {
 		return burst(attacker, 15, t0, 3*time.Second, func(i int, r *traffic.Record) {
 			r.Path, r.Template, r.Status = fmt.Sprintf("/shop/items/%d", 9000+i), "/items/{id}", 404
 		})
-	}, absent: []want{{det: DetectorProbing}, {det: DetectorEnumeration}}},
+	}, absent: []want{{det: vocab.DetectorProbing}, {det: vocab.DetectorEnumeration}}},
 
 	// enumeration: 50 distinct ids per template; ?author 6 (CrowdSec user-enum: > 5).
 	{name: "enumeration/50_ids", recs: func() []traffic.Record {
 		return burst(attacker, 50, t0, 3*time.Second, func(i int, r *traffic.Record) {
 			r.Path, r.Template = fmt.Sprintf("/shop/users/%d", 1000+i), "/users/{id}"
 		})
-	}, want: []want{{DetectorEnumeration, KeyIP, attacker}}},
+	}, want: []want{{vocab.DetectorEnumeration, vocab.KeyIP, attacker}}},
 	{name: "enumeration/49_ids_near_miss", recs: func() []traffic.Record {
 		return burst(attacker, 49, t0, 3*time.Second, func(i int, r *traffic.Record) {
 			r.Path, r.Template = fmt.Sprintf("/shop/users/%d", 1000+i), "/users/{id}"
 		})
-	}, absent: []want{{det: DetectorEnumeration}}},
+	}, absent: []want{{det: vocab.DetectorEnumeration}}},
 	{name: "enumeration/list_page_with_a_call_per_row", recs: func() []traffic.Record {
 		// A front end that fetches each of the 25 rows of two list pages (N+1).
 		return burst(attacker, 50, t0, 200*time.Millisecond, func(i int, r *traffic.Record) {
@@ -213,74 +214,74 @@ var scenarios = []scenario{
 				r.Path, r.Template, r.Query = "/shop/items", "/items", fmt.Sprintf("page=%d", i/25+1)
 			}
 		})
-	}, absent: []want{{det: DetectorEnumeration}}},
+	}, absent: []want{{det: vocab.DetectorEnumeration}}},
 	{name: "enumeration/per_template_override", cfg: func(c *Config) { c.Enumeration.Overrides["/users/{id}"] = 10 },
 		recs: func() []traffic.Record {
 			return burst(attacker, 10, t0, 3*time.Second, func(i int, r *traffic.Record) {
 				r.Path, r.Template = fmt.Sprintf("/shop/users/%d", 1000+i), "/users/{id}"
 			})
-		}, want: []want{{DetectorEnumeration, KeyIP, attacker}}},
+		}, want: []want{{vocab.DetectorEnumeration, vocab.KeyIP, attacker}}},
 	{name: "enumeration/wordpress_author_1_to_12", recs: func() []traffic.Record {
 		return burst(attacker, 12, t0, time.Second, func(i int, r *traffic.Record) {
 			r.Path, r.Template, r.Query, r.API, r.Status = "/", "/", fmt.Sprintf("author=%d", i+1), "", 301
 		})
-	}, want: []want{{DetectorEnumeration, KeyIP, attacker}}},
+	}, want: []want{{vocab.DetectorEnumeration, vocab.KeyIP, attacker}}},
 	{name: "enumeration/wordpress_author_1_to_5_near_miss", recs: func() []traffic.Record {
 		return burst(attacker, 5, t0, time.Second, func(i int, r *traffic.Record) {
 			r.Path, r.Template, r.Query, r.API, r.Status = "/", "/", fmt.Sprintf("author=%d", i+1), "", 301
 		})
-	}, absent: []want{{det: DetectorEnumeration}}},
+	}, absent: []want{{det: vocab.DetectorEnumeration}}},
 	{name: "enumeration/paging_is_not_ids", recs: func() []traffic.Record {
 		return burst(attacker, 60, t0, 4*time.Second, func(i int, r *traffic.Record) {
 			r.Query = fmt.Sprintf("page=%d&per_page=50&_=%d", i+1, 1700000000000+i)
 		})
-	}, absent: []want{{det: DetectorEnumeration}}},
+	}, absent: []want{{det: vocab.DetectorEnumeration}}},
 	{name: "enumeration/browsing_15_items_over_3_templates", recs: func() []traffic.Record {
 		return burst(attacker, 45, t0, 6*time.Second, func(i int, r *traffic.Record) {
 			r.Path = fmt.Sprintf("/shop/%s/%d", []string{"items", "reviews", "sellers"}[i%3], 500+i/3)
 			r.Template = "/" + []string{"items", "reviews", "sellers"}[i%3] + "/{id}"
 		})
-	}, absent: []want{{det: DetectorEnumeration}}},
+	}, absent: []want{{det: vocab.DetectorEnumeration}}},
 
 	// exfiltration: >= 10 MiB on one operation and > 10x every learnt reference.
 	{name: "exfiltration/40MiB_over_200KiB", recs: func() []traffic.Record {
 		return cat(history(20, sized(10<<10)), burst(attacker, 20, spikeAt.Add(30*time.Second), 5*time.Second, sized(2<<20)))
-	}, want: []want{{DetectorExfiltration, KeyIP, attacker}}},
+	}, want: []want{{vocab.DetectorExfiltration, vocab.KeyIP, attacker}}},
 	{name: "exfiltration/under_min_bytes_near_miss", recs: func() []traffic.Record {
 		return cat(history(20, sized(10<<10)), burst(attacker, 20, spikeAt.Add(30*time.Second), 5*time.Second, sized(500_000)))
-	}, absent: []want{{det: DetectorExfiltration}}},
+	}, absent: []want{{det: vocab.DetectorExfiltration}}},
 	{name: "exfiltration/usual_for_this_client", recs: func() []traffic.Record {
 		var own []traffic.Record
 		for w := range 8 {
 			own = append(own, burst(attacker, 20, t0.Add(time.Duration(w)*5*time.Minute+30*time.Second), 5*time.Second, sized(2<<20))...)
 		}
 		return cat(population(20, 5, 9, t0, sized(10<<10)), own, burst(attacker, 20, spikeAt.Add(30*time.Second), 5*time.Second, sized(2<<20)))
-	}, absent: []want{{det: DetectorExfiltration}}},
+	}, absent: []want{{det: vocab.DetectorExfiltration}}},
 
 	// Shared addresses: 500 well-behaved users of one subscription behind one NAT, and
 	// one abusive user. The identity is found; the address and the subscription are not.
 	{name: "shared/abuser_floods", recs: func() []traffic.Record {
 		return byTime(cat(users(500, 4, t0), burst(nat, 300, t0.Add(10*time.Second), 900*time.Millisecond, mallory(nil))))
-	}, want: []want{{DetectorFlood, KeyUser, "mallory"}}, absent: []want{{kt: KeyIP}, {kt: KeySubscription}}},
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyUser, "mallory"}}, absent: []want{{kt: vocab.KeyIP}, {kt: vocab.KeySubscription}}},
 	{name: "shared/abuser_probes", recs: func() []traffic.Record {
 		return byTime(cat(users(500, 4, t0), burst(nat, 30, t0.Add(10*time.Second), 2*time.Second, mallory(status(404, "/shop/.env%d")))))
-	}, want: []want{{DetectorProbing, KeyUser, "mallory"}}, absent: []want{{kt: KeyIP}, {kt: KeySubscription}}},
+	}, want: []want{{vocab.DetectorProbing, vocab.KeyUser, "mallory"}}, absent: []want{{kt: vocab.KeyIP}, {kt: vocab.KeySubscription}}},
 	{name: "shared/abuser_enumerates", recs: func() []traffic.Record {
 		return byTime(cat(users(500, 4, t0), burst(nat, 60, t0.Add(10*time.Second), 2*time.Second, mallory(func(i int, r *traffic.Record) {
 			r.Path, r.Template = fmt.Sprintf("/shop/users/%d", i), "/users/{id}"
 		}))))
-	}, want: []want{{DetectorEnumeration, KeyUser, "mallory"}}, absent: []want{{kt: KeyIP}, {kt: KeySubscription}}},
+	}, want: []want{{vocab.DetectorEnumeration, vocab.KeyUser, "mallory"}}, absent: []want{{kt: vocab.KeyIP}, {kt: vocab.KeySubscription}}},
 	{name: "shared/abuser_guesses_passwords", recs: func() []traffic.Record {
 		return byTime(cat(users(500, 4, t0), burst(nat, 8, t0.Add(10*time.Second), 5*time.Second, mallory(status(401, "/shop/orders")))))
-	}, want: []want{{DetectorBruteForce, KeyUser, "mallory"}}, absent: []want{{kt: KeyIP}, {kt: KeySubscription}}},
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyUser, "mallory"}}, absent: []want{{kt: vocab.KeyIP}, {kt: vocab.KeySubscription}}},
 	{name: "shared/anonymous_flood_from_the_nat_is_still_found", recs: func() []traffic.Record {
 		return byTime(cat(users(500, 4, t0), burst(nat, 150, t0.Add(10*time.Second), time.Second, nil)))
-	}, want: []want{{DetectorFlood, KeyIP, nat}}},
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, nat}}},
 	{name: "shared/few_identities_is_not_shared", recs: func() []traffic.Record {
 		// One household, two users, one floods: the address is flagged too.
 		return byTime(cat(burst(nat, 20, t0, 10*time.Second, func(_ int, r *traffic.Record) { r.User = "alice" }),
 			burst(nat, 150, t0, time.Second, mallory(nil))))
-	}, want: []want{{DetectorFlood, KeyUser, "mallory"}, {DetectorFlood, KeyIP, nat}}},
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyUser, "mallory"}, {vocab.DetectorFlood, vocab.KeyIP, nat}}},
 }
 
 func (sc *scenario) config() *Config {
@@ -328,7 +329,7 @@ func checkFinding(t *testing.T, f Finding) {
 	if f.Confidence < 0.5 || f.Confidence > 1 {
 		t.Errorf("%s: confidence %v outside 0.5..1", f.ID, f.Confidence)
 	}
-	if rank(f.Severity) == 0 {
+	if s := f.Severity; s != vocab.SeverityLow && s != vocab.SeverityMedium && s != vocab.SeverityHigh {
 		t.Errorf("%s: severity %q", f.ID, f.Severity)
 	}
 	if !f.WindowEnd.After(f.WindowStart) || f.WindowStart.Location() != time.UTC {
@@ -337,7 +338,7 @@ func checkFinding(t *testing.T, f Finding) {
 	if len(f.Evidence.Samples) > maxSamples {
 		t.Errorf("%s: %d samples", f.ID, len(f.Evidence.Samples))
 	}
-	if f.KeyType == KeyOp {
+	if f.KeyType == vocab.KeyOp {
 		t.Errorf("%s: a finding on an operation key", f.ID)
 	}
 }

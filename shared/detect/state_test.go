@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 func deltaOf(t testing.TB, cfg *Config, k Key, recs []traffic.Record) []*Delta {
@@ -29,7 +30,7 @@ func deltaOf(t testing.TB, cfg *Config, k Key, recs []traffic.Record) []*Delta {
 	return ds
 }
 
-var ipKey = Key{KeyIP, attacker}
+var ipKey = Key{vocab.KeyIP, attacker}
 
 func encode(t testing.TB, s *State) []byte {
 	t.Helper()
@@ -354,7 +355,7 @@ func FuzzUnmarshalState(f *testing.F) {
 			t.Fatal("encoding is not canonical")
 		}
 		pop := map[Key]*State{}
-		for _, k := range []Key{ipKey, {KeySubscription, "s"}, {KeyUser, "u"}} {
+		for _, k := range []Key{ipKey, {vocab.KeySubscription, "s"}, {vocab.KeyUser, "u"}} {
 			Evaluate(&cfg, k, &s, pop)
 		}
 		for _, d := range probe[ipKey] {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Store holds states.
@@ -56,11 +58,11 @@ type MemoryStore struct {
 	hotMax    int
 	idleAfter int64 // seconds
 	m         map[Key]*memEntry
-	slabs     [][]memEntry // of slabSize entries; index i is slabs[i/slabSize][i%slabSize]
-	free      []int32      // indices of unused entries
-	buf       []byte       // scratch for encoding and decoding
-	dict      strDict      // the strings cold states share
-	types     []KeyType    // key types seen, indexed by memEntry.typ
+	slabs     [][]memEntry    // of slabSize entries; index i is slabs[i/slabSize][i%slabSize]
+	free      []int32         // indices of unused entries
+	buf       []byte          // scratch for encoding and decoding
+	dict      strDict         // the strings cold states share
+	types     []vocab.KeyType // key types seen, indexed by memEntry.typ
 	// LRU order is hot (most recent first) then cold: every cold entry was updated
 	// before every hot one. hot and cold are the sentinels' indices.
 	hot, cold int32
@@ -171,7 +173,7 @@ func (s *MemoryStore) release(i int32) {
 }
 
 // typeIndex is the index of t in s.types, added when new.
-func (s *MemoryStore) typeIndex(t KeyType) uint32 {
+func (s *MemoryStore) typeIndex(t vocab.KeyType) uint32 {
 	for i, x := range s.types {
 		if x == t {
 			return uint32(i)
@@ -217,7 +219,7 @@ func (s *MemoryStore) update(ctx context.Context, keys []Key, distinct bool, fn 
 	live := make([]*State, len(keys))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lastType, lastTyp := KeyType(""), ^uint32(0)
+	lastType, lastTyp := vocab.KeyType(""), ^uint32(0)
 	for i, k := range keys {
 		if done != nil {
 			if done[k] {

@@ -22,6 +22,7 @@ import (
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/record"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // APIMScope is one policy document that includes the owned fragment.
@@ -38,7 +39,7 @@ type APIMReconciler struct {
 	Key        string // the target's name in audit and logs
 	FragmentID string
 	// Actions lists the decision actions enforced here (block_apim, throttle, block_waf).
-	Actions []string
+	Actions []vocab.Action
 	Options fragment.Options
 	// Calls and Period are every throttle's limit (APIGUARD_THROTTLE_CALLS / _PERIOD).
 	Calls, Period int
@@ -239,17 +240,17 @@ func (r *APIMReconciler) desired(ctx context.Context, log zerolog.Logger) ([]fra
 		skipped   []fragment.Skip
 	)
 	for _, action := range r.Actions {
-		list, err := r.Desired.ListBlocks(ctx, action)
+		list, err := r.Desired.ListBlocks(ctx, string(action))
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("desired %s: %w", action, err)
 		}
 		for _, b := range list {
-			if b.Mode != "enforce" || !b.Expires.After(now) {
+			if vocab.Mode(b.Mode) != vocab.Enforce || !b.Expires.After(now) {
 				continue
 			}
-			what := action + " " + b.Target
+			what := string(action) + " " + b.Target
 			skip := func(reason string) { skipped = append(skipped, fragment.Skip{What: what, Reason: reason}) }
-			if action == "throttle" {
+			if action == vocab.Throttle {
 				t, reason, mine := r.throttleFor(b)
 				switch {
 				case !mine:
@@ -270,7 +271,7 @@ func (r *APIMReconciler) desired(ctx context.Context, log zerolog.Logger) ([]fra
 				skip("never blocked: " + why)
 				continue
 			}
-			blocks = append(blocks, fragment.Block{Prefix: p, Severity: severityRank(b.Severity), Expires: b.Expires, Forwarded: b.Forwarded})
+			blocks = append(blocks, fragment.Block{Prefix: p, Severity: vocab.Severity(b.Severity).Rank(), Expires: b.Expires, Forwarded: b.Forwarded})
 		}
 	}
 	return blocks, throttles, skipped, nil
@@ -288,9 +289,9 @@ func (r *APIMReconciler) guardWhy(p netip.Prefix) string {
 // alert that names no single client) per client, each caller of the API separately.
 // mine is false for an API of another service.
 func (r *APIMReconciler) throttleFor(b record.Block) (t fragment.Throttle, reason string, mine bool) {
-	t = fragment.Throttle{Calls: r.Calls, Period: r.Period, Severity: severityRank(b.Severity), Expires: b.Expires}
-	switch b.TargetKind {
-	case "ip":
+	t = fragment.Throttle{Calls: r.Calls, Period: r.Period, Severity: vocab.Severity(b.Severity).Rank(), Expires: b.Expires}
+	switch vocab.KeyType(b.TargetKind) {
+	case vocab.KeyIP:
 		a, err := netip.ParseAddr(b.Target)
 		if err != nil {
 			return t, "throttle target is not an IP address", true
@@ -299,11 +300,11 @@ func (r *APIMReconciler) throttleFor(b record.Block) (t fragment.Throttle, reaso
 			return t, "never throttled: " + why, true
 		}
 		t.Key, t.Value = fragment.KeyIP, a.Unmap().String()
-	case "subscription":
+	case vocab.KeySubscription:
 		t.Key, t.Value = fragment.KeySubscription, b.Target
-	case "user":
+	case vocab.KeyUser:
 		t.Key, t.Value = fragment.KeyUser, b.Target
-	case "api":
+	case vocab.KeyAPI:
 		svc, api, ok := apiOf(b.Target)
 		if !ok {
 			return t, "throttle of an API needs its resource id (.../service/S/apis/A)", true

@@ -18,6 +18,7 @@ import (
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/record"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // customerAPIPolicy is an API-scope policy as customers write them: CRLF, a C#
@@ -33,7 +34,7 @@ func apimBlock(action, kind, target string, exp time.Time) record.Block {
 func newAPIMDir(t *testing.T, dir string, d Desired, a Auditor, scopes ...string) *APIMReconciler {
 	t.Helper()
 	target := config.APIMTarget{Dir: dir, FragmentID: "apiguard-enforce", Scopes: scopes,
-		Enforce: []string{"block_apim", "throttle"}, ForwardedHeader: "X-Forwarded-For", TrustedHops: 1}
+		Enforce: []vocab.Action{vocab.BlockAPIM, vocab.Throttle}, ForwardedHeader: "X-Forwarded-For", TrustedHops: 1}
 	frag, sc := APIMDir(dir, target.FragmentID, scopes)
 	return &APIMReconciler{
 		Key: target.Key(), FragmentID: target.FragmentID, Actions: target.Enforce,

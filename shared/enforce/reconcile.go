@@ -13,6 +13,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/record"
+	"github.com/apiguard/apiguard/shared/vocab"
 	"github.com/apiguard/apiguard/shared/waf"
 )
 
@@ -67,7 +68,7 @@ func (r *WAFReconciler) Reconcile(ctx context.Context, log zerolog.Logger) (Resu
 		opts    waf.Options
 	)
 	w, err := retrier{r.Sleep, r.MaxAttempts, r.MaxWait}.converge(ctx, log, r.Key, r.Backend, func(ctx context.Context, cur Policy) ([]byte, bool, error) {
-		blocks, err := r.Desired.ListBlocks(ctx, "block_waf")
+		blocks, err := r.Desired.ListBlocks(ctx, string(vocab.BlockWAF))
 		if err != nil {
 			return nil, false, fmt.Errorf("desired blocks: %w", err)
 		}
@@ -188,7 +189,7 @@ func entriesFrom(blocks []record.Block, now time.Time, guard *decide.Guard, log 
 	entries := make([]waf.Entry, 0, len(blocks))
 	var sources []source
 	for _, b := range blocks {
-		if b.Mode != "enforce" || !b.Expires.After(now) {
+		if vocab.Mode(b.Mode) != vocab.Enforce || !b.Expires.After(now) {
 			continue
 		}
 		p, ok := parseTarget(b.Target)
@@ -202,7 +203,7 @@ func entriesFrom(blocks []record.Block, now time.Time, guard *decide.Guard, log 
 				continue
 			}
 		}
-		entries = append(entries, waf.Entry{Prefix: p, Severity: severityRank(b.Severity), Expires: b.Expires, Forwarded: b.Forwarded})
+		entries = append(entries, waf.Entry{Prefix: p, Severity: vocab.Severity(b.Severity).Rank(), Expires: b.Expires, Forwarded: b.Forwarded})
 		if b.SourceIncident != "" {
 			sources = append(sources, source{p, b.SourceIncident})
 		}
@@ -221,19 +222,6 @@ func parseTarget(s string) (netip.Prefix, bool) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), true
-}
-
-func severityRank(s string) int {
-	switch strings.ToLower(s) {
-	case "informational":
-		return 0
-	case "low":
-		return 1
-	case "high":
-		return 3
-	default:
-		return 2
-	}
 }
 
 func countValues(rules []waf.Rule) int {

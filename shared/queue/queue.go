@@ -1,7 +1,9 @@
-// Package queue carries reconcile requests to the one writer of each policy. Under the
-// Functions host the carrier is a Service Bus queue with sessions (session id = the
-// policy), so the host hands each policy's messages to one invocation at a time; in
-// `apiguard serve` and in tests it is Memory, which gives the same guarantees in process.
+// Package queue names the work apiguard's queues carry between its functions, and
+// carries reconcile requests to the one writer of each policy. Under the Functions host
+// the carrier is a Service Bus queue with sessions (session id = the policy), so the
+// host hands each policy's messages to one invocation at a time; in `apiguard serve`
+// and in tests it is Memory, which gives the same guarantees in process. Log batches
+// reach the traffic function on a queue of their own (or by HTTP, as one LogBatch).
 package queue
 
 import (
@@ -16,6 +18,15 @@ import (
 type Message struct {
 	Target string `json:"target"` // the target's key (resource id or file:path)
 	Reason string `json:"reason"` // why: an incident, an expiry, the periodic repair
+}
+
+// LogBatch is one batch of gateway log records as it reached apiguard: one traffic
+// queue message, or one ingest request.
+type LogBatch struct {
+	// ID makes processing idempotent: a batch id already applied is not counted again.
+	ID     string
+	Body   []byte
+	Format string // the log format; "" takes the configured one
 }
 
 // SessionID is the Service Bus session of a target: a fixed-length digest, since

@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/apiguard/apiguard/shared/detect"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // Detector state layout (see README.md, "Detector state").
@@ -284,8 +285,8 @@ func eachParallel(ctx context.Context, items []string, fn func(string) error) er
 // operation its traffic detectors have state for, keyed "api method template": what the
 // triage reads to find operations no one calls any more. One partition-range query.
 func (d *DetectStates) OperationLastSeen(ctx context.Context) (map[string]time.Time, error) {
-	prefix := escapeKey(string(detect.KeyOp)) + "-"
-	filter := "PartitionKey ge " + odataString(prefix) + " and PartitionKey lt " + odataString(escapeKey(string(detect.KeyOp))+".")
+	prefix := escapeKey(string(vocab.KeyOp)) + "-"
+	filter := "PartitionKey ge " + odataString(prefix) + " and PartitionKey lt " + odataString(escapeKey(string(vocab.KeyOp))+".")
 	out := map[string]time.Time{}
 	err := d.t.query(ctx, filter, "", func(e *entity) error {
 		key := unescapeKey(e.rk)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/detect"
 	"github.com/apiguard/apiguard/shared/traffic"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 // TestStore runs the contract of detect.Store (see its doc comment) against stores
@@ -20,7 +21,7 @@ import (
 // Azurite table) works.
 func TestStore(t *testing.T, newStore func(t *testing.T) detect.Store) {
 	run := fmt.Sprintf("conf-%d", time.Now().UnixNano())
-	key := func(name string) detect.Key { return detect.Key{Type: detect.KeyUser, Value: run + "-" + name} }
+	key := func(name string) detect.Key { return detect.Key{Type: vocab.KeyUser, Value: run + "-" + name} }
 	ctx := context.Background()
 
 	t.Run("absent keys start empty and are saved", func(t *testing.T) {

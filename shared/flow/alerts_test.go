@@ -1,10 +1,11 @@
-package respond
+package flow
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/apiguard/apiguard/shared/alert"
 	"github.com/apiguard/apiguard/shared/config"
-	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/detect"
+	"github.com/apiguard/apiguard/shared/queue"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/record/azuritetest"
+	"github.com/apiguard/apiguard/shared/vocab"
 )
 
 func TestMain(m *testing.M) { azuritetest.Main(m) }
@@ -30,7 +33,9 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 var quiet = zerolog.New(io.Discard)
 
-func service(t *testing.T, c *clock, settings map[string]string) (*Service, *record.Store) {
+// testApp is an App over fresh tables in the test Azurite (or over store when given),
+// with the given settings in enforce mode, sending reconcile requests to q.
+func testApp(t *testing.T, c *clock, settings map[string]string, store Store, q Sender) *App {
 	t.Helper()
 	env := map[string]string{"APIGUARD_MODE": "enforce"}
 	for k, v := range settings {
@@ -40,16 +45,36 @@ func service(t *testing.T, c *clock, settings map[string]string) (*Service, *rec
 	if err != nil {
 		t.Fatal(err)
 	}
+	if store == nil {
+		store = tables(t)
+	}
+	a, err := New(Deps{Config: cfg, Store: store, Detect: detect.NewMemoryStore(10000, time.Hour), Queue: q, Now: c.now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// tables is a Table Storage store with tables of its own on the test Azurite.
+func tables(t *testing.T) *record.Store {
+	t.Helper()
 	store, err := record.New(record.Options{ConnectionString: azuritetest.ConnectionString(t), TablePrefix: azuritetest.TablePrefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(store, decide.New(cfg, History(store), c.now), c.now, nil), store
+	return store
+}
+
+// service is an App over fresh tables and the store it writes.
+func service(t *testing.T, c *clock, settings map[string]string) (*App, *record.Store) {
+	t.Helper()
+	store := tables(t)
+	return testApp(t, c, settings, store, nil), store
 }
 
 func incident(id, typ string, ip string, at time.Time) alert.Incident {
 	return alert.Incident{
-		ID: id, AlertType: typ, Severity: alert.SeverityMedium, StartTime: at, Shape: alert.ShapeARM,
+		ID: id, AlertType: typ, Severity: vocab.SeverityMedium, StartTime: at, Shape: alert.ShapeARM,
 		Addresses: []alert.Address{{IP: netip.MustParseAddr(ip), Source: "entity"}},
 		Raw:       []byte(fmt.Sprintf(`{"systemAlertId":%q}`, id)),
 	}
@@ -63,12 +88,12 @@ func TestEscalationAcrossAlerts(t *testing.T) {
 	ip := "45.153.160.140"
 	var want = []time.Duration{4 * time.Hour, 8 * time.Hour, 16 * time.Hour}
 	for i, w := range want {
-		out, err := svc.Alert(t.Context(), quiet, incident(fmt.Sprintf("inc-esc-%d", i), "API_SprayInRequests", ip, c.now()))
+		out, err := svc.decide(t.Context(), quiet, incident(fmt.Sprintf("inc-esc-%d", i), "API_SprayInRequests", ip, c.now()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		d := out.Decisions[0]
-		if d.Action != decide.BlockWAF || time.Duration(d.Seconds)*time.Second != w || d.Offences != i {
+		if d.Action != vocab.BlockWAF || time.Duration(d.Seconds)*time.Second != w || d.Offences != i {
 			t.Fatalf("alert %d: %+v, want %v after %d offences", i, d, w, i)
 		}
 		b, _, err := store.GetBlock(t.Context(), "block_waf", ip)
@@ -79,7 +104,7 @@ func TestEscalationAcrossAlerts(t *testing.T) {
 	}
 	// 31 days later the look-back window holds none of them.
 	c.add(31 * 24 * time.Hour)
-	out, err := svc.Alert(t.Context(), quiet, incident("inc-esc-late", "API_SprayInRequests", ip, c.now()))
+	out, err := svc.decide(t.Context(), quiet, incident("inc-esc-late", "API_SprayInRequests", ip, c.now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +119,13 @@ func TestHourlyCapUnderConcurrency(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	svc, store := service(t, c, map[string]string{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "5"})
 	var wg sync.WaitGroup
-	results := make([]decide.Action, 20)
+	results := make([]vocab.Action, 20)
 	errs := make([]error, 20)
 	for i := range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := svc.Alert(t.Context(), quiet, incident(fmt.Sprintf("inc-cap-%02d", i), "API_AccessFromTorExitNode", fmt.Sprintf("45.153.161.%d", i+1), c.now()))
+			out, err := svc.decide(t.Context(), quiet, incident(fmt.Sprintf("inc-cap-%02d", i), "API_AccessFromTorExitNode", fmt.Sprintf("45.153.161.%d", i+1), c.now()))
 			errs[i] = err
 			if err == nil {
 				results[i] = out.Decisions[0].Action
@@ -108,14 +133,14 @@ func TestHourlyCapUnderConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	count := map[decide.Action]int{}
+	count := map[vocab.Action]int{}
 	for i, a := range results {
 		if errs[i] != nil {
 			t.Fatalf("alert %d: %v", i, errs[i])
 		}
 		count[a]++
 	}
-	if count[decide.BlockWAF] != 5 || count[decide.Deferred] != 15 {
+	if count[vocab.BlockWAF] != 5 || count[vocab.Deferred] != 15 {
 		t.Fatalf("actions %v, want 5 block_waf and 15 deferred", count)
 	}
 	blocks, err := store.ListBlocks(t.Context(), "block_waf")
@@ -135,7 +160,7 @@ func TestConcurrentRedeliveryDecidesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := svc.Alert(t.Context(), quiet, inc)
+			out, err := svc.decide(t.Context(), quiet, inc)
 			if err != nil {
 				t.Error(err)
 				return
@@ -157,7 +182,7 @@ func TestConcurrentRedeliveryDecidesOnce(t *testing.T) {
 		t.Errorf("offences %d, want 1", n)
 	}
 	// Later deliveries are flagged as duplicates.
-	out, err := svc.Alert(t.Context(), quiet, inc)
+	out, err := svc.decide(t.Context(), quiet, inc)
 	if err != nil || !out.Duplicate {
 		t.Errorf("later delivery duplicate=%v err=%v", out.Duplicate, err)
 	}
@@ -168,19 +193,19 @@ func TestConcurrentRedeliveryDecidesOnce(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	svc, store := service(t, c, map[string]string{"APIGUARD_JITTER": "0"})
-	if _, err := svc.Alert(t.Context(), quiet, incident("inc-x1", "API_SprayInRequests", "45.153.163.1", c.now())); err != nil {
+	if _, err := svc.decide(t.Context(), quiet, incident("inc-x1", "API_SprayInRequests", "45.153.163.1", c.now())); err != nil {
 		t.Fatal(err)
 	}
 	c.add(2 * time.Hour)
-	if _, err := svc.Alert(t.Context(), quiet, incident("inc-x2", "API_SprayInRequests", "45.153.163.2", c.now())); err != nil {
+	if _, err := svc.decide(t.Context(), quiet, incident("inc-x2", "API_SprayInRequests", "45.153.163.2", c.now())); err != nil {
 		t.Fatal(err)
 	}
 	c.add(2 * time.Hour) // first due exactly now (4h), second in 2h
-	gone, err := svc.Expire(t.Context(), quiet)
+	gone, err := svc.Sweep(t.Context(), quiet)
 	if err != nil || len(gone) != 1 || gone[0].Target != "45.153.163.1" {
 		t.Fatalf("expired %+v, %v", gone, err)
 	}
-	if gone, err := svc.Expire(t.Context(), quiet); err != nil || len(gone) != 0 {
+	if gone, err := svc.Sweep(t.Context(), quiet); err != nil || len(gone) != 0 {
 		t.Fatalf("second run expired %+v, %v", gone, err)
 	}
 
@@ -196,8 +221,8 @@ func TestExpiry(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	svc2 := New(racing, nil, c.now, nil)
-	if gone, err := svc2.Expire(t.Context(), quiet); err != nil || len(gone) != 0 {
+	svc2 := testApp(t, c, nil, racing, nil)
+	if gone, err := svc2.Sweep(t.Context(), quiet); err != nil || len(gone) != 0 {
 		t.Fatalf("extended block expired: %+v %v", gone, err)
 	}
 	if _, found, _ := store.GetBlock(t.Context(), "block_waf", "45.153.163.2"); !found {
@@ -229,19 +254,15 @@ func (r *raceStore) ListExpiredBlocks(ctx context.Context, action string, now ti
 // with one set of decisions and one offence.
 func TestRetryAfterPartialFailure(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	_, store := service(t, c, nil)
+	store := tables(t)
 	flaky := &failOnce{Store: store}
-	cfg, err := config.Load(func(k string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := New(flaky, decide.New(cfg, History(flaky), c.now), c.now, nil)
+	svc := testApp(t, c, map[string]string{"APIGUARD_MODE": "dryrun"}, flaky, nil)
 	inc := incident("inc-partial", "API_AccessFromSuspiciousIP", "45.153.164.1", c.now().Add(-time.Hour))
-	if _, err := svc.Alert(t.Context(), quiet, inc); err == nil {
+	if _, err := svc.decide(t.Context(), quiet, inc); err == nil {
 		t.Fatal("first delivery did not fail")
 	}
 	c.add(30 * time.Second)
-	out, err := svc.Alert(t.Context(), quiet, inc)
+	out, err := svc.decide(t.Context(), quiet, inc)
 	if err != nil || out.Duplicate {
 		t.Fatalf("retry: duplicate=%v err=%v", out.Duplicate, err)
 	}
@@ -252,7 +273,7 @@ func TestRetryAfterPartialFailure(t *testing.T) {
 	if err != nil || len(recs) != 1 {
 		t.Errorf("decisions %d (%v), want 1", len(recs), err)
 	}
-	if again, err := svc.Alert(t.Context(), quiet, inc); err != nil || !again.Duplicate {
+	if again, err := svc.decide(t.Context(), quiet, inc); err != nil || !again.Duplicate {
 		t.Errorf("third delivery: duplicate=%v err=%v", again.Duplicate, err)
 	}
 }
@@ -271,47 +292,59 @@ func (f *failOnce) PutDecisions(ctx context.Context, recs []record.DecisionRecor
 	return f.Store.PutDecisions(ctx, recs)
 }
 
-type notes struct {
+// requests records the reconcile requests sent.
+type requests struct {
 	mu  sync.Mutex
 	got []string
 }
 
-func (n *notes) BlocksChanged(_ context.Context, action, reason string) error {
+func (n *requests) Send(_ context.Context, msgs []queue.Message) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.got = append(n.got, action+" "+reason)
+	for _, m := range msgs {
+		n.got = append(n.got, m.Target+" "+m.Reason)
+	}
 	return nil
 }
 
-// Enforcing decisions and expiries ask for a reconcile of their action; a skip does not.
+// Enforcing decisions and expiries ask the targets that enforce their action for a
+// reconcile; a skip asks nothing, and an APIM target hears of block_waf only when it
+// enforces block_waf.
 func TestReconcileRequests(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	_, store := service(t, c, nil)
-	cfg, _ := config.Load(func(k string) (string, bool) {
-		if k == "APIGUARD_MODE" {
-			return "enforce", true
-		}
-		return "", false
-	})
-	n := &notes{}
-	svc := New(store, decide.New(cfg, History(store), c.now), c.now, n)
-	if _, err := svc.Alert(t.Context(), quiet, incident("inc-n1", "API_AccessFromSuspiciousIP", "10.9.9.9", c.now())); err != nil {
+	dir := t.TempDir()
+	n := &requests{}
+	svc := testApp(t, c, map[string]string{
+		"APIGUARD_WAF_TARGETS":  fmt.Sprintf(`[{"file": %q, "kind": "frontdoor"}]`, dir+"/fd.json"),
+		"APIGUARD_APIM_TARGETS": fmt.Sprintf(`[{"dir": %q}, {"dir": %q, "enforce": ["block_waf"]}]`, dir+"/apim-a", dir+"/apim-b"),
+	}, nil, n)
+	if _, err := svc.decide(t.Context(), quiet, incident("inc-n1", "API_AccessFromSuspiciousIP", "10.9.9.9", c.now())); err != nil {
 		t.Fatal(err)
 	}
 	if len(n.got) != 0 {
 		t.Fatalf("a skipped address asked for %v", n.got)
 	}
-	if _, err := svc.Alert(t.Context(), quiet, incident("inc-n2", "API_AccessFromSuspiciousIP", "45.153.165.1", c.now())); err != nil {
+	if _, err := svc.decide(t.Context(), quiet, incident("inc-n2", "API_AccessFromSuspiciousIP", "45.153.165.1", c.now())); err != nil {
 		t.Fatal(err)
 	}
-	if len(n.got) != 1 || n.got[0] != "block_waf incident inc-n2" {
-		t.Fatalf("requests %v", n.got)
+	want := []string{"file:" + dir + "/fd.json incident inc-n2", "dir:" + dir + "/apim-b incident inc-n2"}
+	if !slices.Equal(n.got, want) {
+		t.Fatalf("requests %q, want %q", n.got, want)
 	}
 	c.add(8 * 24 * time.Hour)
-	if _, err := svc.Expire(t.Context(), quiet); err != nil {
+	n.got = nil
+	if _, err := svc.Sweep(t.Context(), quiet); err != nil {
 		t.Fatal(err)
 	}
-	if len(n.got) != 2 || n.got[1] != "block_waf expiry" {
-		t.Errorf("requests after expiry %v", n.got)
+	want = []string{"file:" + dir + "/fd.json expiry", "dir:" + dir + "/apim-b expiry"}
+	if !slices.Equal(n.got, want) {
+		t.Errorf("requests after expiry %q, want %q", n.got, want)
+	}
+	n.got = nil
+	if err := svc.RequestRepair(t.Context(), "periodic repair"); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.got) != 3 {
+		t.Errorf("repair asked %q, want every target", n.got)
 	}
 }

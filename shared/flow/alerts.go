@@ -1,0 +1,268 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apiguard/apiguard/shared/alert"
+	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/record"
+	"github.com/apiguard/apiguard/shared/vocab"
+)
+
+// Outcome is what happened to one incident.
+type Outcome struct {
+	Incident  alert.Incident    `json:"incident"`
+	Decisions []decide.Decision `json:"decisions"`
+	// Duplicate is true when the alert had been decided before: nothing new was written.
+	Duplicate bool `json:"duplicate"`
+}
+
+// AlertsAnswer is the answer to an alert body: each incident's decisions, and the
+// elements of a batch that were set aside. `alerts` answers it and `plan` prints it.
+type AlertsAnswer struct {
+	Incidents []Outcome        `json:"incidents"`
+	Rejected  []alert.Rejected `json:"rejected,omitempty"`
+}
+
+// HTTPStatus is 202: the decisions are recorded, enforcement follows.
+func (AlertsAnswer) HTTPStatus() int { return http.StatusAccepted }
+
+// Handshake answers an Event Grid subscription validation event.
+type Handshake struct {
+	ValidationResponse string `json:"validationResponse"`
+}
+
+// HTTPStatus is 200, as Event Grid expects.
+func (Handshake) HTTPStatus() int { return http.StatusOK }
+
+// Alerts decodes one alert body (any accepted shape) and decides every incident in it:
+// decisions recorded, desired blocks kept, reconcile requests sent. The answer is an
+// AlertsAnswer, or a Handshake for an Event Grid validation event. A transient failure
+// returns an error: every write is idempotent, so the caller's retry completes what
+// this attempt started and repeats nothing already decided.
+func (a *App) Alerts(ctx context.Context, log zerolog.Logger, body []byte, headers http.Header) (any, error) {
+	batch, err := alert.Decode(body, headers)
+	if err != nil {
+		return nil, err
+	}
+	if batch.ValidationCode != "" {
+		log.Info().Msg("Event Grid subscription validation answered")
+		return Handshake{ValidationResponse: batch.ValidationCode}, nil
+	}
+	for _, r := range batch.Rejected {
+		log.Warn().Int("index", r.Index).Str("reason", r.Reason).Msg("batch element set aside")
+	}
+	out := AlertsAnswer{Incidents: make([]Outcome, 0, len(batch.Incidents)), Rejected: batch.Rejected}
+	for _, inc := range batch.Incidents {
+		o, err := a.Decide(ctx, log, inc)
+		if err != nil {
+			return nil, fmt.Errorf("incident %s: %w", inc.ID, err)
+		}
+		out.Incidents = append(out.Incidents, o)
+	}
+	return out, nil
+}
+
+// Decide decides one incident and records everything, or returns the earlier decisions
+// of a redelivered alert, then asks the targets holding what it changed to reconcile.
+func (a *App) Decide(ctx context.Context, log zerolog.Logger, inc alert.Incident) (Outcome, error) {
+	o, err := a.decide(ctx, log, inc)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ev := log.Info().Str("incident", inc.ID).Str("alert_type", inc.AlertType).Bool("duplicate", o.Duplicate)
+	for _, d := range o.Decisions {
+		ev = ev.Str(fmt.Sprintf("decision_%d", d.Index), string(d.Action)+" "+d.Address)
+	}
+	ev.Msg("incident decided")
+	return o, nil
+}
+
+// decide runs the alert flow. Every write is idempotent (deterministic keys) and the
+// incident is marked complete last, so a retried or redelivered alert converges on the
+// same state and never adds a second decision. The reconcile requests go out before the
+// incident is complete, so a retry after a failed send sends them again.
+func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident) (Outcome, error) {
+	eventTime := inc.EventTime()
+	prev, found, err := a.store.GetIncident(ctx, inc.ID, eventTime)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("read incident %s: %w", inc.ID, err)
+	}
+	if found && prev.Complete {
+		o, err := a.earlier(ctx, inc, eventTime)
+		if err == nil {
+			log.Info().Str("incident", inc.ID).Msg("redelivered alert: earlier decisions returned, nothing written")
+		}
+		return o, err
+	}
+
+	normalized, err := json.Marshal(inc)
+	if err != nil {
+		return Outcome{}, err
+	}
+	received := a.now().UTC()
+	if found {
+		received = prev.Received // an earlier attempt got part of the way: keep its first-seen time
+	} else {
+		// Claim the incident first (incomplete), so a retry after a partial failure
+		// finds the first-seen time and writes the offence rows, keyed by it, again
+		// rather than beside the first ones.
+		if err := a.store.PutIncident(ctx, incidentRecord(inc, eventTime, received, normalized, 0, false)); err != nil {
+			return Outcome{}, fmt.Errorf("write incident %s: %w", inc.ID, err)
+		}
+	}
+	decisions, err := a.decider.Decide(ctx, &inc)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("decide %s: %w", inc.ID, err)
+	}
+
+	var audit []record.AuditEvent
+	var changed []vocab.Action
+	recs := make([]record.DecisionRecord, 0, len(decisions))
+	for _, d := range decisions {
+		body, err := json.Marshal(d)
+		if err != nil {
+			return Outcome{}, err
+		}
+		target := ""
+		if d.Target != nil {
+			target = d.Target.Value
+		}
+		recs = append(recs, record.DecisionRecord{
+			IncidentID: inc.ID, EventTime: eventTime, Index: d.Index, Action: string(d.Action),
+			Target: target, Mode: string(d.Mode), Created: received, Body: body,
+		})
+		if Offence(d) {
+			if err := a.store.AddOffence(ctx, record.Offence{
+				Target: target, Time: offenceTime(eventTime, received), IncidentID: inc.ID,
+				Action: string(d.Action), Severity: string(d.Severity),
+			}); err != nil {
+				return Outcome{}, fmt.Errorf("record offence of %s: %w", target, err)
+			}
+		}
+		if d.Action.Enforcing() {
+			// Every enforcing decision asks for a reconcile, written or not: a retried
+			// delivery must not lose the request its first attempt failed to send.
+			if !slices.Contains(changed, d.Action) {
+				changed = append(changed, d.Action)
+			}
+			ev, err := a.keepBlock(ctx, inc.ID, d)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if ev != nil {
+				audit = append(audit, *ev)
+			}
+		}
+	}
+	if err := a.store.PutDecisions(ctx, recs); err != nil {
+		return Outcome{}, fmt.Errorf("write decisions of %s: %w", inc.ID, err)
+	}
+
+	summary, _ := json.Marshal(map[string]any{"alert_type": inc.AlertType, "severity": inc.Severity, "decisions": decisions})
+	audit = append(audit, record.AuditEvent{
+		Time: received, ID: inc.ID + "-decided", Kind: "incident.decided", Subject: inc.ID, Actor: "alerts", Detail: summary,
+	})
+	if err := a.store.AppendAudit(ctx, audit); err != nil {
+		return Outcome{}, fmt.Errorf("audit %s: %w", inc.ID, err)
+	}
+	if err := a.requestReconcile(ctx, changed, "incident "+inc.ID); err != nil {
+		return Outcome{}, err
+	}
+	if err := a.store.PutIncident(ctx, incidentRecord(inc, eventTime, received, normalized, len(decisions), true)); err != nil {
+		return Outcome{}, fmt.Errorf("write incident %s: %w", inc.ID, err)
+	}
+	return Outcome{Incident: inc, Decisions: decisions}, nil
+}
+
+// Offence is the one rule of what counts towards escalation, online and offline alike:
+// every decision that names a target and is not a skip. A recorded or deferred decision
+// counts (a play such as "record, then throttle a repeat offender" escalates on it), a
+// dry-run one counts (so dry-run shows what enforcing would escalate to), and a skipped
+// one does not (a protected address is never an offender).
+func Offence(d decide.Decision) bool { return d.Target != nil && d.Action != vocab.Skip }
+
+// offenceTime is when an offence happened: when the alert says it did, so every
+// delivery of one alert writes the same offence row; from the first sighting when the
+// alert has no time or one in the future.
+func offenceTime(eventTime, received time.Time) time.Time {
+	if eventTime.IsZero() || eventTime.After(received) {
+		return received
+	}
+	return eventTime
+}
+
+// earlier returns the decisions of an incident decided before.
+func (a *App) earlier(ctx context.Context, inc alert.Incident, eventTime time.Time) (Outcome, error) {
+	recs, err := a.store.ListDecisions(ctx, inc.ID, eventTime)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("read decisions of %s: %w", inc.ID, err)
+	}
+	out := Outcome{Incident: inc, Duplicate: true, Decisions: make([]decide.Decision, 0, len(recs))}
+	for _, r := range recs {
+		var d decide.Decision
+		if err := json.Unmarshal(r.Body, &d); err != nil {
+			return Outcome{}, fmt.Errorf("stored decision %s/%d is unreadable: %w", inc.ID, r.Index, err)
+		}
+		out.Decisions = append(out.Decisions, d)
+	}
+	return out, nil
+}
+
+func incidentRecord(inc alert.Incident, eventTime, received time.Time, normalized []byte, decisions int, complete bool) record.IncidentRecord {
+	return record.IncidentRecord{
+		ID: inc.ID, EventTime: eventTime, Received: received, AlertType: inc.AlertType, Severity: string(inc.Severity),
+		Source: "alert", Normalized: normalized, Raw: inc.Raw, DecisionCount: decisions, Complete: complete,
+	}
+}
+
+// keepBlock merges a decision into the desired block of its target: a new block, or an
+// existing one extended (never shortened). It returns the audit event of the change, or
+// nil when the desired state already covered the decision.
+func (a *App) keepBlock(ctx context.Context, incidentID string, d decide.Decision) (*record.AuditEvent, error) {
+	now := a.now().UTC()
+	kind := "block.created"
+	var before *record.Block
+	b, wrote, err := a.store.MergeBlock(ctx, string(d.Action), d.Target.Value, func(cur *record.Block) (*record.Block, error) {
+		if cur != nil && !cur.Expires.Before(d.Expires) && cur.Mode == string(d.Mode) {
+			return nil, nil // already blocked at least as long
+		}
+		next := record.Block{
+			Action: string(d.Action), TargetKind: string(d.Target.Kind), Target: d.Target.Value, Reason: d.Reason,
+			Severity: string(d.Severity), SourceIncident: incidentID, Created: now, Updated: now, Expires: d.Expires,
+			Mode: string(d.Mode), Offences: d.Offences + 1,
+		}
+		kind, before = "block.created", nil
+		if cur != nil {
+			c := *cur
+			before = &c
+			kind = "block.extended"
+			next.Created = cur.Created
+			if cur.Expires.After(next.Expires) {
+				next.Expires = cur.Expires
+			}
+		}
+		return &next, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keep desired %s of %s: %w", d.Action, d.Target.Value, err)
+	}
+	if !wrote {
+		return nil, nil
+	}
+	detail, _ := json.Marshal(map[string]any{"decision": d, "before": before, "after": blockView(b)})
+	return &record.AuditEvent{
+		Time: now, ID: incidentID + "-" + string(d.Action) + "-" + fmt.Sprint(d.Index), Kind: kind,
+		Subject: string(d.Action) + ":" + d.Target.Value, Actor: "alerts", Detail: detail,
+	}, nil
+}
+
+// blockView drops the ETag from audit records: it is transport state, not history.
+func blockView(b record.Block) record.Block { b.ETag = ""; return b }

@@ -1,0 +1,163 @@
+// Package flow is apiguard's application layer: the flows every entry point runs.
+//
+//   - an alert body in: incidents, decisions, desired blocks, reconcile requests (alerts.go);
+//   - a log batch in: records, set-aside reasons, findings, decisions (traffic.go);
+//   - a change of the desired state: the targets that must reconcile, and the
+//     reconcile itself (targets.go);
+//   - the expiry sweep and the periodic repair (expire.go).
+//
+// It is the one place that wires the domain packages together. The Functions host, the
+// standalone server and the offline commands all call the same App, online over Table
+// Storage and Service Bus, offline over in-memory parts, so they cannot disagree.
+// Nothing here knows about the host's envelopes or HTTP routing.
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/rs/zerolog"
+
+	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/detect"
+	"github.com/apiguard/apiguard/shared/enforce"
+	"github.com/apiguard/apiguard/shared/queue"
+	"github.com/apiguard/apiguard/shared/record"
+)
+
+// Store is the state the flows keep: *record.Store in Table Storage online,
+// *record.Memory offline. Each flow uses a part of it.
+type Store interface {
+	Incidents
+	Blocks
+	Offences
+	enforce.Auditor
+}
+
+// Incidents keeps incidents and their decisions.
+type Incidents interface {
+	GetIncident(ctx context.Context, id string, eventTime time.Time) (record.IncidentRecord, bool, error)
+	PutIncident(ctx context.Context, rec record.IncidentRecord) error
+	PutDecisions(ctx context.Context, recs []record.DecisionRecord) error
+	ListDecisions(ctx context.Context, incidentID string, eventTime time.Time) ([]record.DecisionRecord, error)
+}
+
+// Blocks keeps the desired blocks the reconcilers enforce.
+type Blocks interface {
+	MergeBlock(ctx context.Context, action, target string, fn func(cur *record.Block) (*record.Block, error)) (record.Block, bool, error)
+	ListBlocks(ctx context.Context, action string) ([]record.Block, error)
+	ListExpiredBlocks(ctx context.Context, action string, now time.Time) ([]record.Block, error)
+	DeleteBlock(ctx context.Context, b record.Block) error
+}
+
+// Offences keeps what escalation and the hourly cap remember.
+type Offences interface {
+	AddOffence(ctx context.Context, o record.Offence) error
+	CountOffences(ctx context.Context, target string, since time.Time, excludeIncident string) (int, error)
+	Reserve(ctx context.Context, bucket, key string, limit int) (bool, error)
+}
+
+var _ Store = (*record.Store)(nil)
+
+// Sender carries reconcile requests to the one writer per target: Service Bus sessions
+// under the Functions host, queue.Memory in serve.
+type Sender interface {
+	Send(ctx context.Context, msgs []queue.Message) error
+}
+
+// ARMFactory returns the credential and client options for a resource id. Tests point
+// it at the SDK's fake servers; nil means managed identity and the SDK's defaults.
+type ARMFactory func(resourceID string) (azcore.TokenCredential, *arm.ClientOptions, error)
+
+// Deps are what an App runs on.
+type Deps struct {
+	Config *config.Config
+	// Store keeps incidents, decisions, desired blocks, offences and the audit.
+	Store Store
+	// Detect keeps the detectors' per-key state: record's Table state online,
+	// detect.MemoryStore offline.
+	Detect detect.Store
+	// Queue carries reconcile requests; nil sends none (the offline commands).
+	Queue Sender
+	// Now is the clock: the wall clock online, event time in replay.
+	Now func() time.Time
+	// ARM reaches Azure Resource Manager for the WAF and APIM targets.
+	ARM ARMFactory
+	// Sleep waits between reconcile attempts; nil is a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Log is the logger of construction and of the detector engine; the operations
+	// take the invocation's logger.
+	Log zerolog.Logger
+}
+
+// App runs the flows over its dependencies.
+type App struct {
+	cfg      *config.Config
+	now      func() time.Time
+	store    Store
+	decider  *decide.Engine
+	detector *detect.Engine
+	queue    Sender
+	targets  *targets
+}
+
+// New builds an App. It validates what it is given and builds every client, but does
+// no I/O: the Functions host restarts a handler that is slow to start.
+func New(d Deps) (*App, error) {
+	if d.Config == nil || d.Store == nil || d.Detect == nil {
+		return nil, errors.New("flow: Config, Store and Detect are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	dc, err := DetectConfig(d.Config)
+	if err != nil {
+		return nil, err
+	}
+	detector, err := detect.NewEngine(dc, d.Detect, d.Log)
+	if err != nil {
+		return nil, fmt.Errorf("detector: %w", err)
+	}
+	a := &App{
+		cfg: d.Config, now: d.Now, store: d.Store, queue: d.Queue, detector: detector,
+		decider: decide.New(d.Config, history{d.Store}, d.Now),
+	}
+	if a.targets, err = newTargets(d.Config, d.Store, d.ARM, d.Now, d.Sleep); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// SetQueue sets where reconcile requests go once the App exists: serve's in-process
+// queue is built over the App's own Reconcile.
+func (a *App) SetQueue(q Sender) { a.queue = q }
+
+// DetectConfig reads the detector thresholds from APIGUARD_DETECT_CONFIG (defaults when
+// empty) and validates them, so a bad threshold is reported at start-up.
+func DetectConfig(cfg *config.Config) (*detect.Config, error) {
+	if cfg.DetectConfig == "" {
+		dc := detect.DefaultConfig()
+		return &dc, nil
+	}
+	dc, err := detect.ParseConfig([]byte(cfg.DetectConfig))
+	if err != nil {
+		return nil, fmt.Errorf("APIGUARD_DETECT_CONFIG: %w", err)
+	}
+	return dc, nil
+}
+
+// history is what the decision engine remembers, read from the store.
+type history struct{ s Offences }
+
+func (h history) Offences(ctx context.Context, target string, since time.Time, exclude string) (int, error) {
+	return h.s.CountOffences(ctx, target, since, exclude)
+}
+
+func (h history) Reserve(ctx context.Context, bucket, key string, limit int) (bool, error) {
+	return h.s.Reserve(ctx, bucket, key, limit)
+}
