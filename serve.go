@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -36,25 +37,9 @@ func runServe(args []string, stderr io.Writer) int {
 		return configError(stderr, err)
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, false, os.Stdout)
-	defs, err := handlers.LoadDefs(functionsFS())
-	if err != nil {
-		return configError(stderr, err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// In process, one worker per policy stands in for the Service Bus sessions.
-	var app *flow.App
-	mem := queue.NewMemory(ctx, time.Second, func(ctx context.Context, target string, batch []queue.Message) error {
-		_, err := app.Reconcile(ctx, log, target)
-		return err
-	}, func(target string, err error) {
-		log.Error().Err(err).Str("target", target).Msg("reconcile failed; the next request or the periodic repair retries")
-	})
-	if app, err = openApp(cfg, log, mem); err != nil {
-		return configError(stderr, err)
-	}
-	a := handlers.New(app, cfg, log, time.Now)
-	h, err := a.ServeHandler(defs)
+	srv, err := newServer(ctx, cfg, log, time.Second)
 	if err != nil {
 		return configError(stderr, err)
 	}
@@ -63,12 +48,45 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiguard: listen:", err)
 		return 1
 	}
-	if err := a.RunTimers(ctx, defs); err != nil {
+	if err := srv.handlers.RunTimers(ctx, srv.defs); err != nil {
 		return configError(stderr, err)
 	}
-	_ = app.RequestRepair(ctx, "start-up") // bring every policy in line at once
+	_ = srv.app.RequestRepair(ctx, "start-up") // bring every policy in line at once
 	log.Info().Str("addr", ln.Addr().String()).Str("mode", string(cfg.Mode)).Msg("apiguard serve: POST alerts to /api/alerts")
-	return serveUntilSignal(ln, h, stderr)
+	return serveUntilSignal(ln, srv.http, stderr)
+}
+
+// server is serve's wiring: the application layer over Table Storage, the in-process
+// queue standing in for the Service Bus sessions (one worker per policy, coalescing the
+// requests that arrive within settle), and the handlers under /api/.
+type server struct {
+	app      *flow.App
+	queue    *queue.Memory
+	handlers *handlers.App
+	defs     map[string]handlers.Def
+	http     http.Handler
+}
+
+func newServer(ctx context.Context, cfg *config.Config, log zerolog.Logger, settle time.Duration) (*server, error) {
+	defs, err := handlers.LoadDefs(functionsFS())
+	if err != nil {
+		return nil, err
+	}
+	s := &server{defs: defs}
+	s.queue = queue.NewMemory(ctx, settle, func(ctx context.Context, target string, batch []queue.Message) error {
+		_, err := s.app.Reconcile(ctx, log, target)
+		return err
+	}, func(target string, err error) {
+		log.Error().Err(err).Str("target", target).Msg("reconcile failed; the next request or the periodic repair retries")
+	})
+	if s.app, err = openApp(cfg, log, s.queue); err != nil {
+		return nil, err
+	}
+	s.handlers = handlers.New(s.app, cfg, log, time.Now)
+	if s.http, err = s.handlers.ServeHandler(defs); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // openApp builds the application layer over Table Storage, as the server and the
