@@ -28,15 +28,18 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# run: Azurite in memory on a free loopback port, then apiguard serve on 127.0.0.1:7071.
-# Settings: local.settings.json when present, else local.settings.sample.json.
+# run: Azurite on a free loopback port, its tables kept in local/azurite so a restart keeps
+# the desired blocks (and the local policy files keep their owned rules), then apiguard
+# serve on 127.0.0.1:7071. Settings: local.settings.json when present, else the sample.
+# `rm -rf local` starts afresh.
 run: build $(NODE_STAMP)
 	@set -euo pipefail; \
 	port=$$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'); \
-	$(AZURITE) --tableHost 127.0.0.1 --tablePort $$port --inMemoryPersistence --disableTelemetry --silent & azpid=$$!; \
+	mkdir -p local/azurite; \
+	$(AZURITE) --tableHost 127.0.0.1 --tablePort $$port --location local/azurite --disableTelemetry --silent & azpid=$$!; \
 	trap 'kill $$azpid 2>/dev/null; wait $$azpid 2>/dev/null' EXIT; \
 	for i in $$(seq 200); do (echo > /dev/tcp/127.0.0.1/$$port) 2>/dev/null && break; sleep 0.1; done; \
-	echo "Azurite Table Storage on 127.0.0.1:$$port (in memory)"; \
+	echo "Azurite Table Storage on 127.0.0.1:$$port (kept in local/azurite)"; \
 	export APIGUARD_TABLES_CONNECTION="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$(AZURITE_KEY);TableEndpoint=http://127.0.0.1:$$port/devstoreaccount1;"; \
 	echo "apiguard serve: try  curl -i -X POST --data @docs/examples/alert-arm.json http://127.0.0.1:7071/api/alerts"; \
 	$(BIN) serve
@@ -45,7 +48,9 @@ run: build $(NODE_STAMP)
 # test binary), the packaged layout, and each fuzz target briefly.
 test: $(NODE_STAMP) lint unit fuzz-short
 
+# Tests that read third-party data take it from ../shared/fixtures and skip without it.
 unit:
+	@[ -d ../shared/fixtures ] || echo "notice: ../shared/fixtures is absent: the tests on real third-party data skip (see README, Tests)"
 	$(GO) test -count=1 ./...
 
 fuzz-short:

@@ -61,31 +61,23 @@ func (a *App) Alerts(ctx context.Context, log zerolog.Logger, body []byte, heade
 	}
 	out := AlertsAnswer{Incidents: make([]Outcome, 0, len(batch.Incidents)), Rejected: batch.Rejected}
 	for _, inc := range batch.Incidents {
-		o, err := a.Decide(ctx, log, inc)
+		o, err := a.decide(ctx, log, inc)
 		if err != nil {
 			return nil, fmt.Errorf("incident %s: %w", inc.ID, err)
 		}
+		ev := log.Info().Str("incident", inc.ID).Str("alert_type", inc.AlertType).Bool("duplicate", o.Duplicate)
+		for _, d := range o.Decisions {
+			ev = ev.Str(fmt.Sprintf("decision_%d", d.Index), string(d.Action)+" "+d.Address)
+		}
+		ev.Msg("alert decided")
 		out.Incidents = append(out.Incidents, o)
 	}
 	return out, nil
 }
 
-// Decide decides one incident and records everything, or returns the earlier decisions
-// of a redelivered alert, then asks the targets holding what it changed to reconcile.
-func (a *App) Decide(ctx context.Context, log zerolog.Logger, inc alert.Incident) (Outcome, error) {
-	o, err := a.decide(ctx, log, inc)
-	if err != nil {
-		return Outcome{}, err
-	}
-	ev := log.Info().Str("incident", inc.ID).Str("alert_type", inc.AlertType).Bool("duplicate", o.Duplicate)
-	for _, d := range o.Decisions {
-		ev = ev.Str(fmt.Sprintf("decision_%d", d.Index), string(d.Action)+" "+d.Address)
-	}
-	ev.Msg("incident decided")
-	return o, nil
-}
-
-// decide runs the alert flow. Every write is idempotent (deterministic keys) and the
+// decide decides one incident and records everything, or returns the earlier decisions
+// of a redelivered alert, and asks the targets holding what it changed to reconcile.
+// Every write is idempotent (deterministic keys) and the
 // incident is marked complete last, so a retried or redelivered alert converges on the
 // same state and never adds a second decision. The reconcile requests go out before the
 // incident is complete, so a retry after a failed send sends them again.

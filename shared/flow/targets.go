@@ -175,6 +175,7 @@ func (a *App) RequestRepair(ctx context.Context, reason string) error {
 	return a.send(ctx, a.targets.keys, reason)
 }
 
+// send puts one reconcile request per target on the queue.
 func (a *App) send(ctx context.Context, keys []string, reason string) error {
 	if a.queue == nil || len(keys) == 0 {
 		return nil
