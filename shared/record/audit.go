@@ -26,11 +26,25 @@ func auditKeys(ev AuditEvent) (string, string, error) {
 // ID and Time) leaves one row. Events are grouped per day into transactions of
 // at most 100.
 func (s *Store) AppendAudit(ctx context.Context, events []AuditEvent) error {
+	return appendAudit(ctx, s.audit, events)
+}
+
+func appendAudit(ctx context.Context, t rowTable, events []AuditEvent) error {
+	rows, err := auditEntities(events)
+	if err != nil {
+		return err
+	}
+	return t.upsertAll(ctx, rows)
+}
+
+// auditEntities encodes every event before anything is written, so a bad one
+// rejects the call whole.
+func auditEntities(events []AuditEvent) ([]*entity, error) {
 	rows := make([]*entity, 0, len(events))
 	for _, ev := range events {
 		pk, rk, err := auditKeys(ev)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e := newEntity(pk, rk)
 		e.setTime("Time", ev.Time)
@@ -39,11 +53,11 @@ func (s *Store) AppendAudit(ctx context.Context, events []AuditEvent) error {
 		e.setString("Subject", ev.Subject)
 		e.setString("Actor", ev.Actor)
 		if err := putPayload(e, "Detail", ev.Detail); err != nil {
-			return rejectf("audit %s: %w", ev.ID, err)
+			return nil, rejectf("audit %s: %w", ev.ID, err)
 		}
 		rows = append(rows, e)
 	}
-	return s.audit.upsertAll(ctx, rows)
+	return rows, nil
 }
 
 // ListAudit returns the events with from <= Time < to, oldest first. It is one
@@ -51,38 +65,56 @@ func (s *Store) AppendAudit(ctx context.Context, events []AuditEvent) error {
 // time, so one RowKey range bounds every day at once. An ID seen twice (a retry
 // that used a new time) is listed once, at its first time.
 func (s *Store) ListAudit(ctx context.Context, from, to time.Time) ([]AuditEvent, error) {
+	return listAudit(ctx, s.audit, from, to)
+}
+
+func listAudit(ctx context.Context, t rowTable, from, to time.Time) ([]AuditEvent, error) {
 	if !to.After(from) {
 		return nil, nil
 	}
-	filter := fmt.Sprintf("PartitionKey ge %s and PartitionKey le %s and RowKey ge %s and RowKey lt %s",
-		odataString(auditDay(from)), odataString(auditDay(to)), odataString(rowTime(from)), odataString(rowTime(to)))
-	var out []AuditEvent
-	seen := map[string]bool{}
-	err := s.audit.query(ctx, filter, "", func(e *entity) error {
-		t, id, ok := splitTimedRowKey(e.rk)
-		if !ok || seen[id] {
-			return nil
-		}
-		seen[id] = true
-		detail, err := getPayload(e, "Detail")
-		if err != nil {
-			return fmt.Errorf("record: audit %s: %w", e.rk, err)
-		}
-		out = append(out, AuditEvent{
-			Time:    t,
-			ID:      id,
-			Kind:    e.str("Kind"),
-			Subject: e.str("Subject"),
-			Actor:   e.str("Actor"),
-			Detail:  detail,
-		})
-		return nil
-	})
-	if err != nil {
+	l := auditList{seen: map[string]bool{}}
+	if err := t.scan(ctx, auditRange(from, to), "", l.add); err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out, nil
+	return l.sorted(), nil
+}
+
+// auditRange is the rows of the events with from <= Time < to.
+func auditRange(from, to time.Time) rowRange {
+	return rowRange{pkFrom: auditDay(from), pkTo: auditDay(to), rkFrom: rowTime(from), rkTo: rowTime(to)}
+}
+
+// auditList collects events from rows read in key order (day, then time), so the
+// first row of an ID is its earliest.
+type auditList struct {
+	seen map[string]bool
+	out  []AuditEvent
+}
+
+func (l *auditList) add(e *entity) error {
+	t, id, ok := splitTimedRowKey(e.rk)
+	if !ok || l.seen[id] {
+		return nil
+	}
+	l.seen[id] = true
+	detail, err := getPayload(e, "Detail")
+	if err != nil {
+		return fmt.Errorf("record: audit %s: %w", e.rk, err)
+	}
+	l.out = append(l.out, AuditEvent{
+		Time:    t,
+		ID:      id,
+		Kind:    e.str("Kind"),
+		Subject: e.str("Subject"),
+		Actor:   e.str("Actor"),
+		Detail:  detail,
+	})
+	return nil
+}
+
+func (l *auditList) sorted() []AuditEvent {
+	sort.SliceStable(l.out, func(i, j int) bool { return l.out[i].Time.Before(l.out[j].Time) })
+	return l.out
 }
 
 // auditDay is the UTC day of t. Unlike incidents there is no "undated"

@@ -26,11 +26,15 @@ func blockKeys(action, target string) (string, string, error) {
 
 // GetBlock reads one block with its ETag; found is false when there is none.
 func (s *Store) GetBlock(ctx context.Context, action, target string) (Block, bool, error) {
+	return getBlock(ctx, s.blocks, action, target)
+}
+
+func getBlock(ctx context.Context, t rowTable, action, target string) (Block, bool, error) {
 	pk, rk, err := blockKeys(action, target)
 	if err != nil {
 		return Block{}, false, err
 	}
-	e, found, err := s.blocks.get(ctx, pk, rk)
+	e, found, err := t.get(ctx, pk, rk)
 	if err != nil || !found {
 		return Block{}, false, err
 	}
@@ -48,17 +52,30 @@ func (s *Store) GetBlock(ctx context.Context, action, target string) (Block, boo
 // returns nil, nil for "no change" (MergeBlock then returns the current block
 // and false); an error from fn is returned as is. Action and Target of the
 // result are forced to the arguments: a merge cannot move a block.
-// The returned block is the one stored, with its new ETag.
+// The returned block is the one stored, as a later read returns it, with its new ETag.
 func (s *Store) MergeBlock(ctx context.Context, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
+	return mergeBlock(ctx, s.blocks, s.putBlock, s.conflicts, action, target, fn)
+}
+
+// putBlockFunc inserts e when cur is nil, else replaces the row If-Match
+// cur.ETag, and returns the new ETag. Losing to another writer (the row changed,
+// was inserted or was deleted meanwhile) is an error wrapping ErrConflict.
+type putBlockFunc func(ctx context.Context, e *entity, cur *Block) (string, error)
+
+// mergeBlock is MergeBlock on rows read from t and written with put.
+func mergeBlock(ctx context.Context, t rowTable, put putBlockFunc, conflicts backoff, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
 	pk, rk, err := blockKeys(action, target)
 	if err != nil {
 		return Block{}, false, err
 	}
-	op := fmt.Sprintf("merge block %s %s", action, target)
-	for attempt := 0; ; attempt++ {
-		e, found, err := s.blocks.get(ctx, pk, rk)
+	var (
+		out   Block
+		wrote bool
+	)
+	err = conflicts.retry(ctx, fmt.Sprintf("merge block %s %s", action, target), func() (bool, error) {
+		e, found, err := t.get(ctx, pk, rk)
 		if err != nil {
-			return Block{}, false, err
+			return false, err
 		}
 		var cur *Block
 		if found {
@@ -66,41 +83,29 @@ func (s *Store) MergeBlock(ctx context.Context, action, target string, fn func(c
 			cur = &b
 		}
 		next, err := fn(copyBlock(cur))
-		if err != nil {
-			return Block{}, false, err
-		}
-		if next == nil {
-			if cur == nil {
-				return Block{}, false, nil
+		if err != nil || next == nil {
+			if cur != nil {
+				out = *cur
 			}
-			return *cur, false, nil
+			return false, err
 		}
-		b := normalizeBlock(*next, action, target)
-		etag, err := s.writeBlock(ctx, pk, rk, b, cur)
-		if err == nil {
-			b.ETag = etag
-			return b, true, nil
+		b := *next
+		b.Action, b.Target = action, target
+		e = blockEntity(pk, rk, b)
+		if e.etag, err = put(ctx, e, cur); err != nil {
+			return errors.Is(err, ErrConflict), err
 		}
-		// A 404 on the conditional update means the block was deleted since we
-		// read it: also a lost race, retried from a fresh read.
-		if !errors.Is(err, ErrConflict) && !isEntityNotFound(err) {
-			return Block{}, false, err
-		}
-		if attempt+1 >= s.conflicts.attempts {
-			if !errors.Is(err, ErrConflict) {
-				err = fmt.Errorf("%w: %w", ErrConflict, err)
-			}
-			return Block{}, false, exhausted(op, s.conflicts.attempts, err)
-		}
-		if err := s.conflicts.wait(ctx, attempt); err != nil {
-			return Block{}, false, err
-		}
+		out, wrote = blockFrom(e), true
+		return false, nil
+	})
+	if err != nil {
+		return Block{}, false, err
 	}
+	return out, wrote, nil
 }
 
-// writeBlock inserts b when cur is nil, else replaces it If-Match cur's ETag.
-func (s *Store) writeBlock(ctx context.Context, pk, rk string, b Block, cur *Block) (string, error) {
-	body, err := blockEntity(pk, rk, b).marshal()
+func (s *Store) putBlock(ctx context.Context, e *entity, cur *Block) (string, error) {
+	body, err := e.marshal()
 	if err != nil {
 		return "", fmt.Errorf("record: encode block: %w", err)
 	}
@@ -115,20 +120,28 @@ func (s *Store) writeBlock(ctx context.Context, pk, rk string, b Block, cur *Blo
 	resp, err := s.blocks.client.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
 	if err != nil {
 		if isEntityNotFound(err) {
-			return "", err
+			// Deleted since we read it: also a lost race.
+			return "", fmt.Errorf("%w: %w", ErrConflict, s.blocks.check("update block in", err))
 		}
 		return "", s.blocks.check("update block in", err)
 	}
 	return string(resp.ETag), nil
 }
 
-// ListBlocks returns every block of one action: the reconciler's desired state.
+// ListBlocks returns every block of one action, in RowKey order: the
+// reconciler's desired state.
 func (s *Store) ListBlocks(ctx context.Context, action string) ([]Block, error) {
-	pk := escapeKey(action)
-	if err := checkKey("block action", pk); err != nil {
+	return listBlocks(ctx, s.blocks, action)
+}
+
+func listBlocks(ctx context.Context, t rowTable, action string) ([]Block, error) {
+	pk, err := actionPartition(action)
+	if err != nil {
 		return nil, err
 	}
-	return s.queryBlocks(ctx, "PartitionKey eq "+odataString(pk))
+	var l blockList
+	err = t.scan(ctx, partition(pk), "", l.add)
+	return l, err
 }
 
 // ListExpiredBlocks returns the blocks of one action with Expires <= now, with
@@ -138,42 +151,49 @@ func (s *Store) ListBlocks(ctx context.Context, action string) ([]Block, error) 
 // precision (it would return a block expiring 100 ns after now) while Azure
 // compares 100 ns ticks.
 func (s *Store) ListExpiredBlocks(ctx context.Context, action string, now time.Time) ([]Block, error) {
-	pk := escapeKey(action)
-	if err := checkKey("block action", pk); err != nil {
-		return nil, err
-	}
-	bound := edmTime(now)
-	all, err := s.queryBlocks(ctx, fmt.Sprintf("PartitionKey eq %s and Expires le %s", odataString(pk), odataTime(bound)))
+	pk, err := actionPartition(action)
 	if err != nil {
 		return nil, err
 	}
-	expired := all[:0]
-	for _, b := range all {
+	bound := edmTime(now)
+	var l blockList
+	if err := s.blocks.query(ctx, partition(pk).filter()+" and Expires le "+odataTime(bound), "", l.add); err != nil {
+		return nil, err
+	}
+	return expiredBy(l, bound), nil
+}
+
+// actionPartition is the partition of an action's blocks.
+func actionPartition(action string) (string, error) {
+	pk := escapeKey(action)
+	return pk, checkKey("block action", pk)
+}
+
+// expiredBy keeps the blocks with an expiry at or before bound, in place.
+func expiredBy(blocks []Block, bound time.Time) []Block {
+	expired := blocks[:0]
+	for _, b := range blocks {
 		if !b.Expires.IsZero() && !b.Expires.After(bound) {
 			expired = append(expired, b)
 		}
 	}
-	return expired, nil
+	return expired
 }
 
-func (s *Store) queryBlocks(ctx context.Context, filter string) ([]Block, error) {
-	var out []Block
-	err := s.blocks.query(ctx, filter, "", func(e *entity) error {
-		out = append(out, blockFrom(e))
-		return nil
-	})
-	return out, err
+// blockList collects blocks in the order their rows are read.
+type blockList []Block
+
+func (l *blockList) add(e *entity) error {
+	*l = append(*l, blockFrom(e))
+	return nil
 }
 
 // DeleteBlock deletes b If-Match b.ETag, so a block extended since it was read
 // is not removed: that returns ErrConflict. A block already gone is success.
 func (s *Store) DeleteBlock(ctx context.Context, b Block) error {
-	pk, rk, err := blockKeys(b.Action, b.Target)
+	pk, rk, err := deleteKeys(b)
 	if err != nil {
 		return err
-	}
-	if b.ETag == "" {
-		return rejectf("delete block %s %s: no ETag; read the block first", b.Action, b.Target)
 	}
 	if err := s.blocks.ensure(ctx); err != nil {
 		return err
@@ -184,6 +204,18 @@ func (s *Store) DeleteBlock(ctx context.Context, b Block) error {
 		return nil
 	}
 	return s.blocks.check("delete block from", err)
+}
+
+// deleteKeys are the keys of a block to delete, which must carry the ETag it was read with.
+func deleteKeys(b Block) (string, string, error) {
+	pk, rk, err := blockKeys(b.Action, b.Target)
+	if err != nil {
+		return "", "", err
+	}
+	if b.ETag == "" {
+		return "", "", rejectf("delete block %s %s: no ETag; read the block first", b.Action, b.Target)
+	}
+	return pk, rk, nil
 }
 
 func blockEntity(pk, rk string, b Block) *entity {
@@ -221,14 +253,6 @@ func blockFrom(e *entity) Block {
 		Forwarded:      e.boolean("Forwarded"),
 		ETag:           e.etag,
 	}
-}
-
-// normalizeBlock is b as a later read will return it.
-func normalizeBlock(b Block, action, target string) Block {
-	b.Action, b.Target = action, target
-	b.Created, b.Updated, b.Expires = edmTime(b.Created), edmTime(b.Updated), edmTime(b.Expires)
-	b.ETag = ""
-	return b
 }
 
 func copyBlock(b *Block) *Block {

@@ -32,6 +32,10 @@ func decisionKeys(incidentID string, eventTime time.Time, index int) (string, st
 // and at most 100 rows, so an incident's decisions (up to 100) land together or
 // not at all.
 func (s *Store) PutDecisions(ctx context.Context, recs []DecisionRecord) error {
+	return putDecisions(ctx, s.decisions, recs)
+}
+
+func putDecisions(ctx context.Context, t rowTable, recs []DecisionRecord) error {
 	rows := make([]*entity, 0, len(recs))
 	for _, rec := range recs {
 		e, err := decisionEntity(rec)
@@ -40,41 +44,63 @@ func (s *Store) PutDecisions(ctx context.Context, recs []DecisionRecord) error {
 		}
 		rows = append(rows, e)
 	}
-	return s.decisions.upsertAll(ctx, rows)
+	return t.upsertAll(ctx, rows)
 }
 
 // ListDecisions returns an incident's decisions ordered by Index.
 func (s *Store) ListDecisions(ctx context.Context, incidentID string, eventTime time.Time) ([]DecisionRecord, error) {
+	return listDecisions(ctx, s.decisions, incidentID, eventTime)
+}
+
+func listDecisions(ctx context.Context, t rowTable, incidentID string, eventTime time.Time) ([]DecisionRecord, error) {
+	r, err := decisionRange(incidentID, eventTime)
+	if err != nil {
+		return nil, err
+	}
+	l := decisionList{from: r.rkFrom}
+	if err := t.scan(ctx, r, "", l.add); err != nil {
+		return nil, err
+	}
+	return l.sorted(), nil
+}
+
+// decisionRange is the rows that hold an incident's decisions: one RowKey range,
+// "<id>-" up to "<id>.", the first string after every "<id>-…" since '.' follows '-'.
+func decisionRange(incidentID string, eventTime time.Time) (rowRange, error) {
 	pk, first, err := decisionKeys(incidentID, eventTime, 0)
 	if err != nil {
-		return nil, err
+		return rowRange{}, err
 	}
 	prefix := first[:len(first)-4] // "<id>-"
-	// "<id>." is the first string after every "<id>-…", since '.' follows '-'.
-	end := prefix[:len(prefix)-1] + "."
-	filter := fmt.Sprintf("PartitionKey eq %s and RowKey ge %s and RowKey lt %s", odataString(pk), odataString(prefix), odataString(end))
-	var out []DecisionRecord
-	err = s.decisions.query(ctx, filter, "", func(e *entity) error {
-		// The range also holds "<id>-x-0000", the decisions of incident "<id>-x":
-		// ours are exactly four digits after the prefix.
-		if len(e.rk) != len(prefix)+4 {
-			return nil
-		}
-		if _, err := strconv.Atoi(e.rk[len(prefix):]); err != nil {
-			return nil
-		}
-		rec, err := decisionFrom(e)
-		if err != nil {
-			return err
-		}
-		out = append(out, rec)
+	return rowRange{pkFrom: pk, pkTo: pk, rkFrom: prefix, rkTo: prefix[:len(prefix)-1] + "."}, nil
+}
+
+// decisionList collects an incident's decisions from the rows of its range.
+type decisionList struct {
+	from string // the range's first row key, "<id>-"
+	out  []DecisionRecord
+}
+
+func (l *decisionList) add(e *entity) error {
+	// The range also holds "<id>-x-0000", the decisions of incident "<id>-x":
+	// ours are exactly four digits after the prefix.
+	if len(e.rk) != len(l.from)+4 {
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
-	return out, nil
+	if _, err := strconv.Atoi(e.rk[len(l.from):]); err != nil {
+		return nil
+	}
+	rec, err := decisionFrom(e)
+	if err != nil {
+		return err
+	}
+	l.out = append(l.out, rec)
+	return nil
+}
+
+func (l *decisionList) sorted() []DecisionRecord {
+	sort.Slice(l.out, func(i, j int) bool { return l.out[i].Index < l.out[j].Index })
+	return l.out
 }
 
 func decisionEntity(rec DecisionRecord) (*entity, error) {

@@ -27,11 +27,15 @@ func incidentKeys(id string, eventTime time.Time) (string, string, error) {
 // GetIncident reads an incident by id and event time; found is false when it
 // has not been stored.
 func (s *Store) GetIncident(ctx context.Context, id string, eventTime time.Time) (IncidentRecord, bool, error) {
+	return getIncident(ctx, s.incidents, id, eventTime)
+}
+
+func getIncident(ctx context.Context, t rowTable, id string, eventTime time.Time) (IncidentRecord, bool, error) {
 	pk, rk, err := incidentKeys(id, eventTime)
 	if err != nil {
 		return IncidentRecord{}, false, err
 	}
-	e, found, err := s.incidents.get(ctx, pk, rk)
+	e, found, err := t.get(ctx, pk, rk)
 	if err != nil || !found {
 		return IncidentRecord{}, false, err
 	}
@@ -43,11 +47,15 @@ func (s *Store) GetIncident(ctx context.Context, id string, eventTime time.Time)
 // compressed; if they still exceed the entity limit they are cut and flagged
 // rather than failing the write (README.md, "Large alerts").
 func (s *Store) PutIncident(ctx context.Context, rec IncidentRecord) error {
+	return putIncident(ctx, s.incidents, rec)
+}
+
+func putIncident(ctx context.Context, t rowTable, rec IncidentRecord) error {
 	e, err := incidentEntity(rec)
 	if err != nil {
 		return err
 	}
-	return s.incidents.upsert(ctx, e)
+	return t.upsert(ctx, e)
 }
 
 func incidentEntity(rec IncidentRecord) (*entity, error) {

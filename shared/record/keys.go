@@ -155,6 +155,32 @@ func splitTimedRowKey(rk string) (time.Time, string, bool) {
 	return t, unescapeKey(rk[len(rowTimeLayout)+1:]), true
 }
 
+// rowRange is the rows a list reads: PartitionKey from pkFrom to pkTo, both
+// included (one partition when they are equal), and RowKey from rkFrom, included,
+// to rkTo, excluded; an empty RowKey bound is open. The Table store sends it as a
+// $filter and Memory scans it, so the two read the same rows.
+type rowRange struct{ pkFrom, pkTo, rkFrom, rkTo string }
+
+// partition is the range of every row of partition pk.
+func partition(pk string) rowRange { return rowRange{pkFrom: pk, pkTo: pk} }
+
+// filter is r as an OData $filter.
+func (r rowRange) filter() string {
+	var parts []string
+	if r.pkFrom == r.pkTo {
+		parts = append(parts, "PartitionKey eq "+odataString(r.pkFrom))
+	} else {
+		parts = append(parts, "PartitionKey ge "+odataString(r.pkFrom), "PartitionKey le "+odataString(r.pkTo))
+	}
+	if r.rkFrom != "" {
+		parts = append(parts, "RowKey ge "+odataString(r.rkFrom))
+	}
+	if r.rkTo != "" {
+		parts = append(parts, "RowKey lt "+odataString(r.rkTo))
+	}
+	return strings.Join(parts, " and ")
+}
+
 // odataString quotes s as an OData string literal.
 func odataString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"

@@ -28,15 +28,8 @@ const (
 // jittered backoff a bounded number of times, then reported as a transient
 // error wrapping ErrConflict.
 func (s *Store) Reserve(ctx context.Context, bucket, key string, limit int) (bool, error) {
-	pk := escapeKey(bucket)
-	if err := checkKey("limit bucket", pk); err != nil {
-		return false, err
-	}
-	if key == "" {
-		return false, rejectf("reserve in %s without a key", bucket)
-	}
-	rk := reservationRow + escapeKey(key)
-	if err := checkKey("limit key", rk); err != nil {
+	pk, rk, err := limitKeys(bucket, key)
+	if err != nil {
 		return false, err
 	}
 	lock := &s.reserveLocks[fnv32(pk)%uint32(len(s.reserveLocks))]
@@ -45,8 +38,8 @@ func (s *Store) Reserve(ctx context.Context, bucket, key string, limit int) (boo
 	// Both rows in one query: one round trip per attempt, which matters when
 	// many callers race for the same counter.
 	filter := fmt.Sprintf("PartitionKey eq %s and (RowKey eq %s or RowKey eq %s)", odataString(pk), odataString(counterRow), odataString(rk))
-	op := fmt.Sprintf("reserve %s in %s", key, bucket)
-	for attempt := 0; ; attempt++ {
+	granted := false
+	err = s.conflicts.retry(ctx, fmt.Sprintf("reserve %s in %s", key, bucket), func() (bool, error) {
 		var (
 			counter  *entity
 			reserved bool
@@ -63,33 +56,57 @@ func (s *Store) Reserve(ctx context.Context, bucket, key string, limit int) (boo
 		if err != nil {
 			return false, err
 		}
-		if reserved {
-			return true, nil
-		}
-		count := int64(0)
-		if counter != nil {
-			count = counter.int("Count")
-		}
-		if count >= int64(limit) {
+		count := reservedCount(counter)
+		switch {
+		case reserved:
+			granted = true
+			return false, nil
+		case count >= int64(limit):
 			return false, nil
 		}
 		err = s.commitReservation(ctx, pk, rk, key, count+1, counter)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, ErrConflict) && !isEntityNotFound(err) {
-			return false, err
-		}
-		if attempt+1 >= s.conflicts.attempts {
-			if !errors.Is(err, ErrConflict) {
-				err = fmt.Errorf("%w: %w", ErrConflict, err)
-			}
-			return false, exhausted(op, s.conflicts.attempts, err)
-		}
-		if err := s.conflicts.wait(ctx, attempt); err != nil {
-			return false, err
-		}
+		granted = err == nil
+		return errors.Is(err, ErrConflict) || isEntityNotFound(err), err
+	})
+	return granted, err
+}
+
+// limitKeys: the bucket is the partition; the key's reservation row sits beside
+// the counter row.
+func limitKeys(bucket, key string) (string, string, error) {
+	pk := escapeKey(bucket)
+	if err := checkKey("limit bucket", pk); err != nil {
+		return "", "", err
 	}
+	if key == "" {
+		return "", "", rejectf("reserve in %s without a key", bucket)
+	}
+	rk := reservationRow + escapeKey(key)
+	if err := checkKey("limit key", rk); err != nil {
+		return "", "", err
+	}
+	return pk, rk, nil
+}
+
+// reservedCount is the count a counter row holds; none yet is zero.
+func reservedCount(counter *entity) int64 {
+	if counter == nil {
+		return 0
+	}
+	return counter.int("Count")
+}
+
+// counterEntity and reservationEntity are a bucket's two kinds of row.
+func counterEntity(pk string, count int64) *entity {
+	c := newEntity(pk, counterRow)
+	c.setInt("Count", count)
+	return c
+}
+
+func reservationEntity(pk, rk, key string) *entity {
+	r := newEntity(pk, rk)
+	r.setString("Key", key)
+	return r
 }
 
 // commitReservation sets the counter to count (If-Match the read, or insert
@@ -97,15 +114,11 @@ func (s *Store) Reserve(ctx context.Context, bucket, key string, limit int) (boo
 // counter change fails with 412, a concurrent first counter or the same key
 // reserved meanwhile with 409; either way nothing is written.
 func (s *Store) commitReservation(ctx context.Context, pk, rk, key string, count int64, counter *entity) error {
-	c := newEntity(pk, counterRow)
-	c.setInt("Count", count)
-	cBody, err := c.marshal()
+	cBody, err := counterEntity(pk, count).marshal()
 	if err != nil {
 		return err
 	}
-	r := newEntity(pk, rk)
-	r.setString("Key", key)
-	rBody, err := r.marshal()
+	rBody, err := reservationEntity(pk, rk, key).marshal()
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package record
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -28,9 +27,21 @@ func offenceKeys(target string, t time.Time, incidentID string) (string, string,
 // AddOffence records one offence. It is idempotent: the same incident (at the
 // same event time) always writes the same row.
 func (s *Store) AddOffence(ctx context.Context, o Offence) error {
-	pk, rk, err := offenceKeys(o.Target, o.Time, o.IncidentID)
+	return addOffence(ctx, s.offences, o)
+}
+
+func addOffence(ctx context.Context, t rowTable, o Offence) error {
+	e, err := offenceEntity(o)
 	if err != nil {
 		return err
+	}
+	return t.upsert(ctx, e)
+}
+
+func offenceEntity(o Offence) (*entity, error) {
+	pk, rk, err := offenceKeys(o.Target, o.Time, o.IncidentID)
+	if err != nil {
+		return nil, err
 	}
 	e := newEntity(pk, rk)
 	e.setString("Target", o.Target)
@@ -38,26 +49,46 @@ func (s *Store) AddOffence(ctx context.Context, o Offence) error {
 	e.setString("IncidentID", o.IncidentID)
 	e.setString("Action", o.Action)
 	e.setString("Severity", o.Severity)
-	return s.offences.upsert(ctx, e)
+	return e, nil
 }
 
 // CountOffences counts the target's offences at or after since, leaving out
 // those of excludeIncident (the incident being decided, when it is a retry that
 // already recorded its offence). Only row keys are fetched.
 func (s *Store) CountOffences(ctx context.Context, target string, since time.Time, excludeIncident string) (int, error) {
-	pk := escapeKey(target)
-	if err := checkKey("offence target", pk); err != nil {
+	return countOffences(ctx, s.offences, target, since, excludeIncident)
+}
+
+func countOffences(ctx context.Context, t rowTable, target string, since time.Time, excludeIncident string) (int, error) {
+	r, err := offenceRange(target, since)
+	if err != nil {
 		return 0, err
 	}
-	filter := fmt.Sprintf("PartitionKey eq %s and RowKey ge %s", odataString(pk), odataString(rowTime(since)))
-	n := 0
-	err := s.offences.query(ctx, filter, "RowKey", func(e *entity) error {
-		_, incident, ok := splitTimedRowKey(e.rk)
-		if ok && excludeIncident != "" && incident == excludeIncident {
-			return nil
-		}
-		n++
+	c := offenceCount{exclude: excludeIncident}
+	err = t.scan(ctx, r, "RowKey", c.add)
+	return c.n, err
+}
+
+// offenceRange is the rows of the target's offences at or after since: the row
+// key starts with the time at full precision, so this is exact to the nanosecond.
+func offenceRange(target string, since time.Time) (rowRange, error) {
+	pk := escapeKey(target)
+	if err := checkKey("offence target", pk); err != nil {
+		return rowRange{}, err
+	}
+	return rowRange{pkFrom: pk, pkTo: pk, rkFrom: rowTime(since)}, nil
+}
+
+// offenceCount counts the rows of an offence range, but those of one incident.
+type offenceCount struct {
+	exclude string
+	n       int
+}
+
+func (c *offenceCount) add(e *entity) error {
+	if _, incident, ok := splitTimedRowKey(e.rk); ok && c.exclude != "" && incident == c.exclude {
 		return nil
-	})
-	return n, err
+	}
+	c.n++
+	return nil
 }

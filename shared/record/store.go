@@ -82,7 +82,7 @@ func New(opts Options) (*Store, error) {
 		audit:     newTable(svc, p+auditTable),
 		limits:    newTable(svc, p+limitsTable),
 		detect:    newTable(svc, p+detectTable),
-		conflicts: backoff{attempts: conflictAttempts, base: conflictBase, max: conflictMax},
+		conflicts: conflictBackoff,
 	}, nil
 }
 
@@ -167,6 +167,25 @@ func (t *table) check(op string, err error) error {
 	return classify(op+" "+t.name, err)
 }
 
+// rowTable is the row access the operations are written against, so that
+// another store can run the same operations over its own rows.
+type rowTable interface {
+	// get reads one row; found is false for a missing row.
+	get(ctx context.Context, pk, rk string) (e *entity, found bool, err error)
+	// upsert inserts or replaces one row.
+	upsert(ctx context.Context, e *entity) error
+	// upsertAll inserts or replaces rows, the last of a key winning.
+	upsertAll(ctx context.Context, rows []*entity) error
+	// scan hands fn the rows of r in key order; sel names the properties fn needs.
+	scan(ctx context.Context, r rowRange, sel string, fn func(*entity) error) error
+}
+
+var _ rowTable = (*table)(nil)
+
+func (t *table) scan(ctx context.Context, r rowRange, sel string, fn func(*entity) error) error {
+	return t.query(ctx, r.filter(), sel, fn)
+}
+
 // query pages through a $filter, handing each row to fn.
 func (t *table) query(ctx context.Context, filter, sel string, fn func(*entity) error) error {
 	if err := t.ensure(ctx); err != nil {
@@ -245,6 +264,8 @@ const (
 	conflictMax      = 400 * time.Millisecond
 )
 
+var conflictBackoff = backoff{attempts: conflictAttempts, base: conflictBase, max: conflictMax}
+
 // wait sleeps before retry number attempt (0-based), or returns early with the
 // context's error.
 func (b backoff) wait(ctx context.Context, attempt int) error {
@@ -259,6 +280,28 @@ func (b backoff) wait(ctx context.Context, attempt int) error {
 		return nil
 	case <-ctx.Done():
 		return fault.Transient(ctx.Err())
+	}
+}
+
+// retry runs attempt until it does not lose a race. attempt reports lost with the
+// conflict it met; it then runs again after a jittered wait, at most b.attempts
+// times in all, and the last conflict is returned transient and wrapping ErrConflict.
+// Any other outcome of attempt is returned as it is.
+func (b backoff) retry(ctx context.Context, op string, attempt func() (lost bool, err error)) error {
+	for i := 0; ; i++ {
+		lost, err := attempt()
+		if !lost {
+			return err
+		}
+		if i+1 >= b.attempts {
+			if !errors.Is(err, ErrConflict) {
+				err = fmt.Errorf("%w: %w", ErrConflict, err)
+			}
+			return exhausted(op, b.attempts, err)
+		}
+		if err := b.wait(ctx, i); err != nil {
+			return err
+		}
 	}
 }
 
