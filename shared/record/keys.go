@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -179,6 +180,42 @@ func (r rowRange) filter() string {
 		parts = append(parts, "RowKey lt "+odataString(r.rkTo))
 	}
 	return strings.Join(parts, " and ")
+}
+
+// holdsPartition and holdsRow tell whether a key lies in r, comparing as the service does.
+func (r rowRange) holdsPartition(pk string) bool {
+	return compareKeys(pk, r.pkFrom) >= 0 && compareKeys(pk, r.pkTo) <= 0
+}
+
+func (r rowRange) holdsRow(rk string) bool {
+	return (r.rkFrom == "" || compareKeys(rk, r.rkFrom) >= 0) && (r.rkTo == "" || compareKeys(rk, r.rkTo) < 0)
+}
+
+// compareKeys orders keys by UTF-16 code units, as Azurite sorts and compares them
+// (Table Storage keys are UTF-16 strings). That is Go's byte order except where a
+// character above U+FFFF meets one in U+E000..U+FFFF: its surrogates sort first.
+func compareKeys(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) || i == len(b) {
+		return len(a) - len(b)
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) {
+		i-- // back to the start of the character in which they differ
+	}
+	ra, _ := utf8.DecodeRuneInString(a[i:])
+	rb, _ := utf8.DecodeRuneInString(b[i:])
+	// In UTF-16 a character above U+FFFF starts with a surrogate (U+D800..DBFF),
+	// which no character up to U+FFFF equals; two above U+FFFF compare as code points.
+	switch {
+	case ra > 0xFFFF && rb <= 0xFFFF:
+		ra = 0xD800
+	case rb > 0xFFFF && ra <= 0xFFFF:
+		rb = 0xD800
+	}
+	return cmp.Compare(ra, rb)
 }
 
 // odataString quotes s as an OData string literal.

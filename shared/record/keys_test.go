@@ -1,9 +1,11 @@
 package record
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -98,5 +100,17 @@ func TestCheckKeyRejectsOverlongAndEmpty(t *testing.T) {
 	}
 	if err := checkKey("x", strings.Repeat("a", maxKeyLen)); err != nil {
 		t.Errorf("key at the limit rejected: %v", err)
+	}
+}
+
+func TestCompareKeysIsUTF16Order(t *testing.T) {
+	keys := []string{"", "a", "Z", "a b", "ab", "é", "\u00ff", "\uE000", "\uFFFD", "\U0001F600", "\U0001F601", "\U00010000", "x\U0001F600", "x\uE000", "203.0.113.0", "203.0.113.0%2F24"}
+	for _, a := range keys {
+		for _, b := range keys {
+			want := slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+			if got := compareKeys(a, b); (got > 0) != (want > 0) || (got < 0) != (want < 0) {
+				t.Errorf("compareKeys(%q, %q) = %d, want the sign of %d", a, b, got, want)
+			}
+		}
 	}
 }

@@ -167,8 +167,8 @@ func (t *table) check(op string, err error) error {
 	return classify(op+" "+t.name, err)
 }
 
-// rowTable is the row access the operations are written against, so that
-// another store can run the same operations over its own rows.
+// rowTable is the row access the operations are written against, once for both
+// stores: *table on Table Storage, *memTable in Memory.
 type rowTable interface {
 	// get reads one row; found is false for a missing row.
 	get(ctx context.Context, pk, rk string) (e *entity, found bool, err error)
@@ -180,7 +180,10 @@ type rowTable interface {
 	scan(ctx context.Context, r rowRange, sel string, fn func(*entity) error) error
 }
 
-var _ rowTable = (*table)(nil)
+var (
+	_ rowTable = (*table)(nil)
+	_ rowTable = (*memTable)(nil)
+)
 
 func (t *table) scan(ctx context.Context, r rowRange, sel string, fn func(*entity) error) error {
 	return t.query(ctx, r.filter(), sel, fn)

@@ -1,0 +1,275 @@
+package record
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/apiguard/apiguard/shared/fault"
+)
+
+// Memory keeps apiguard's state in process, for the offline commands (plan,
+// replay --decide) and tests, which run the online flows without a storage
+// account. It holds the rows the Table store would write (same keys, same
+// encoding, the operations written once for both), so validation, errors, time
+// precision, payload compression and truncation, upserts and list order are the
+// Table store's; only the rows live in maps. recordtest.Run is the contract both
+// pass; README.md says where they still differ.
+//
+// It is safe for concurrent use and forgets nothing: it suits runs that end, not
+// a long-lived service. Use NewMemory.
+type Memory struct {
+	incidents, decisions, blocks, offences, audit, limits memTable
+	conflicts                                             backoff
+}
+
+// NewMemory returns an empty store.
+func NewMemory() *Memory {
+	return &Memory{conflicts: conflictBackoff}
+}
+
+// GetIncident is Store.GetIncident.
+func (m *Memory) GetIncident(ctx context.Context, id string, eventTime time.Time) (IncidentRecord, bool, error) {
+	return getIncident(ctx, &m.incidents, id, eventTime)
+}
+
+// PutIncident is Store.PutIncident, with the same compression and truncation.
+func (m *Memory) PutIncident(ctx context.Context, rec IncidentRecord) error {
+	return putIncident(ctx, &m.incidents, rec)
+}
+
+// PutDecisions is Store.PutDecisions; all rows land at once.
+func (m *Memory) PutDecisions(ctx context.Context, recs []DecisionRecord) error {
+	return putDecisions(ctx, &m.decisions, recs)
+}
+
+// ListDecisions is Store.ListDecisions.
+func (m *Memory) ListDecisions(ctx context.Context, incidentID string, eventTime time.Time) ([]DecisionRecord, error) {
+	return listDecisions(ctx, &m.decisions, incidentID, eventTime)
+}
+
+// GetBlock is Store.GetBlock.
+func (m *Memory) GetBlock(ctx context.Context, action, target string) (Block, bool, error) {
+	return getBlock(ctx, &m.blocks, action, target)
+}
+
+// MergeBlock is Store.MergeBlock: fn runs without a lock held (it may use the
+// store), so a concurrent writer can make it run again, with the same backoff
+// and the same bound on attempts.
+func (m *Memory) MergeBlock(ctx context.Context, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
+	return mergeBlock(ctx, &m.blocks, m.putBlock, m.conflicts, action, target, fn)
+}
+
+func (m *Memory) putBlock(ctx context.Context, e *entity, cur *Block) (string, error) {
+	etag := ""
+	if cur != nil {
+		etag = cur.ETag
+	}
+	return m.blocks.putIf(ctx, e, etag)
+}
+
+// ListBlocks is Store.ListBlocks, in the same order.
+func (m *Memory) ListBlocks(ctx context.Context, action string) ([]Block, error) {
+	return listBlocks(ctx, &m.blocks, action)
+}
+
+// ListExpiredBlocks is Store.ListExpiredBlocks.
+func (m *Memory) ListExpiredBlocks(ctx context.Context, action string, now time.Time) ([]Block, error) {
+	all, err := listBlocks(ctx, &m.blocks, action)
+	if err != nil {
+		return nil, err
+	}
+	return expiredBy(all, edmTime(now)), nil
+}
+
+// DeleteBlock is Store.DeleteBlock.
+func (m *Memory) DeleteBlock(ctx context.Context, b Block) error {
+	pk, rk, err := deleteKeys(b)
+	if err != nil {
+		return err
+	}
+	return m.blocks.deleteIf(ctx, pk, rk, b.ETag)
+}
+
+// AddOffence is Store.AddOffence.
+func (m *Memory) AddOffence(ctx context.Context, o Offence) error {
+	return addOffence(ctx, &m.offences, o)
+}
+
+// CountOffences is Store.CountOffences.
+func (m *Memory) CountOffences(ctx context.Context, target string, since time.Time, excludeIncident string) (int, error) {
+	return countOffences(ctx, &m.offences, target, since, excludeIncident)
+}
+
+// Reserve is Store.Reserve. The counter and the reservation change under one
+// lock, so callers never race and no attempt is ever lost.
+func (m *Memory) Reserve(ctx context.Context, bucket, key string, limit int) (bool, error) {
+	pk, rk, err := limitKeys(bucket, key)
+	if err != nil {
+		return false, err
+	}
+	if err := alive(ctx, "reserve in limits"); err != nil {
+		return false, err
+	}
+	t := &m.limits
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, reserved := t.rows[pk][rk]; reserved {
+		return true, nil
+	}
+	count := reservedCount(t.rows[pk][counterRow])
+	if count >= int64(limit) {
+		return false, nil
+	}
+	t.put(counterEntity(pk, count+1))
+	t.put(reservationEntity(pk, rk, key))
+	return true, nil
+}
+
+// AppendAudit is Store.AppendAudit; all events land at once.
+func (m *Memory) AppendAudit(ctx context.Context, events []AuditEvent) error {
+	return appendAudit(ctx, &m.audit, events)
+}
+
+// ListAudit is Store.ListAudit.
+func (m *Memory) ListAudit(ctx context.Context, from, to time.Time) ([]AuditEvent, error) {
+	return listAudit(ctx, &m.audit, from, to)
+}
+
+// memTable is one table's rows by PartitionKey, then RowKey. A stored entity is
+// never changed, only replaced, so readers may keep it after the lock is released.
+type memTable struct {
+	mu   sync.RWMutex
+	rows map[string]map[string]*entity
+	seq  uint64 // writes so far: every write gets a new ETag
+}
+
+func (t *memTable) get(ctx context.Context, pk, rk string) (*entity, bool, error) {
+	if err := alive(ctx, "get"); err != nil {
+		return nil, false, err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, found := t.rows[pk][rk]
+	return e, found, nil
+}
+
+func (t *memTable) upsert(ctx context.Context, e *entity) error {
+	return t.upsertAll(ctx, []*entity{e})
+}
+
+func (t *memTable) upsertAll(ctx context.Context, rows []*entity) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := alive(ctx, "upsert"); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range rows {
+		t.put(e)
+	}
+	return nil
+}
+
+// scan visits the rows in r in key order, compared as the service compares keys.
+// fn runs after the lock is released.
+func (t *memTable) scan(ctx context.Context, r rowRange, _ string, fn func(*entity) error) error {
+	if err := alive(ctx, "query"); err != nil {
+		return err
+	}
+	var found []*entity
+	t.mu.RLock()
+	for pk, part := range t.rows {
+		if !r.holdsPartition(pk) {
+			continue
+		}
+		for rk, e := range part {
+			if r.holdsRow(rk) {
+				found = append(found, e)
+			}
+		}
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(found, func(a, b *entity) int {
+		if c := compareKeys(a.pk, b.pk); c != 0 {
+			return c
+		}
+		return compareKeys(a.rk, b.rk)
+	})
+	for _, e := range found {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putIf writes e on a condition, as MergeBlock needs: insert-only when etag is
+// empty, else replace the row If-Match etag. It returns the new ETag.
+func (t *memTable) putIf(ctx context.Context, e *entity, etag string) (string, error) {
+	if err := alive(ctx, "write"); err != nil {
+		return "", err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur, found := t.rows[e.pk][e.rk]
+	switch {
+	case etag == "" && found:
+		return "", fmt.Errorf("%w: record: insert %s %s: the row exists", ErrConflict, e.pk, e.rk)
+	case etag != "" && !found:
+		return "", fmt.Errorf("%w: record: update %s %s: the row is gone", ErrConflict, e.pk, e.rk)
+	case etag != "" && cur.etag != etag:
+		return "", fmt.Errorf("%w: record: update %s %s: the row has changed", ErrConflict, e.pk, e.rk)
+	}
+	return t.put(e), nil
+}
+
+// deleteIf deletes a row If-Match etag; a row already gone is success.
+func (t *memTable) deleteIf(ctx context.Context, pk, rk, etag string) error {
+	if err := alive(ctx, "delete"); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur, found := t.rows[pk][rk]
+	if !found {
+		return nil
+	}
+	if cur.etag != etag {
+		return fmt.Errorf("%w: record: delete %s %s: the row has changed", ErrConflict, pk, rk)
+	}
+	delete(t.rows[pk], rk)
+	if len(t.rows[pk]) == 0 {
+		delete(t.rows, pk)
+	}
+	return nil
+}
+
+// put stores a copy of e under a new ETag, which it returns; the caller holds mu.
+// The copy is what readers share, so the caller may go on using e.
+func (t *memTable) put(e *entity) string {
+	t.seq++
+	c := *e
+	c.etag = fmt.Sprintf(`W/"mem-%d"`, t.seq)
+	if t.rows == nil {
+		t.rows = map[string]map[string]*entity{}
+	}
+	if t.rows[c.pk] == nil {
+		t.rows[c.pk] = map[string]*entity{}
+	}
+	t.rows[c.pk][c.rk] = &c
+	return c.etag
+}
+
+// alive fails an operation whose context has ended, as a call to the service
+// would fail: transient, so the caller retries.
+func alive(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fault.Transient(fmt.Errorf("record: memory %s: %w", op, err))
+	}
+	return nil
+}
