@@ -85,6 +85,17 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
+// concurrently runs fn(0) to fn(n-1) at once and joins their errors.
+func concurrently(n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // edm is t as Table Storage keeps an Edm.DateTime: UTC, 100 ns ticks.
 func edm(t time.Time) time.Time { return t.UTC().Truncate(100 * time.Nanosecond) }
 
@@ -533,38 +544,30 @@ func mergeConcurrent(t *testing.T, s Store) {
 	ctx := testContext(t)
 	const writers = 20
 	var (
-		wg    sync.WaitGroup
 		mu    sync.Mutex
 		calls int
-		errs  = make(chan error, writers)
 	)
-	for range writers {
-		wg.Go(func() {
-			_, wrote, err := s.MergeBlock(ctx, "block_waf", "203.0.113.0/24", func(cur *record.Block) (*record.Block, error) {
-				mu.Lock()
-				calls++
-				mu.Unlock()
-				// As long as a round trip, so that writers overlap in any store.
-				time.Sleep(time.Millisecond)
-				next := record.Block{TargetKind: "cidr", Offences: 1}
-				if cur != nil {
-					next = *cur
-					next.Offences++
-				}
-				return &next, nil
-			})
-			if err == nil && !wrote {
-				err = errors.New("no write")
+	err := concurrently(writers, func(int) error {
+		_, wrote, err := s.MergeBlock(ctx, "block_waf", "203.0.113.0/24", func(cur *record.Block) (*record.Block, error) {
+			mu.Lock()
+			calls++
+			mu.Unlock()
+			// As long as a round trip, so that writers overlap in any store.
+			time.Sleep(time.Millisecond)
+			next := record.Block{TargetKind: "cidr", Offences: 1}
+			if cur != nil {
+				next = *cur
+				next.Offences++
 			}
-			errs <- err
+			return &next, nil
 		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("MergeBlock: %v", err)
+		if err == nil && !wrote {
+			err = errors.New("no write")
 		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("MergeBlock: %v", err)
 	}
 	b, _, err := s.GetBlock(ctx, "block_waf", "203.0.113.0/24")
 	if err != nil {
@@ -754,29 +757,20 @@ func reserveConcurrent(t *testing.T, s Store) {
 	ctx := testContext(t)
 	const callers, limit = 30, 10
 	bucket := "newblocks-2026112312"
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		granted []string
-		errs    []error
-	)
-	for i := range callers {
-		wg.Go(func() {
-			key := fmt.Sprintf("203.0.113.%d/32", i)
-			ok, err := s.Reserve(ctx, bucket, key, limit)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			if ok {
-				granted = append(granted, key)
-			}
-		})
+	key := func(i int) string { return fmt.Sprintf("203.0.113.%d/32", i) }
+	ok := make([]bool, callers)
+	err := concurrently(callers, func(i int) (err error) {
+		ok[i], err = s.Reserve(ctx, bucket, key(i), limit)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Reserve: %v", err)
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatalf("Reserve errors: %v", errs)
+	var granted []string
+	for i := range callers {
+		if ok[i] {
+			granted = append(granted, key(i))
+		}
 	}
 	if len(granted) != limit {
 		t.Fatalf("granted %d, want exactly %d", len(granted), limit)
@@ -806,23 +800,15 @@ func reserveConcurrent(t *testing.T, s Store) {
 // reserveSameKey: one key reserved by 10 callers at once is counted once.
 func reserveSameKey(t *testing.T, s Store) {
 	ctx := testContext(t)
-	var wg sync.WaitGroup
-	results := make(chan error, 10)
-	for range 10 {
-		wg.Go(func() {
-			ok, err := s.Reserve(ctx, "b", "same/key", 2)
-			if err == nil && !ok {
-				err = errors.New("refused")
-			}
-			results <- err
-		})
-	}
-	wg.Wait()
-	close(results)
-	for err := range results {
-		if err != nil {
-			t.Fatal(err)
+	err := concurrently(10, func(int) error {
+		ok, err := s.Reserve(ctx, "b", "same/key", 2)
+		if err == nil && !ok {
+			err = errors.New("refused")
 		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if ok, err := s.Reserve(ctx, "b", "other", 2); !ok || err != nil {
 		t.Fatalf("second key of a limit of 2 = %v, %v; the same key was counted twice", ok, err)
