@@ -9,13 +9,26 @@ import (
 	"os"
 	"time"
 
-	"github.com/apiguard/apiguard/shared/alert"
+	"github.com/rs/zerolog"
+
 	"github.com/apiguard/apiguard/shared/config"
-	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/detect"
+	"github.com/apiguard/apiguard/shared/flow"
+	"github.com/apiguard/apiguard/shared/record"
 )
 
+// offlineApp is the application layer over in-memory parts: the state of a fresh
+// deployment, no queue (nothing is enforced), and the given clock. The offline
+// commands run the server's flows on it, so they answer as the server does.
+func offlineApp(cfg *config.Config, now func() time.Time, log zerolog.Logger) (*flow.App, error) {
+	// Detector state keeps every key it sees up to the bound and evicts on event time
+	// only, never by the wall clock.
+	return flow.New(flow.Deps{Config: cfg, Store: record.NewMemory(), Detect: detect.NewMemoryStore(2_000_000, 24*time.Hour),
+		Now: now, Log: log})
+}
+
 // runPlan decides one alert file offline: no store, no history (a fresh deployment),
-// the same playbook and settings as the server. It prints one JSON document per alert.
+// the same settings and flow as the server. It prints what `alerts` would answer.
 func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -33,6 +46,10 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return configError(stderr, err)
 	}
 	cfg, err := config.Load(lookup)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	app, err := offlineApp(cfg, time.Now, zerolog.Nop())
 	if err != nil {
 		return configError(stderr, err)
 	}
@@ -55,34 +72,19 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "apiguard plan: %s exceeds %d bytes (APIGUARD_MAX_BODY_BYTES)\n", name, cfg.MaxBodyBytes)
 		return 1
 	}
-	batch, err := alert.Decode(body, nil)
+	answer, err := app.Alerts(context.Background(), zerolog.Nop(), body, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "apiguard plan: %s: %v\n", name, err)
 		return 1
 	}
-	if batch.ValidationCode != "" {
+	if _, ok := answer.(flow.Handshake); ok {
 		fmt.Fprintf(stderr, "apiguard plan: %s is an Event Grid validation event, not an alert\n", name)
 		return 1
 	}
-	for _, r := range batch.Rejected {
-		fmt.Fprintf(stderr, "apiguard plan: element %d set aside: %s\n", r.Index, r.Reason)
-	}
-	engine := decide.New(cfg, decide.NoHistory{}, time.Now)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	for i := range batch.Incidents {
-		inc := &batch.Incidents[i]
-		decisions, err := engine.Decide(context.Background(), inc)
-		if err != nil {
-			fmt.Fprintln(stderr, "apiguard plan:", err)
-			return 1
-		}
-		if err := enc.Encode(struct {
-			Incident  *alert.Incident   `json:"incident"`
-			Decisions []decide.Decision `json:"decisions"`
-		}{inc, decisions}); err != nil {
-			return 1
-		}
+	if err := enc.Encode(answer); err != nil {
+		return 1
 	}
 	return 0
 }

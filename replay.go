@@ -52,46 +52,43 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: apiguard replay [--format F] [--config FILE] [--trusted-proxies CIDRS] [--decide] FILE... (- for stdin)")
 		return 2
 	}
-	dc := detect.DefaultConfig()
+	trusted, err := config.ParsePrefixes(*proxies)
+	if err != nil {
+		fmt.Fprintln(stderr, "apiguard replay: --trusted-proxies:", err)
+		return 2
+	}
+	// Without --decide the settings do not matter: the defaults stand in for them.
+	lookup := func(string) (string, bool) { return "", false }
+	if *withDecisions {
+		if lookup, err = settingsLookup(*settings); err != nil {
+			fmt.Fprintln(stderr, "apiguard replay:", err)
+			return 2
+		}
+	}
+	cfg, err := config.Load(lookup)
+	if err != nil {
+		return configError(stderr, err)
+	}
 	if *cfgFile != "" {
 		raw, err := os.ReadFile(*cfgFile)
 		if err != nil {
 			fmt.Fprintln(stderr, "apiguard replay: --config:", err)
 			return 2
 		}
-		parsed, err := detect.ParseConfig(raw)
-		if err != nil {
+		if _, err := detect.ParseConfig(raw); err != nil {
 			fmt.Fprintf(stderr, "apiguard replay: --config %s: %v\n", *cfgFile, err)
 			return 2
 		}
-		dc = *parsed
+		cfg.DetectConfig = string(raw)
 	}
-	trusted, err := config.ParsePrefixes(*proxies)
-	if err != nil {
-		fmt.Fprintln(stderr, "apiguard replay: --trusted-proxies:", err)
-		return 2
-	}
-	var decider *replayDecider
-	if *withDecisions {
-		lookup, err := settingsLookup(*settings)
-		if err != nil {
-			fmt.Fprintln(stderr, "apiguard replay:", err)
-			return 2
-		}
-		cfg, err := config.Load(lookup)
-		if err != nil {
-			return configError(stderr, err)
-		}
-		decider = newReplayDecider(cfg)
-	}
-	// Replay keeps every key it sees (up to the bound) on event time; nothing is evicted
-	// by the wall clock.
-	engine, err := detect.NewEngine(&dc, detect.NewMemoryStore(2_000_000, 24*time.Hour), zerolog.Nop())
+	// Replay decides on event time: the clock is the latest event time read so far.
+	clock := &eventClock{}
+	app, err := offlineApp(cfg, clock.now, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintln(stderr, "apiguard replay:", err)
 		return 2
 	}
-	r := &replayer{engine: engine, decider: decider, out: bufio.NewWriterSize(stdout, 64*1024), stderr: stderr,
+	r := &replayer{app: app, clock: clock, decide: *withDecisions, out: bufio.NewWriterSize(stdout, 64*1024), stderr: stderr,
 		pending: map[string]replayLine{}, flagged: map[string]map[string]bool{}, every: *progress}
 	opts := traffic.Options{Format: traffic.Format(*format), Trust: traffic.Trust{Proxies: trusted}}
 	start := time.Now()
@@ -114,11 +111,12 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 type replayer struct {
-	engine  *detect.Engine
-	decider *replayDecider
-	out     *bufio.Writer
-	stderr  io.Writer
-	every   time.Duration
+	app    *flow.App
+	clock  *eventClock
+	decide bool
+	out    *bufio.Writer
+	stderr io.Writer
+	every  time.Duration
 
 	batches  int
 	records  int
@@ -184,19 +182,37 @@ func (r *replayer) drain(sc *traffic.Scanner) {
 }
 
 func (r *replayer) process(id string, recs []traffic.Record) error {
-	findings, err := r.engine.Process(context.Background(), id, recs)
-	if err != nil {
-		return err
-	}
-	r.batches++
-	r.records += len(recs)
 	for _, rec := range recs {
 		if rec.Time.After(r.latest) {
 			r.latest = rec.Time
 		}
 	}
-	for _, f := range findings {
-		r.pending[f.ID] = replayLine{Finding: f}
+	r.clock.t = r.latest
+	var findings []detect.Finding
+	var outcomes []flow.Outcome
+	if r.decide {
+		res, err := r.app.Process(context.Background(), zerolog.Nop(), id, recs)
+		if err != nil {
+			return err
+		}
+		findings, outcomes = res.Findings, res.Incidents
+	} else {
+		var err error
+		if findings, err = r.app.Detect(context.Background(), id, recs); err != nil {
+			return err
+		}
+	}
+	r.batches++
+	r.records += len(recs)
+	for i, f := range findings {
+		// The latest version of a finding is printed, with the decisions taken when it
+		// was first seen: a later sighting is a duplicate that answers them again, as
+		// online.
+		l := replayLine{Finding: f}
+		if r.decide {
+			l.Decisions = outcomes[i].Decisions
+		}
+		r.pending[f.ID] = l
 	}
 	// A finding is printed once its window is well over (event time), in its final
 	// version: the same input always prints the same lines.
@@ -225,13 +241,6 @@ func (r *replayer) flush(cutoff time.Time) error {
 			cmp.Compare(a.KeyType, b.KeyType), cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
 	})
 	for _, l := range ready {
-		if r.decider != nil {
-			ds, err := r.decider.decide(l.Finding)
-			if err != nil {
-				return err
-			}
-			l.Decisions = ds
-		}
 		b, err := json.Marshal(l)
 		if err != nil {
 			return err
@@ -282,29 +291,8 @@ func (r *replayer) summary(took time.Duration) {
 	}
 }
 
-// replayDecider runs the playbook on findings offline, with an in-memory history so
-// repeat offenders escalate within the replay, on event time.
-type replayDecider struct {
-	cfg  *config.Config
-	hist *decide.MemoryHistory
-}
+// eventClock is replay's clock: the latest event time read, so decisions, expiries and
+// the hourly cap run on the logs' time as the server runs on its own.
+type eventClock struct{ t time.Time }
 
-func newReplayDecider(cfg *config.Config) *replayDecider {
-	return &replayDecider{cfg: cfg, hist: decide.NewMemoryHistory()}
-}
-
-func (d *replayDecider) decide(f detect.Finding) ([]decide.Decision, error) {
-	inc := flow.IncidentOf(f)
-	now := f.WindowEnd
-	eng := decide.New(d.cfg, d.hist, func() time.Time { return now })
-	ds, err := eng.Decide(context.Background(), &inc)
-	if err != nil {
-		return nil, err
-	}
-	for _, dd := range ds {
-		if dd.Action.Enforcing() && dd.Target != nil {
-			d.hist.Add(dd.Target.Value, f.WindowStart)
-		}
-	}
-	return ds, nil
-}
+func (c *eventClock) now() time.Time { return c.t }

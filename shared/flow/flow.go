@@ -62,7 +62,10 @@ type Offences interface {
 	Reserve(ctx context.Context, bucket, key string, limit int) (bool, error)
 }
 
-var _ Store = (*record.Store)(nil)
+var (
+	_ Store = (*record.Store)(nil)
+	_ Store = (*record.Memory)(nil)
+)
 
 // Sender carries reconcile requests to the one writer per target: Service Bus sessions
 // under the Functions host, queue.Memory in serve.

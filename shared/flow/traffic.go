@@ -24,7 +24,8 @@ type TrafficResult struct {
 	Records   int                `json:"records"`
 	SetAside  []traffic.SetAside `json:"set_aside,omitempty"`
 	Findings  []detect.Finding   `json:"findings"`
-	Incidents []Outcome          `json:"incidents,omitempty"`
+	// Incidents[i] is the outcome of deciding Findings[i].
+	Incidents []Outcome `json:"incidents,omitempty"`
 }
 
 // maxSetAsideReported bounds the reasons an answer carries; the count is always exact
@@ -88,9 +89,9 @@ func (a *App) ProcessBatch(ctx context.Context, log zerolog.Logger, b queue.LogB
 // records here too.
 func (a *App) Process(ctx context.Context, log zerolog.Logger, batchID string, recs []traffic.Record) (TrafficResult, error) {
 	res := TrafficResult{Batch: batchID, Records: len(recs), Findings: []detect.Finding{}}
-	findings, err := a.detector.Process(ctx, batchID, recs)
+	findings, err := a.Detect(ctx, batchID, recs)
 	if err != nil {
-		return res, fmt.Errorf("detect: %w", err)
+		return res, err
 	}
 	res.Findings = append(res.Findings, findings...)
 	for _, f := range findings {
@@ -106,6 +107,16 @@ func (a *App) Process(ctx context.Context, log zerolog.Logger, batchID string, r
 		res.Incidents = append(res.Incidents, o)
 	}
 	return res, nil
+}
+
+// Detect runs the detectors on decoded records and decides nothing: replay without
+// --decide.
+func (a *App) Detect(ctx context.Context, batchID string, recs []traffic.Record) ([]detect.Finding, error) {
+	findings, err := a.detector.Process(ctx, batchID, recs)
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	return findings, nil
 }
 
 // IncidentOf turns a finding into the incident the decision engine reads: the same
