@@ -146,6 +146,28 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	}
 }
 
+// A setting's documentation that sends the reader to a README section names one that
+// exists.
+func TestSettingsPointToRealSections(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	headings := regexp.MustCompile("(?m)^#+ (.+)$").FindAllStringSubmatch(string(raw), -1)
+	see := regexp.MustCompile(`see "([^"]+)"`)
+	for _, st := range Settings {
+		for _, m := range see.FindAllStringSubmatch(st.Doc, -1) {
+			found := false
+			for _, h := range headings {
+				found = found || strings.TrimSpace(h[1]) == m[1]
+			}
+			if !found {
+				t.Errorf("%s points to README section %q, which does not exist", st.Name, m[1])
+			}
+		}
+	}
+}
+
 // Nothing outside this package reads the environment, so the table above is complete.
 func TestOnlyConfigReadsEnvironment(t *testing.T) {
 	re := regexp.MustCompile(`os\.(Getenv|LookupEnv|Environ)\(`)
