@@ -167,6 +167,14 @@ func putBlindOverPresent(t *testing.T, h Harness) {
 func absent(t *testing.T, h Harness) {
 	s := h.Absent(t)
 	ctx := t.Context()
+	// An ETag for a document that is gone (deleted since it was read) never recreates it.
+	if _, err := s.Backend.Put(ctx, h.Fresh, `"gone"`); err == nil ||
+		(h.Absence == Creates && !errors.Is(err, enforce.ErrPrecondition)) {
+		t.Fatalf("Put with an ETag of an absent document: want ErrPrecondition or a rejection, got %v", err)
+	}
+	if doc := s.Stored(); doc != nil {
+		t.Fatalf("Put with an ETag of an absent document stored %q", doc)
+	}
 	if h.Absence == Refuses {
 		_, err := s.Backend.Get(ctx)
 		refused(t, "Get of an absent document", err)
