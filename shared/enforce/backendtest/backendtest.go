@@ -223,13 +223,7 @@ func absent(t *testing.T, h Harness) {
 }
 
 func throttled(t *testing.T, h Harness) {
-	if h.NoThrottle != "" {
-		t.Skip("no throttling: " + h.NoThrottle)
-	}
-	s := h.Present(t)
-	if s.Throttle == nil {
-		t.Fatal("the subject has no Throttle hook and the harness gives no reason (NoThrottle)")
-	}
+	s := withFault(t, h, "throttling", h.NoThrottle, func(s Subject) bool { return s.Throttle != nil })
 	ctx := t.Context()
 	cur := get(t, s)
 	next := edit(t, h, cur.Doc, "ours")
@@ -261,13 +255,7 @@ func throttled(t *testing.T, h Harness) {
 }
 
 func lostWrite(t *testing.T, h Harness) {
-	if h.NoDiscard != "" {
-		t.Skip("no lost writes: " + h.NoDiscard)
-	}
-	s := h.Present(t)
-	if s.Discard == nil {
-		t.Fatal("the subject has no Discard hook and the harness gives no reason (NoDiscard)")
-	}
+	s := withFault(t, h, "lost writes", h.NoDiscard, func(s Subject) bool { return s.Discard != nil })
 	cur := get(t, s)
 	next := edit(t, h, cur.Doc, "lost")
 	s.Discard()
@@ -297,6 +285,21 @@ func cancelled(t *testing.T, h Harness) {
 		t.Fatalf("cancelled calls took %s", took)
 	}
 	same(t, h, "stored after a cancelled Put", s.Stored(), cur.Doc)
+}
+
+// withFault returns a present subject that can produce the fault named what, or
+// skips with the harness's reason for having none. A subject without the hook from a
+// harness that gives no reason fails: a case never passes without checking.
+func withFault(t *testing.T, h Harness, what, reason string, hooked func(Subject) bool) Subject {
+	t.Helper()
+	if reason != "" {
+		t.Skipf("no %s: %s", what, reason)
+	}
+	s := h.Present(t)
+	if !hooked(s) {
+		t.Fatalf("the subject has no hook for %s and the harness gives no reason for it", what)
+	}
+	return s
 }
 
 func get(t *testing.T, s Subject) enforce.Policy {
