@@ -22,10 +22,13 @@ type Policy struct {
 //
 // Get returns the whole document and its current ETag. Put writes the whole document
 // on condition that the stored ETag still equals etag (If-Match), and returns the new
-// ETag. An empty etag means the policy was absent when read: a file backend creates
-// it; the ARM backends refuse, since apiguard never creates WAF policies. A failed condition returns an
-// error wrapping ErrPrecondition; throttling returns a *ThrottledError; other
-// failures carry a fault disposition.
+// ETag. An empty etag means the policy was absent when read: the file and APIM
+// backends create it, only while it is still absent; the ARM WAF backends refuse (and
+// reject a Get of a missing policy), since apiguard never creates WAF policies. A
+// failed condition returns an error wrapping ErrPrecondition; throttling returns a
+// *ThrottledError; a done context returns its error at once; other failures carry a
+// fault disposition. Every implementation runs the contract suite in
+// enforce/backendtest.
 type Backend interface {
 	Get(ctx context.Context) (Policy, error)
 	Put(ctx context.Context, doc []byte, etag string) (string, error)

@@ -42,6 +42,9 @@ func fileETag(b []byte) string {
 func (f *FileBackend) Get(ctx context.Context) (Policy, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return Policy{}, fmt.Errorf("read %s: %w", f.path, err)
+	}
 	return f.get()
 }
 
@@ -57,10 +60,14 @@ func (f *FileBackend) get() (Policy, error) {
 }
 
 // Put replaces the file atomically (write a temporary file, then rename) when its
-// content still hashes to etag.
+// content still hashes to etag. A caller that has given up (its context done, before
+// the rename) writes nothing, as with a remote backend whose request was never sent.
 func (f *FileBackend) Put(ctx context.Context, doc []byte, etag string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("write %s: %w", f.path, err)
+	}
 	cur, err := f.get()
 	if err != nil {
 		return "", err
@@ -96,6 +103,9 @@ func (f *FileBackend) Put(ctx context.Context, doc []byte, etag string) (string,
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return "", fault.Transient(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("write %s: %w", f.path, err)
 	}
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		return "", fault.Transient(err)

@@ -4,10 +4,11 @@
 // against the real SDK clients and pipeline.
 //
 // The official fakes' handlers never see request headers, and they report errors as Go
-// errors that bypass azcore's retry policy. So each Service wraps the fake transport in
-// its own policy.Transporter that sees the raw request first: it hands the conditional
-// headers to the handlers, answers faults as real HTTP responses (ARM error body,
-// Retry-After), and keeps Front Door's concurrent long-running writes apart.
+// errors that bypass azcore's retry policy. So each Service answers through a
+// fakearm.Transport that sees the raw request first: it hands the conditional headers
+// to the handlers, answers faults as real HTTP responses (ARM error body,
+// Retry-After), and keeps Front Door's concurrent long-running writes apart. This
+// package holds what is the WAF policies' own: the policy, its ids, the handlers.
 //
 // What is programmed, as the services do it:
 //   - every successful write gets a new ETag (W/"..."); GET returns the stored policy
@@ -22,13 +23,14 @@
 //     The write takes effect (and the If-Match check happens) when the PUT is accepted.
 //     In-progress responses carry Retry-After-Ms: 1, so pollers do not wait seconds;
 //   - faults on demand: ThrottleNext (429 + Retry-After), FailNext (any status and
-//     code), DropNext (connection reset), BeforeWrite (a concurrent writer), Mutate
-//     (drift).
+//     code), DropNext (connection reset), DiscardNext (a write acknowledged and lost),
+//     BeforeWrite (a concurrent writer), Mutate (drift).
 //
 // A Service is safe for concurrent use.
 package armfake
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -47,49 +49,38 @@ import (
 	fdfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/frontdoor/armfrontdoor/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	netfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7/fake"
+
+	"github.com/apiguard/apiguard/shared/enforce/fakearm"
 )
 
-// Policy is one WAF policy held by the fake service, with what it has been asked.
+// Policy is one WAF policy held by the fake service, with what it has been asked
+// (Gets, Puts, Polls, Writes, Conflicts, Throttled, Failed, Discarded).
 type Policy struct {
 	ID   string
 	Doc  []byte // wire JSON, exactly as a GET returns it (the SDK model's marshalling)
 	ETag string
-
-	Gets      int // GET requests of the policy (polls of a Front Door write not counted)
-	Puts      int // PUT requests, whatever their outcome
-	Polls     int // polls of Front Door writes
-	Writes    int // PUTs that succeeded
-	Conflicts int // 412s answered
-	Throttled int // 429s answered
-	Failed    int // programmed failures answered (FailNext, DropNext)
+	fakearm.Counts
 }
+
+// policyKey names the one policy in BeforeWrite's queue.
+const policyKey = "policy"
 
 // Service is the fake ARM endpoint for one WAF policy.
 type Service struct {
-	kind  kind
-	id    string
-	rg    string
-	name  string
-	inner policy.Transporter // the official fake, for everything but Front Door writes
-	fd    *fdfake.PoliciesServer
+	kind kind
+	id   string
+	rg   string
+	name string
+	fd   *fdfake.PoliciesServer // Front Door only: each write gets its own transport
+	t    *fakearm.Transport
 
-	// writeMu serializes writers (PUTs, BeforeWrite, Mutate) as the resource provider
-	// does, so a concurrent writer's change and the If-Match check are one step.
-	writeMu sync.Mutex
-
-	mu         sync.Mutex // guards everything below
-	p          Policy
-	seq        int
-	throttleN  int
-	throttleD  time.Duration
-	failN      int
-	failCode   string
-	failStatus int
-	dropN      int
-	before     []func([]byte) []byte
-	ops        map[int]policy.Transporter // Front Door writes in progress
-	nextOp     int
+	mu  sync.Mutex // guards everything below
+	doc []byte
+	tag string // the ETag
+	seq int
 }
+
+var _ fakearm.Service = (*Service)(nil)
 
 // kind is what differs between the two policy types.
 type kind struct {
@@ -141,7 +132,7 @@ func frontDoorKind() kind {
 // that is not an Application Gateway WAF policy id: a broken test setup.
 func NewAppGW(id string, initial armnetwork.WebApplicationFirewallPolicy) *Service {
 	s := newService(appGWKind(), id, initial)
-	s.inner = netfake.NewWebApplicationFirewallPoliciesServerTransport(s.appGWServer())
+	s.t = fakearm.New("armfake", s.sub(), netfake.NewWebApplicationFirewallPoliciesServerTransport(s.appGWServer()), s)
 	return s
 }
 
@@ -150,7 +141,7 @@ func NewAppGW(id string, initial armnetwork.WebApplicationFirewallPolicy) *Servi
 func NewFrontDoor(id string, initial armfrontdoor.WebApplicationFirewallPolicy) *Service {
 	s := newService(frontDoorKind(), id, initial)
 	s.fd = s.frontDoorServer()
-	s.inner = fdfake.NewPoliciesServerTransport(s.fd)
+	s.t = fakearm.New("armfake", s.sub(), fdfake.NewPoliciesServerTransport(s.fd), s)
 	return s
 }
 
@@ -161,29 +152,24 @@ func newService(k kind, id string, initial any) *Service {
 		!strings.EqualFold(segs[6], k.typeName) {
 		panic(fmt.Sprintf("armfake: %q is not a %s WAF policy id (/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network/%s/{name})", id, k.name, k.typeName))
 	}
-	s := &Service{kind: k, id: id, rg: segs[3], name: segs[7], ops: map[int]policy.Transporter{}}
+	s := &Service{kind: k, id: id, rg: segs[3], name: segs[7]}
 	doc, err := json.Marshal(initial)
 	if err != nil {
 		panic(fmt.Sprintf("armfake: initial policy: %v", err))
 	}
-	if err := s.store(doc); err != nil {
+	out, etag, err := s.stamp(doc)
+	if err != nil {
 		panic(fmt.Sprintf("armfake: initial policy: %v", err))
 	}
-	s.p.ID = id
+	s.doc, s.tag = out, etag
 	return s
 }
 
-// ClientOptions wires an SDK client to this service. azcore's retry policy stays as
-// configured in production (its behaviour is part of what is tested) except for a
-// 1 ms base delay, so retried 5xx and dropped connections do not slow tests down.
-// MaxRetryDelay keeps its default on purpose: azcore gives up at once on a Retry-After
-// above it, which would hide whether 429 is in the retried status codes.
-func (s *Service) ClientOptions() *arm.ClientOptions {
-	return &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport: &transport{s: s},
-		Retry:     policy.RetryOptions{RetryDelay: time.Millisecond},
-	}}
-}
+// sub is the policy's subscription.
+func (s *Service) sub() string { return strings.Split(strings.Trim(s.id, "/"), "/")[1] }
+
+// ClientOptions wires an SDK client to this service (see fakearm.Transport.ClientOptions).
+func (s *Service) ClientOptions() *arm.ClientOptions { return s.t.ClientOptions() }
 
 // Credential is a fake credential the client's bearer-token policy accepts.
 func (s *Service) Credential() azcore.TokenCredential { return &azfake.TokenCredential{} }
@@ -194,104 +180,106 @@ func (s *Service) ID() string { return s.id }
 // Snapshot returns the stored policy and the counters.
 func (s *Service) Snapshot() Policy {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.p
-	p.Doc = append([]byte(nil), s.p.Doc...)
+	p := Policy{ID: s.id, Doc: append([]byte(nil), s.doc...), ETag: s.tag}
+	s.mu.Unlock()
+	p.Counts = s.t.Counts()
 	return p
 }
 
 // Current returns the stored policy as wire JSON and its ETag.
 func (s *Service) Current() (doc []byte, etag string) {
-	p := s.Snapshot()
-	return p.Doc, p.ETag
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.doc...), s.tag
 }
 
 // Writes counts successful PUTs (BeforeWrite and Mutate changes are not PUTs).
-func (s *Service) Writes() int { return s.Snapshot().Writes }
+func (s *Service) Writes() int { return s.t.Counts().Writes }
 
 // Conflicts counts 412s answered.
-func (s *Service) Conflicts() int { return s.Snapshot().Conflicts }
+func (s *Service) Conflicts() int { return s.t.Counts().Conflicts }
 
 // Puts counts PUT requests received, whatever their outcome: a 429 that azcore retried
 // shows up here as more than one.
-func (s *Service) Puts() int { return s.Snapshot().Puts }
+func (s *Service) Puts() int { return s.t.Counts().Puts }
 
 // Gets counts GET requests of the policy (not polls).
-func (s *Service) Gets() int { return s.Snapshot().Gets }
+func (s *Service) Gets() int { return s.t.Counts().Gets }
 
 // ThrottleNext makes the next n PUTs answer 429 SubscriptionRequestsThrottled with
 // Retry-After (whole seconds, rounded up; plus Retry-After-Ms when retryAfter is not a
 // whole number of seconds). It replaces any earlier ThrottleNext.
-func (s *Service) ThrottleNext(n int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.throttleN, s.throttleD = n, retryAfter
-}
+func (s *Service) ThrottleNext(n int, retryAfter time.Duration) { s.t.ThrottleNext(n, retryAfter) }
 
 // FailNext makes the next n requests (GET or PUT, not polls) answer status with the ARM
 // error body carrying code: 500 InternalServerError, 503 ServiceUnavailable, 400
 // InvalidResource, 403 AuthorizationFailed... It replaces any earlier FailNext.
-func (s *Service) FailNext(n, status int, code string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus, s.failCode = n, status, code
-}
+func (s *Service) FailNext(n, status int, code string) { s.t.FailNext(n, status, code) }
 
 // DropNext makes the next n requests (not polls) fail with a connection reset, before
 // any response: what a network fault looks like to the client.
-func (s *Service) DropNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropN = n
-}
+func (s *Service) DropNext(n int) { s.t.DropNext(n) }
+
+// DiscardNext makes the next n PUTs that pass their If-Match be answered as usual (the
+// policy echoed with a new ETag) and not stored: a lost write, which only reading
+// back shows. It replaces any earlier DiscardNext.
+func (s *Service) DiscardNext(n int) { s.t.DiscardNext(n) }
 
 // BeforeWrite runs fn inside the next PUT that reaches the service (not throttled or
 // failed), before its If-Match check: a concurrent writer (portal, IaC redeploy). If fn
 // returns a document other than nil or current, it is stored first, with a new ETag,
 // so the PUT's If-Match is stale. Several calls queue, one per PUT. fn must not call
 // Mutate (writers are serialized); it panics on a document that is not a policy.
-func (s *Service) BeforeWrite(fn func(current []byte) []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.before = append(s.before, fn)
-}
+func (s *Service) BeforeWrite(fn func(current []byte) []byte) { s.t.BeforeWrite(policyKey, fn) }
 
 // Mutate changes the stored policy now (drift) and gives it a new ETag. fn gets the
 // current wire JSON; returning nil or the same document changes nothing. It panics on
 // a document that is not a policy.
 func (s *Service) Mutate(fn func(doc []byte) []byte) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mutate(fn)
+	s.t.Serialized(func() { s.mutate(fn) })
 }
 
+// Route addresses the one policy: its writes are long-running for Front Door. Another
+// name is for the handlers to refuse with 404.
+func (s *Service) Route(*http.Request) (fakearm.Target, *fakearm.Error) {
+	return fakearm.Target{Key: policyKey, Name: s.name, LongRunning: s.fd != nil}, nil
+}
+
+// Change stores a concurrent writer's change; the transport holds the writer lock.
+func (s *Service) Change(_ fakearm.Target, fn func(current []byte) []byte) { s.mutate(fn) }
+
+// Operation is a fresh official transport for one Front Door write: the official one
+// tracks an operation by the policy's path, so two writes in flight would share it.
+func (s *Service) Operation() policy.Transporter { return fdfake.NewPoliciesServerTransport(s.fd) }
+
 // mutate runs fn on the current document and stores what it returns; the caller holds
-// writeMu, so nothing else writes in between.
+// the writer lock, so nothing else writes in between.
 func (s *Service) mutate(fn func([]byte) []byte) {
 	cur, _ := s.Current()
 	out := fn(append([]byte(nil), cur...))
 	if out == nil || string(out) == string(cur) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.store(out); err != nil {
+	doc, etag, err := s.stamp(out)
+	if err != nil {
 		panic(fmt.Sprintf("armfake: the changed document is not a %s WAF policy: %v", s.kind.name, err))
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.doc, s.tag = doc, etag
 }
 
-// store keeps doc as the policy with a new ETag. The caller holds mu (or owns s).
-func (s *Service) store(doc []byte) error {
+// stamp returns doc as the service would store it, with a new ETag.
+func (s *Service) stamp(doc []byte) ([]byte, string, error) {
+	s.mu.Lock()
 	s.seq++
+	seq := s.seq
+	s.mu.Unlock()
 	var r [8]byte
 	_, _ = rand.Read(r[:])
-	etag := fmt.Sprintf(`W/"%08x-%s"`, s.seq, hex.EncodeToString(r[:]))
+	etag := fmt.Sprintf(`W/"%08x-%s"`, seq, hex.EncodeToString(r[:]))
 	out, err := s.kind.restamp(doc, s.id, s.name, s.kind.typ, etag)
-	if err != nil {
-		return err
-	}
-	s.p.Doc, s.p.ETag = out, etag
-	return nil
+	return out, etag, err
 }
 
 // is reports whether a request's resource group and name address this policy (ARM
@@ -301,38 +289,40 @@ func (s *Service) is(rg, name string) bool {
 }
 
 // read returns the stored policy, or the 404 ARM answers for another name.
-func (s *Service) read(rg, name string) ([]byte, string, *armError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Service) read(rg, name string) ([]byte, string, *fakearm.Error) {
 	if !s.is(rg, name) {
 		return nil, "", s.notFound(rg, name)
 	}
-	return append([]byte(nil), s.p.Doc...), s.p.ETag, nil
+	doc, etag := s.Current()
+	return doc, etag, nil
 }
 
-// write applies a PUT's body under its conditions, as the resource provider does.
-func (s *Service) write(c conditions, rg, name string, doc []byte) ([]byte, string, *armError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// write applies a PUT's body under the request's conditions, as the resource provider
+// does; the caller (a handler) runs under the transport's writer lock.
+func (s *Service) write(ctx context.Context, rg, name string, doc []byte) ([]byte, string, *fakearm.Error) {
 	if !s.is(rg, name) {
 		return nil, "", s.notFound(rg, name)
 	}
-	stale := c.ifNoneMatch == "*" || (c.hasIfMatch && c.ifMatch != "*" && c.ifMatch != s.p.ETag)
-	if stale {
-		s.p.Conflicts++
-		return nil, "", &armError{status: http.StatusPreconditionFailed, code: "PreconditionFailed",
-			msg: "The condition specified using HTTP conditional header(s) is not met."}
+	_, cur := s.Current()
+	if !fakearm.ConditionsHold(ctx, cur, true) {
+		return nil, "", &fakearm.Error{Status: http.StatusPreconditionFailed, Code: "PreconditionFailed",
+			Message: "The condition specified using HTTP conditional header(s) is not met."}
 	}
-	if err := s.store(doc); err != nil {
-		return nil, "", &armError{status: http.StatusBadRequest, code: "InvalidRequestContent",
-			msg: "The request content was invalid and could not be deserialized: " + err.Error()}
+	out, etag, err := s.stamp(doc)
+	if err != nil {
+		return nil, "", &fakearm.Error{Status: http.StatusBadRequest, Code: "InvalidRequestContent",
+			Message: "The request content was invalid and could not be deserialized: " + err.Error()}
 	}
-	s.p.Writes++
-	return append([]byte(nil), s.p.Doc...), s.p.ETag, nil
+	if fakearm.Acknowledge(ctx, etag) {
+		s.mu.Lock()
+		s.doc, s.tag = out, etag
+		s.mu.Unlock()
+	}
+	return out, etag, nil
 }
 
-func (s *Service) notFound(rg, name string) *armError {
-	return &armError{status: http.StatusNotFound, code: "ResourceNotFound",
-		msg: fmt.Sprintf("The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+func (s *Service) notFound(rg, name string) *fakearm.Error {
+	return &fakearm.Error{Status: http.StatusNotFound, Code: "ResourceNotFound",
+		Message: fmt.Sprintf("The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
 			s.kind.typ, name, rg)}
 }

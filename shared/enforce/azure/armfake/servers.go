@@ -10,6 +10,8 @@ import (
 	fdfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/frontdoor/armfrontdoor/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	netfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7/fake"
+
+	"github.com/apiguard/apiguard/shared/enforce/fakearm"
 )
 
 // The handlers below implement the service's semantics on the official fake servers.
@@ -26,7 +28,7 @@ func (s *Service) appGWServer() *netfake.WebApplicationFirewallPoliciesServer {
 				fail = decodeStored(doc, &m)
 			}
 			if fail != nil {
-				reject(ctx, &errResp, fail)
+				fakearm.Reject(ctx, &errResp, fail)
 				return
 			}
 			resp.SetResponse(http.StatusOK, armnetwork.WebApplicationFirewallPoliciesClientGetResponse{WebApplicationFirewallPolicy: m}, withETag(etag))
@@ -37,7 +39,7 @@ func (s *Service) appGWServer() *netfake.WebApplicationFirewallPoliciesServer {
 			var m armnetwork.WebApplicationFirewallPolicy
 			etag, fail := s.put(ctx, rg, name, params, &m)
 			if fail != nil {
-				reject(ctx, &errResp, fail)
+				fakearm.Reject(ctx, &errResp, fail)
 				return
 			}
 			resp.SetResponse(http.StatusOK, armnetwork.WebApplicationFirewallPoliciesClientCreateOrUpdateResponse{WebApplicationFirewallPolicy: m}, withETag(etag))
@@ -56,7 +58,7 @@ func (s *Service) frontDoorServer() *fdfake.PoliciesServer {
 				fail = decodeStored(doc, &m)
 			}
 			if fail != nil {
-				reject(ctx, &errResp, fail)
+				fakearm.Reject(ctx, &errResp, fail)
 				return
 			}
 			resp.SetResponse(http.StatusOK, armfrontdoor.PoliciesClientGetResponse{WebApplicationFirewallPolicy: m}, withETag(etag))
@@ -68,7 +70,7 @@ func (s *Service) frontDoorServer() *fdfake.PoliciesServer {
 			resp azfake.PollerResponder[armfrontdoor.PoliciesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 			var m armfrontdoor.WebApplicationFirewallPolicy
 			if _, fail := s.put(ctx, rg, name, params, &m); fail != nil {
-				reject(ctx, &errResp, fail)
+				fakearm.Reject(ctx, &errResp, fail)
 				return
 			}
 			resp.AddNonTerminalResponse(http.StatusAccepted, nil)
@@ -81,36 +83,23 @@ func (s *Service) frontDoorServer() *fdfake.PoliciesServer {
 
 // put applies a PUT body under the request's conditions and decodes the stored
 // policy into out.
-func (s *Service) put(ctx context.Context, rg, name string, params any, out any) (string, *armError) {
+func (s *Service) put(ctx context.Context, rg, name string, params any, out any) (string, *fakearm.Error) {
 	body, err := json.Marshal(params)
 	if err != nil {
-		return "", &armError{status: http.StatusBadRequest, code: "InvalidRequestContent", msg: err.Error()}
+		return "", &fakearm.Error{Status: http.StatusBadRequest, Code: "InvalidRequestContent", Message: err.Error()}
 	}
-	var c conditions
-	if ex := exchangeFrom(ctx); ex != nil {
-		c = ex.cond
-	}
-	stored, etag, fail := s.write(c, rg, name, body)
+	stored, etag, fail := s.write(ctx, rg, name, body)
 	if fail != nil {
 		return "", fail
 	}
 	return etag, decodeStored(stored, out)
 }
 
-func decodeStored(doc []byte, out any) *armError {
+func decodeStored(doc []byte, out any) *fakearm.Error {
 	if err := json.Unmarshal(doc, out); err != nil {
-		return &armError{status: http.StatusInternalServerError, code: "InternalServerError", msg: "armfake: stored policy: " + err.Error()}
+		return &fakearm.Error{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: "armfake: stored policy: " + err.Error()}
 	}
 	return nil
-}
-
-// reject makes the official fake stop with an error and tells the transport which
-// real HTTP response to answer instead.
-func reject(ctx context.Context, errResp *azfake.ErrorResponder, fail *armError) {
-	if ex := exchangeFrom(ctx); ex != nil {
-		ex.fail = fail
-	}
-	errResp.SetResponseError(fail.status, fail.code)
 }
 
 func withETag(etag string) *azfake.SetResponseOptions {

@@ -5,10 +5,11 @@
 // them are tested against the real SDK clients and pipeline.
 //
 // The official handlers never see If-None-Match, and they report errors as Go errors
-// that bypass azcore's retry policy. So a Service wraps the fake transport in its own
-// policy.Transporter that sees the raw request first: it hands the conditional headers
-// to the handlers, answers faults as real HTTP responses (ARM error body, Retry-After),
-// runs concurrent writers, and keeps concurrent long-running fragment writes apart.
+// that bypass azcore's retry policy. So a Service answers through a fakearm.Transport
+// that sees the raw request first: it hands the conditional headers to the handlers,
+// answers faults as real HTTP responses (ARM error body, Retry-After), runs concurrent
+// writers, and keeps concurrent long-running fragment writes apart. This package holds
+// what is API Management's own: the documents, the entities, the paths, the handlers.
 //
 // What is programmed, as the service does it:
 //   - one policy document per scope (global, product, API, operation) and named policy
@@ -35,8 +36,8 @@
 //   - Reserialize(true): documents written by PUT are stored (and read back) with CRLF
 //     line endings, as the service's formatting does, so callers must compare by meaning;
 //   - faults on demand: ThrottleNext (429 + Retry-After), FailNext (any status and
-//     code), DropNext (connection reset), BeforeWrite (a concurrent writer), Mutate
-//     (drift).
+//     code), DropNext (connection reset), DiscardNext (a write acknowledged and lost),
+//     BeforeWrite (a concurrent writer), Mutate (drift).
 //
 // A Service is safe for concurrent use.
 package apimfake
@@ -53,10 +54,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	sdkfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/apimanagement/armapimanagement/v3/fake"
 
 	"github.com/apiguard/apiguard/shared/enforce/azureapim"
+	"github.com/apiguard/apiguard/shared/enforce/fakearm"
 )
 
 // DefaultGlobalPolicy is the global policy a new APIM instance has.
@@ -65,42 +66,22 @@ const DefaultGlobalPolicy = "<!--\n    IMPORTANT:\n    - Policy elements can app
 	"<policies>\n\t<inbound></inbound>\n\t<backend>\n\t\t<forward-request />\n\t</backend>\n\t<outbound></outbound>\n\t<on-error></on-error>\n</policies>"
 
 // Counts is what the service has been asked and how it answered.
-type Counts struct {
-	Gets      int // GET requests (polls of fragment writes not counted)
-	Puts      int // PUT requests, whatever their outcome
-	Polls     int // polls of fragment writes
-	Writes    int // PUTs that stored a document
-	Conflicts int // 412s answered
-	Throttled int // 429s answered
-	Failed    int // programmed failures answered (FailNext, DropNext)
-}
+type Counts = fakearm.Counts
 
 // Service is the fake ARM endpoint for one APIM instance's policies and fragments.
 type Service struct {
-	svc   azureapim.Service
-	srv   *sdkfake.ServerFactory
-	inner policy.Transporter // the official fakes, for everything but fragment writes
-
-	// writeMu serializes writers (PUTs, BeforeWrite, Mutate) as the service does, so
-	// a concurrent writer's change and the If-Match check are one step.
-	writeMu sync.Mutex
+	svc azureapim.Service
+	srv *sdkfake.ServerFactory
+	t   *fakearm.Transport
 
 	mu          sync.Mutex // guards everything below
 	docs        map[string]*document
 	entities    map[string]bool // products/{p}, apis/{a}, apis/{a}/operations/{o}, lower case
 	seq         uint64
-	counts      Counts
-	throttleN   int
-	throttleD   time.Duration
-	failN       int
-	failStatus  int
-	failCode    string
-	dropN       int
 	reserialize bool
-	before      map[string][]func([]byte) []byte
-	ops         map[int]*operation // fragment writes in progress
-	nextOp      int
 }
+
+var _ fakearm.Service = (*Service)(nil)
 
 // document is one stored policy or fragment.
 type document struct {
@@ -120,26 +101,15 @@ func New(svc azureapim.Service) *Service {
 		svc:      svc,
 		docs:     map[string]*document{},
 		entities: map[string]bool{},
-		before:   map[string][]func([]byte) []byte{},
-		ops:      map[int]*operation{},
 	}
 	s.srv = s.servers()
-	s.inner = sdkfake.NewServerFactoryTransport(s.srv)
-	s.storeLocked(policyKey(azureapim.Global), azureapim.Global.String(), []byte(DefaultGlobalPolicy), "")
+	s.t = fakearm.New("apimfake", svc.Subscription, sdkfake.NewServerFactoryTransport(s.srv), s)
+	s.storeLocked(policyKey(azureapim.Global), azureapim.Global.String(), []byte(DefaultGlobalPolicy), "", s.nextETagLocked())
 	return s
 }
 
-// ClientOptions wires an SDK client to this service. azcore's retry policy stays as
-// configured in production (its behaviour is part of what is tested) except for a
-// 1 ms base delay, so retried 5xx and dropped connections do not slow tests down.
-// MaxRetryDelay keeps its default on purpose: azcore gives up at once on a Retry-After
-// above it, which would hide whether 429 is in the retried status codes.
-func (s *Service) ClientOptions() *arm.ClientOptions {
-	return &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport: &transport{s: s},
-		Retry:     policy.RetryOptions{RetryDelay: time.Millisecond},
-	}}
-}
+// ClientOptions wires an SDK client to this service (see fakearm.Transport.ClientOptions).
+func (s *Service) ClientOptions() *arm.ClientOptions { return s.t.ClientOptions() }
 
 // Credential is a fake credential the client's bearer-token policy accepts.
 func (s *Service) Credential() azcore.TokenCredential { return &azfake.TokenCredential{} }
@@ -178,11 +148,7 @@ func (s *Service) get(key string) ([]byte, string, bool) {
 }
 
 // Counts returns the counters.
-func (s *Service) Counts() Counts {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts
-}
+func (s *Service) Counts() Counts { return s.t.Counts() }
 
 // Writes counts successful PUTs of policies and fragments (seeds, BeforeWrite and
 // Mutate are not PUTs).
@@ -217,29 +183,29 @@ func (s *Service) addEntityLocked(sc azureapim.Scope) {
 // a new ETag, declaring the scope's product, API or operation. A nil doc removes the
 // policy (the entity stays).
 func (s *Service) SetPolicy(scope azureapim.Scope, doc []byte) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addEntityLocked(scope)
-	if doc == nil {
-		delete(s.docs, policyKey(scope))
-		return
-	}
-	s.storeLocked(policyKey(scope), scope.String(), doc, "")
+	s.t.Serialized(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.addEntityLocked(scope)
+		if doc == nil {
+			delete(s.docs, policyKey(scope))
+			return
+		}
+		s.storeLocked(policyKey(scope), scope.String(), doc, "", s.nextETagLocked())
+	})
 }
 
 // SetFragment stores doc as fragment id as it is, with a new ETag; nil removes it.
 func (s *Service) SetFragment(id string, doc []byte) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if doc == nil {
-		delete(s.docs, fragmentKey(id))
-		return
-	}
-	s.storeLocked(fragmentKey(id), id, doc, "")
+	s.t.Serialized(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if doc == nil {
+			delete(s.docs, fragmentKey(id))
+			return
+		}
+		s.storeLocked(fragmentKey(id), id, doc, "", s.nextETagLocked())
+	})
 }
 
 // Reserialize turns the service's formatting quirk on or off: when on, documents
@@ -253,28 +219,21 @@ func (s *Service) Reserialize(on bool) {
 // ThrottleNext makes the next n PUTs answer 429 SubscriptionRequestsThrottled with
 // Retry-After (whole seconds, rounded up; plus Retry-After-Ms when retryAfter is not a
 // whole number of seconds). It replaces any earlier ThrottleNext.
-func (s *Service) ThrottleNext(n int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.throttleN, s.throttleD = n, retryAfter
-}
+func (s *Service) ThrottleNext(n int, retryAfter time.Duration) { s.t.ThrottleNext(n, retryAfter) }
 
 // FailNext makes the next n requests (GET or PUT, not polls) answer status with the ARM
 // error body carrying code: 500 InternalServerError, 503 ServiceUnavailable, 400
 // ValidationError, 403 AuthorizationFailed... It replaces any earlier FailNext.
-func (s *Service) FailNext(n, status int, code string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus, s.failCode = n, status, code
-}
+func (s *Service) FailNext(n, status int, code string) { s.t.FailNext(n, status, code) }
 
 // DropNext makes the next n requests (not polls) fail with a connection reset, before
 // any response: what a network fault looks like to the client.
-func (s *Service) DropNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropN = n
-}
+func (s *Service) DropNext(n int) { s.t.DropNext(n) }
+
+// DiscardNext makes the next n PUTs that pass their conditions be answered as usual
+// (the document echoed with a new ETag) and not stored: a lost write, which only
+// reading back shows. It replaces any earlier DiscardNext.
+func (s *Service) DiscardNext(n int) { s.t.DiscardNext(n) }
 
 // BeforeWrite runs fn inside the next PUT of the policy at scope that reaches the
 // service (not throttled or failed), before its If-Match check: a concurrent writer
@@ -283,49 +242,28 @@ func (s *Service) DropNext(n int) {
 // so the PUT's If-Match is stale (or its If-None-Match fails). Several calls queue, one
 // per PUT. fn runs on the caller's goroutine and must not call Mutate or SetPolicy.
 func (s *Service) BeforeWrite(scope azureapim.Scope, fn func(current []byte) []byte) {
-	s.queueBefore(policyKey(scope), fn)
+	s.t.BeforeWrite(policyKey(scope), fn)
 }
 
 // BeforeFragmentWrite is BeforeWrite for the fragment id.
 func (s *Service) BeforeFragmentWrite(id string, fn func(current []byte) []byte) {
-	s.queueBefore(fragmentKey(id), fn)
-}
-
-func (s *Service) queueBefore(key string, fn func([]byte) []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.before[key] = append(s.before[key], fn)
-}
-
-func (s *Service) popBefore(key string) func([]byte) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.before[key]
-	if len(q) == 0 {
-		return nil
-	}
-	s.before[key] = q[1:]
-	return q[0]
+	s.t.BeforeWrite(fragmentKey(id), fn)
 }
 
 // Mutate changes the policy at scope now (drift) and gives it a new ETag, declaring
 // the scope's entity. fn gets the stored document (nil when absent); returning nil or
 // the same document changes nothing.
 func (s *Service) Mutate(scope azureapim.Scope, fn func(doc []byte) []byte) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mutate(policyKey(scope), scope.String(), fn)
+	s.t.Serialized(func() { s.mutate(policyKey(scope), scope.String(), fn) })
 }
 
 // MutateFragment is Mutate for the fragment id.
 func (s *Service) MutateFragment(id string, fn func(doc []byte) []byte) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mutate(fragmentKey(id), id, fn)
+	s.t.Serialized(func() { s.mutate(fragmentKey(id), id, fn) })
 }
 
 // mutate runs fn on the current document and stores what it returns; the caller holds
-// writeMu, so nothing else writes in between.
+// the transport's writer lock, so nothing else writes in between.
 func (s *Service) mutate(key, name string, fn func([]byte) []byte) {
 	cur, _, ok := s.get(key)
 	var in []byte
@@ -345,23 +283,25 @@ func (s *Service) mutate(key, name string, fn func([]byte) []byte) {
 	if d := s.docs[key]; d != nil {
 		desc = d.description
 	}
-	s.storeLocked(key, name, out, desc)
+	s.storeLocked(key, name, out, desc, s.nextETagLocked())
 }
 
-// storeLocked keeps value under key with a new ETag and returns the ETag. The caller
-// holds mu (or owns s).
-func (s *Service) storeLocked(key, name string, value []byte, description string) string {
+// nextETagLocked is a new ETag in APIM's shape. The caller holds mu.
+func (s *Service) nextETagLocked() string {
 	s.seq++
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], s.seq)
-	etag := `"` + base64.StdEncoding.EncodeToString(b[:]) + `"`
+	return `"` + base64.StdEncoding.EncodeToString(b[:]) + `"`
+}
+
+// storeLocked keeps value under key with etag. The caller holds mu (or owns s).
+func (s *Service) storeLocked(key, name string, value []byte, description, etag string) {
 	d := s.docs[key]
 	if d == nil {
 		d = &document{name: name}
 		s.docs[key] = d
 	}
 	d.value, d.etag, d.description = append([]byte(nil), value...), etag, description
-	return etag
 }
 
 // policyKey and fragmentKey name stored documents; APIM ids are case-insensitive.
@@ -375,6 +315,6 @@ func crlf(b []byte) []byte {
 }
 
 // notFound is APIM's 404 for an absent entity, policy or fragment.
-func notFound(msg string) *armError {
-	return &armError{status: http.StatusNotFound, code: "ResourceNotFound", msg: msg}
+func notFound(msg string) *fakearm.Error {
+	return &fakearm.Error{Status: http.StatusNotFound, Code: "ResourceNotFound", Message: msg}
 }

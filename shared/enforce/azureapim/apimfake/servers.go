@@ -15,6 +15,7 @@ import (
 	sdkfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/apimanagement/armapimanagement/v3/fake"
 
 	"github.com/apiguard/apiguard/shared/enforce/azureapim"
+	"github.com/apiguard/apiguard/shared/enforce/fakearm"
 )
 
 // Size limits the service enforces on a document's value.
@@ -37,7 +38,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				}
 				c, etag, fail := s.readPolicy(rg, name, azureapim.Global, pid, f)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(http.StatusOK, armapimanagement.PolicyClientGetResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -47,7 +48,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				resp azfake.Responder[armapimanagement.PolicyClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 				c, etag, status, fail := s.writePolicy(ctx, rg, name, azureapim.Global, pid, p)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(status, armapimanagement.PolicyClientCreateOrUpdateResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -63,7 +64,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				}
 				c, etag, fail := s.readPolicy(rg, name, azureapim.Scope{Product: product}, pid, f)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(http.StatusOK, armapimanagement.ProductPolicyClientGetResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -73,7 +74,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				resp azfake.Responder[armapimanagement.ProductPolicyClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 				c, etag, status, fail := s.writePolicy(ctx, rg, name, azureapim.Scope{Product: product}, pid, p)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(status, armapimanagement.ProductPolicyClientCreateOrUpdateResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -89,7 +90,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				}
 				c, etag, fail := s.readPolicy(rg, name, azureapim.Scope{API: api}, pid, f)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(http.StatusOK, armapimanagement.APIPolicyClientGetResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -99,7 +100,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				resp azfake.Responder[armapimanagement.APIPolicyClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 				c, etag, status, fail := s.writePolicy(ctx, rg, name, azureapim.Scope{API: api}, pid, p)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(status, armapimanagement.APIPolicyClientCreateOrUpdateResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -115,7 +116,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				}
 				c, etag, fail := s.readPolicy(rg, name, azureapim.Scope{API: api, Operation: op}, pid, f)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(http.StatusOK, armapimanagement.APIOperationPolicyClientGetResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -125,7 +126,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				resp azfake.Responder[armapimanagement.APIOperationPolicyClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 				c, etag, status, fail := s.writePolicy(ctx, rg, name, azureapim.Scope{API: api, Operation: op}, pid, p)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(status, armapimanagement.APIOperationPolicyClientCreateOrUpdateResponse{PolicyContract: c, ETag: &etag}, nil)
@@ -141,7 +142,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				}
 				c, etag, fail := s.readFragment(rg, name, id, f)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.SetResponse(http.StatusOK, armapimanagement.PolicyFragmentClientGetResponse{PolicyFragmentContract: c, ETag: &etag}, nil)
@@ -155,7 +156,7 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 				resp azfake.PollerResponder[armapimanagement.PolicyFragmentClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 				c, fail := s.writeFragment(ctx, rg, name, id, p)
 				if fail != nil {
-					reject(ctx, &errResp, fail)
+					fakearm.Reject(ctx, &errResp, fail)
 					return
 				}
 				resp.AddNonTerminalResponse(http.StatusCreated, nil)
@@ -168,10 +169,10 @@ func (s *Service) servers() *sdkfake.ServerFactory {
 }
 
 // checkService answers ARM's 404s for another resource group or service.
-func (s *Service) checkService(rg, name string) *armError {
+func (s *Service) checkService(rg, name string) *fakearm.Error {
 	switch {
 	case !strings.EqualFold(rg, s.svc.ResourceGroup):
-		return &armError{status: http.StatusNotFound, code: "ResourceGroupNotFound", msg: fmt.Sprintf("Resource group '%s' could not be found.", rg)}
+		return &fakearm.Error{Status: http.StatusNotFound, Code: "ResourceGroupNotFound", Message: fmt.Sprintf("Resource group '%s' could not be found.", rg)}
 	case !strings.EqualFold(name, s.svc.Name):
 		return notFound(fmt.Sprintf("The Resource 'Microsoft.ApiManagement/service/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", name, rg))
 	}
@@ -179,7 +180,7 @@ func (s *Service) checkService(rg, name string) *armError {
 }
 
 // checkScope answers APIM's 404 for a product, API or operation that does not exist.
-func (s *Service) checkScope(sc azureapim.Scope) *armError {
+func (s *Service) checkScope(sc azureapim.Scope) *fakearm.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -193,18 +194,18 @@ func (s *Service) checkScope(sc azureapim.Scope) *armError {
 	return nil
 }
 
-func (s *Service) checkPolicy(rg, name string, sc azureapim.Scope, pid armapimanagement.PolicyIDName) *armError {
+func (s *Service) checkPolicy(rg, name string, sc azureapim.Scope, pid armapimanagement.PolicyIDName) *fakearm.Error {
 	if fail := s.checkService(rg, name); fail != nil {
 		return fail
 	}
 	if pid != armapimanagement.PolicyIDNamePolicy {
-		return &armError{status: http.StatusBadRequest, code: "ValidationError", msg: fmt.Sprintf("Policy identifier '%s' is not valid: the only one is 'policy'.", pid)}
+		return &fakearm.Error{Status: http.StatusBadRequest, Code: "ValidationError", Message: fmt.Sprintf("Policy identifier '%s' is not valid: the only one is 'policy'.", pid)}
 	}
 	return s.checkScope(sc)
 }
 
 // readPolicy answers a GET of the policy at sc.
-func (s *Service) readPolicy(rg, name string, sc azureapim.Scope, pid armapimanagement.PolicyIDName, format *armapimanagement.PolicyExportFormat) (armapimanagement.PolicyContract, string, *armError) {
+func (s *Service) readPolicy(rg, name string, sc azureapim.Scope, pid armapimanagement.PolicyIDName, format *armapimanagement.PolicyExportFormat) (armapimanagement.PolicyContract, string, *fakearm.Error) {
 	if fail := s.checkPolicy(rg, name, sc, pid); fail != nil {
 		return armapimanagement.PolicyContract{}, "", fail
 	}
@@ -220,7 +221,7 @@ func (s *Service) readPolicy(rg, name string, sc azureapim.Scope, pid armapimana
 }
 
 // writePolicy applies a PUT of the policy at sc under the request's conditions.
-func (s *Service) writePolicy(ctx context.Context, rg, name string, sc azureapim.Scope, pid armapimanagement.PolicyIDName, p armapimanagement.PolicyContract) (armapimanagement.PolicyContract, string, int, *armError) {
+func (s *Service) writePolicy(ctx context.Context, rg, name string, sc azureapim.Scope, pid armapimanagement.PolicyIDName, p armapimanagement.PolicyContract) (armapimanagement.PolicyContract, string, int, *fakearm.Error) {
 	if fail := s.checkPolicy(rg, name, sc, pid); fail != nil {
 		return armapimanagement.PolicyContract{}, "", 0, fail
 	}
@@ -232,7 +233,7 @@ func (s *Service) writePolicy(ctx context.Context, rg, name string, sc azureapim
 	if fail != nil {
 		return armapimanagement.PolicyContract{}, "", 0, fail
 	}
-	stored, etag, created, fail := s.write(conditionsOf(ctx), policyKey(sc), sc.String(), doc, "")
+	stored, etag, created, fail := s.write(ctx, policyKey(sc), sc.String(), doc, "")
 	if fail != nil {
 		return armapimanagement.PolicyContract{}, "", 0, fail
 	}
@@ -266,7 +267,7 @@ func (s *Service) policyContract(sc azureapim.Scope, doc []byte, format string) 
 }
 
 // readFragment answers a GET of the fragment id.
-func (s *Service) readFragment(rg, name, id string, format *string) (armapimanagement.PolicyFragmentContract, string, *armError) {
+func (s *Service) readFragment(rg, name, id string, format *string) (armapimanagement.PolicyFragmentContract, string, *fakearm.Error) {
 	if fail := s.checkService(rg, name); fail != nil {
 		return armapimanagement.PolicyFragmentContract{}, "", fail
 	}
@@ -288,9 +289,8 @@ func (s *Service) readFragment(rg, name, id string, format *string) (armapimanag
 	return s.fragmentContract(stored, exported(doc, f), f, desc), etag, nil
 }
 
-// writeFragment applies a fragment PUT under the request's conditions and tells the
-// transport the new ETag (the LRO's responses cannot carry headers).
-func (s *Service) writeFragment(ctx context.Context, rg, name, id string, p armapimanagement.PolicyFragmentContract) (armapimanagement.PolicyFragmentContract, *armError) {
+// writeFragment applies a fragment PUT under the request's conditions.
+func (s *Service) writeFragment(ctx context.Context, rg, name, id string, p armapimanagement.PolicyFragmentContract) (armapimanagement.PolicyFragmentContract, *fakearm.Error) {
 	if fail := s.checkService(rg, name); fail != nil {
 		return armapimanagement.PolicyFragmentContract{}, fail
 	}
@@ -306,12 +306,9 @@ func (s *Service) writeFragment(ctx context.Context, rg, name, id string, p arma
 	if fail != nil {
 		return armapimanagement.PolicyFragmentContract{}, fail
 	}
-	stored, etag, _, fail := s.write(conditionsOf(ctx), fragmentKey(id), id, doc, desc)
+	stored, _, _, fail := s.write(ctx, fragmentKey(id), id, doc, desc)
 	if fail != nil {
 		return armapimanagement.PolicyFragmentContract{}, fail
-	}
-	if ex := exchangeFrom(ctx); ex != nil {
-		ex.etag = etag
 	}
 	return s.fragmentContract(id, stored, "rawxml", desc), nil
 }
@@ -328,34 +325,36 @@ func (s *Service) fragmentContract(id string, doc []byte, format, desc string) a
 	}
 }
 
-// write stores value under key if the conditions hold, as the service does: a stale
-// If-Match, or any If-Match on an absent document, and If-None-Match on a present
-// one, answer 412.
-func (s *Service) write(c conditions, key, name string, value []byte, desc string) (stored []byte, etag string, created bool, fail *armError) {
+// write stores value under key if the request's conditions hold, as the service does:
+// a stale If-Match, or any If-Match on an absent document, and If-None-Match on a
+// present one, answer 412. The ETag goes back to the transport, for the answer's
+// header (a fragment's LRO responses cannot carry it otherwise).
+func (s *Service) write(ctx context.Context, key, name string, value []byte, desc string) (stored []byte, etag string, created bool, fail *fakearm.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.docs[key]
-	stale := c.hasIfMatch && (d == nil || (c.ifMatch != "*" && c.ifMatch != d.etag))
-	if d != nil && (c.ifNoneMatch == "*" || (c.ifNoneMatch != "" && c.ifNoneMatch == d.etag)) {
-		stale = true
+	cur := ""
+	if d != nil {
+		cur = d.etag
 	}
-	if stale {
-		s.counts.Conflicts++
-		return nil, "", false, &armError{status: http.StatusPreconditionFailed, code: "PreconditionFailed",
-			msg: "The entity state does not match the If-Match or If-None-Match condition of the request."}
+	if !fakearm.ConditionsHold(ctx, cur, d != nil) {
+		return nil, "", false, &fakearm.Error{Status: http.StatusPreconditionFailed, Code: "PreconditionFailed",
+			Message: "The entity state does not match the If-Match or If-None-Match condition of the request."}
 	}
 	if s.reserialize {
 		value = crlf(value)
 	}
-	etag = s.storeLocked(key, name, value, desc)
-	s.counts.Writes++
+	etag = s.nextETagLocked()
+	if fakearm.Acknowledge(ctx, etag) {
+		s.storeLocked(key, name, value, desc, etag)
+	}
 	return append([]byte(nil), value...), etag, d == nil, nil
 }
 
 // validate checks a PUT's value as the service does and returns what it stores.
-func validate(format, value *string, root string, max int) ([]byte, *armError) {
-	invalid := func(format string, a ...any) ([]byte, *armError) {
-		return nil, &armError{status: http.StatusBadRequest, code: "ValidationError", msg: fmt.Sprintf(format, a...)}
+func validate(format, value *string, root string, max int) ([]byte, *fakearm.Error) {
+	invalid := func(format string, a ...any) ([]byte, *fakearm.Error) {
+		return nil, &fakearm.Error{Status: http.StatusBadRequest, Code: "ValidationError", Message: fmt.Sprintf(format, a...)}
 	}
 	if value == nil {
 		return invalid("'value' is required.")
