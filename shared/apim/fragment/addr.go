@@ -6,11 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/apiguard/apiguard/shared/waf"
+	"github.com/apiguard/apiguard/shared/cidr"
 )
 
 // u128 is an address as an integer, IPv4 in the low 32 bits: the hex keys and range ends
-// of the rendered blocks are read off it. Aggregation itself is waf.Aggregate.
+// of the rendered blocks are read off it. Aggregation itself is cidr.Aggregate.
 type u128 struct{ hi, lo uint64 }
 
 func (a u128) cmp(b u128) int {
@@ -180,18 +180,18 @@ func (b *span) contains(s *span) bool {
 	return b.v6 == s.v6 && b.start.cmp(s.start) <= 0 && s.end().cmp(b.end()) <= 0
 }
 
-// aggregate is waf.Aggregate on spans: the fewest CIDR blocks covering exactly the
+// aggregate is cidr.Aggregate on spans: the fewest CIDR blocks covering exactly the
 // union of in (10.0.0.0-10.0.0.2 stays 10.0.0.0/31 + 10.0.0.2), each keeping the highest
 // severity, the latest expiry and the forwarded flag of what it covers, so evicting it
 // evicts all of them at the importance of the most important. Every input block lies
 // inside exactly one output block. The result is in canonical order (IPv4 before IPv6,
 // by first address, the larger block first) whatever the input order.
 func aggregate(in []span) []span {
-	entries := make([]waf.Entry, len(in))
+	entries := make([]cidr.Entry, len(in))
 	for i := range in {
-		entries[i] = waf.Entry{Prefix: in[i].prefix(), Severity: in[i].sev, Expires: in[i].exp, Forwarded: in[i].fwd}
+		entries[i] = cidr.Entry{Prefix: in[i].prefix(), Severity: in[i].sev, Expires: in[i].exp, Forwarded: in[i].fwd}
 	}
-	agg := waf.Aggregate(entries)
+	agg := cidr.Aggregate(entries)
 	out := make([]span, 0, len(agg))
 	for _, e := range agg {
 		s, _ := spanOf(e.Prefix) // already canonical: cannot fail
