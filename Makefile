@@ -12,7 +12,7 @@ FUZZTIME ?= 5m
 FUZZTIME_SHORT ?= 20000x
 # Fuzz targets as package:Function.
 FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse \
-  ./shared/waf:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey \
+  ./shared/cidr:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey \
   ./shared/apim/include:FuzzInsertRemove ./shared/apim/fragment:FuzzRender \
   ./shared/enforce/azureapim:FuzzParseServiceID ./shared/enforce/azureapim:FuzzParseScope \
   ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState

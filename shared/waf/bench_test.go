@@ -4,22 +4,15 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/apiguard/apiguard/shared/cidr/cidrtest"
 )
 
-// BenchmarkAggregate100k aggregates a realistic desired set of 100,000 entries: dense
-// /24s that collapse, scattered /32s, some IPv6.
-func BenchmarkAggregate100k(b *testing.B) {
-	entries := mixedEntries(100000, 5)
-	b.ReportAllocs()
-	for b.Loop() {
-		Aggregate(entries)
-	}
-}
-
-// BenchmarkPack100k packs the same set into the default budget of an empty Front Door
+// BenchmarkPack100k packs a realistic desired set of 100,000 entries (the one
+// shared/cidr's Aggregate100k aggregates) into the default budget of an empty Front Door
 // policy (so forwarded entries add RemoteAddr rules and the excess is evicted).
 func BenchmarkPack100k(b *testing.B) {
-	entries := mixedEntries(100000, 5)
+	entries := cidrtest.Mixed(100000, 5, t0)
 	opts := Options{Kind: FrontDoor, Now: t0}.WithDefaults()
 	budget := (&Document{kind: FrontDoor}).Budget(opts)
 	b.ReportAllocs()
@@ -31,7 +24,7 @@ func BenchmarkPack100k(b *testing.B) {
 // BenchmarkCompute40k is one reconcile step with a full policy: pack, compare with the
 // live rules, write the document.
 func BenchmarkCompute40k(b *testing.B) {
-	entries := mixedEntries(40000, 5)
+	entries := cidrtest.Mixed(40000, 5, t0)
 	opts := Options{Kind: AppGW, Now: t0}.WithDefaults()
 	first, err := Compute(opts, appgwPolicy(1, 2, 3), entries)
 	if err != nil {
@@ -46,10 +39,11 @@ func BenchmarkCompute40k(b *testing.B) {
 	}
 }
 
-// BenchmarkBaselineSort100k is the yardstick for the two above: sorting the same
-// 100,000 prefixes with the standard library, the least any aggregation must do.
+// BenchmarkBaselineSort100k is the yardstick for Pack100k and for shared/cidr's
+// Aggregate100k: sorting the same 100,000 prefixes with the standard library, the
+// least any aggregation must do.
 func BenchmarkBaselineSort100k(b *testing.B) {
-	entries := mixedEntries(100000, 5)
+	entries := cidrtest.Mixed(100000, 5, t0)
 	prefixes := make([]netip.Prefix, len(entries))
 	b.ReportAllocs()
 	for b.Loop() {

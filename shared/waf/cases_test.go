@@ -4,64 +4,38 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/cidr/cidrtest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*/*.golden.json from the current output")
+var update = flag.Bool("update", false, "rewrite testdata/cases/*.golden.json from the current output")
 
 // t0 is the clock of every case: entries say how long they have left ("ttl").
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-
-// caseEntry is an Entry as a case file writes it.
-type caseEntry struct {
-	Prefix    string `json:"prefix"` // an address or a CIDR
-	Severity  int    `json:"severity"`
-	TTL       string `json:"ttl"` // remaining time at t0 (default 1h; negative: already expired)
-	Forwarded bool   `json:"forwarded"`
-}
-
-func (c caseEntry) entry(tb testing.TB) Entry {
-	tb.Helper()
-	ttl := time.Hour
-	if c.TTL != "" {
-		d, err := time.ParseDuration(c.TTL)
-		if err != nil {
-			tb.Fatalf("ttl %q: %v", c.TTL, err)
-		}
-		ttl = d
-	}
-	p, err := netip.ParsePrefix(c.Prefix)
-	if !strings.Contains(c.Prefix, "/") {
-		var a netip.Addr
-		a, err = netip.ParseAddr(c.Prefix)
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	if err != nil {
-		tb.Fatalf("prefix %q: %v", c.Prefix, err)
-	}
-	return Entry{Prefix: p.Masked(), Severity: c.Severity, Expires: t0.Add(ttl), Forwarded: c.Forwarded}
-}
 
 // packCase is one testdata/cases/<name>.json: entries packed for a policy kind, either
 // into a given budget or into the policy file <name>.policy.json through Compute.
 type packCase struct {
 	name    string
-	Note    string      `json:"note"`
-	Options Options     `json:"options"` // Kind and any overrides; Now is t0
-	Budget  *Budget     `json:"budget"`  // default: what an empty policy leaves
-	Entries []caseEntry `json:"entries"`
-	policy  []byte      // <name>.policy.json, when present
+	Note    string               `json:"note"`
+	Options Options              `json:"options"` // Kind and any overrides; Now is t0
+	Budget  *Budget              `json:"budget"`  // default: what an empty policy leaves
+	Entries []cidrtest.CaseEntry `json:"entries"`
+	policy  []byte               // <name>.policy.json, when present
 }
 
 func (c *packCase) entries(tb testing.TB) []Entry {
 	es := make([]Entry, len(c.Entries))
 	for i, e := range c.Entries {
-		es[i] = e.entry(tb)
+		var err error
+		if es[i], err = e.Entry(t0); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return es
 }
@@ -227,63 +201,4 @@ func equalRaw(a, b []json.RawMessage) bool {
 		}
 	}
 	return true
-}
-
-// aggregateCase is one testdata/aggregate/<name>.json: entries in, and the exact
-// prefixes expected out (the golden file holds the full entries).
-type aggregateCase struct {
-	name    string
-	Note    string      `json:"note"`
-	Entries []caseEntry `json:"entries"`
-	Want    []string    `json:"want"`
-}
-
-func loadAggregateCases(tb testing.TB) []*aggregateCase {
-	tb.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "aggregate", "*.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var cases []*aggregateCase
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".golden.json") {
-			continue
-		}
-		c := &aggregateCase{name: strings.TrimSuffix(filepath.Base(p), ".json")}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(c); err != nil {
-			tb.Fatalf("%s: %v", p, err)
-		}
-		cases = append(cases, c)
-	}
-	if len(cases) == 0 {
-		tb.Fatal("no cases in testdata/aggregate")
-	}
-	return cases
-}
-
-func TestAggregateGolden(t *testing.T) {
-	for _, c := range loadAggregateCases(t) {
-		t.Run(c.name, func(t *testing.T) {
-			in := make([]Entry, len(c.Entries))
-			for i, e := range c.Entries {
-				in[i] = e.entry(t)
-			}
-			out := Aggregate(in)
-			var got []string
-			for _, e := range out {
-				got = append(got, e.Prefix.String())
-			}
-			if strings.Join(got, " ") != strings.Join(c.Want, " ") {
-				t.Errorf("Aggregate = %v, want %v", got, c.Want)
-			}
-			checkCover(t, in, out)
-			golden(t, filepath.Join("testdata", "aggregate", c.name+".golden.json"), indentJSON(t, out))
-		})
-	}
 }

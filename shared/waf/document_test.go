@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/shared/cidr/cidrtest"
 	"github.com/apiguard/apiguard/shared/fault"
 )
 
@@ -173,7 +174,7 @@ func TestOwnership(t *testing.T) {
 // Change hands back the input bytes themselves.
 func TestComputeIgnoresFormatting(t *testing.T) {
 	opts := Options{Kind: FrontDoor, Now: t0}
-	entries := mixedEntries(3000, 9)
+	entries := cidrtest.Mixed(3000, 9, t0)
 	first, err := Compute(opts, []byte(`{"properties":{"customRules":{"rules":[{"name":"Keep","priority":1}]}}}`), entries)
 	if err != nil || !first.Changed {
 		t.Fatal(first.Changed, err)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/cidr"
 )
 
 // Rule is one owned custom rule in canonical form: what Pack wants and what
@@ -74,11 +76,11 @@ func Pack(entries []Entry, opts Options, budget Budget) Plan {
 		maxValues = DefaultMaxValues // never write a rule the WAF refuses
 	}
 	var plan Plan
-	all := make([]item, 0, len(entries))
-	var fwd []item
+	all := make([]cidr.Block, 0, len(entries))
+	var fwd []cidr.Block
 	for i := range entries {
 		e := &entries[i]
-		it, ok := itemOf(e.Prefix)
+		it, ok := cidr.BlockOf(e.Prefix)
 		if !ok {
 			plan.Evicted = append(plan.Evicted, Eviction{Prefix: e.Prefix, Severity: e.Severity,
 				Expires: e.Expires.Round(0).UTC(), Covers: 1, Reason: "not a valid address or prefix"})
@@ -88,15 +90,15 @@ func Pack(entries []Entry, opts Options, budget Budget) Plan {
 			plan.Expired++
 			continue
 		}
-		it.setMeta(e)
+		it.SetMeta(e.Severity, e.Expires, e.Forwarded)
 		all = append(all, it)
 		if e.Forwarded && opts.splitsForwarded() {
 			fwd = append(fwd, it)
 		}
 	}
 	plan.Desired = len(all)
-	all = aggregate(all)
-	fwd = aggregate(fwd)
+	all = cidr.AggregateBlocks(all)
+	fwd = cidr.AggregateBlocks(fwd)
 	plan.Aggregated = len(all)
 
 	rules := min(budget.Rules, len(budget.Priorities), opts.MaxRules)
@@ -114,8 +116,8 @@ func Pack(entries []Entry, opts Options, budget Budget) Plan {
 			reason = evictReason(rules, maxValues, len(all), len(fwd))
 		}
 		b := &all[i]
-		plan.Evicted = append(plan.Evicted, Eviction{Prefix: b.prefix(), Severity: int(b.sev),
-			Expires: b.expires(), Covers: int(b.covers), Reason: reason})
+		plan.Evicted = append(plan.Evicted, Eviction{Prefix: b.Prefix(), Severity: b.Severity(),
+			Expires: b.Expires(), Covers: b.Covers(), Reason: reason})
 	}
 
 	kept := all[:0] // filtered in place: all is not needed any more
@@ -160,13 +162,13 @@ func evictReason(rules, maxValues, values, fwdValues int) string {
 // counts tracks the values kept per rule group, to know how many rules they need.
 type counts struct{ v4, v6, f4, f6 int }
 
-func (c *counts) add(it *item, fwd bool, d int) {
+func (c *counts) add(b *cidr.Block, fwd bool, d int) {
 	switch {
-	case fwd && it.v6:
+	case fwd && b.Is6():
 		c.f6 += d
 	case fwd:
 		c.f4 += d
-	case it.v6:
+	case b.Is6():
 		c.v6 += d
 	default:
 		c.v4 += d
@@ -184,7 +186,7 @@ func (c *counts) rules(maxValues int) int {
 // fit decides which aggregated entries stay. parent maps each RemoteAddr block to the
 // block of all that contains it: evicting an address evicts it on both variables.
 // order is the eviction order, nil when everything fits.
-func fit(all, fwd []item, rules, maxValues int) (keep []bool, parent []int, order []int32) {
+func fit(all, fwd []cidr.Block, rules, maxValues int) (keep []bool, parent []int, order []int32) {
 	keep = make([]bool, len(all))
 	for i := range keep {
 		keep[i] = true
@@ -196,7 +198,7 @@ func fit(all, fwd []item, rules, maxValues int) (keep []bool, parent []int, orde
 		// Both are sorted and every forwarded block lies inside one block of all.
 		p := 0
 		for i := range fwd {
-			for !contains(&all[p], &fwd[i]) {
+			for !all[p].Contains(&fwd[i]) {
 				p++
 			}
 			parent[i] = p
@@ -243,7 +245,7 @@ func fit(all, fwd []item, rules, maxValues int) (keep []bool, parent []int, orde
 // evictionOrder lists all's indices least important first: lowest severity, then the
 // one expiring first, then the larger address (any fixed order would do; this one is
 // documented). all is sorted by address, so the larger index is the larger address.
-func evictionOrder(all []item) []int32 {
+func evictionOrder(all []cidr.Block) []int32 {
 	if order, ok := evictionOrderPacked(all); ok {
 		return order
 	}
@@ -252,7 +254,7 @@ func evictionOrder(all []item) []int32 {
 
 // evictionOrderSorted is the general case: compact keys (read in order by the sort)
 // and a comparison function.
-func evictionOrderSorted(all []item) []int32 {
+func evictionOrderSorted(all []cidr.Block) []int32 {
 	type key struct {
 		expSec int64
 		sev    int32
@@ -261,7 +263,8 @@ func evictionOrderSorted(all []item) []int32 {
 	}
 	keys := make([]key, len(all))
 	for i := range all {
-		keys[i] = key{all[i].expSec, all[i].sev, all[i].expNs, int32(i)}
+		sec, ns := all[i].ExpiresUnix()
+		keys[i] = key{sec, int32(all[i].Severity()), ns, int32(i)}
 	}
 	slices.SortFunc(keys, func(a, b key) int {
 		switch {
@@ -285,19 +288,20 @@ func evictionOrderSorted(all []item) []int32 {
 // in milliseconds from the earliest, reversed index), for the usual case where
 // severities span fewer than 16 values and expiries are whole milliseconds within a
 // range the key can hold. false means use the general sort.
-func evictionOrderPacked(all []item) ([]int32, bool) {
+func evictionOrderPacked(all []cidr.Block) ([]int32, bool) {
 	if len(all) == 0 {
 		return nil, true
 	}
-	minSev, maxSev := all[0].sev, all[0].sev
+	minSev, maxSev := all[0].Severity(), all[0].Severity()
 	minMs, maxMs := int64(math.MaxInt64), int64(math.MinInt64)
 	for i := range all {
-		it := &all[i]
-		if it.expNs%1e6 != 0 || it.expSec > math.MaxInt64/1000-1 || it.expSec < math.MinInt64/1000+1 {
+		sec, ns := all[i].ExpiresUnix()
+		sev := all[i].Severity()
+		if ns%1e6 != 0 || sec > math.MaxInt64/1000-1 || sec < math.MinInt64/1000+1 {
 			return nil, false
 		}
-		ms := it.expSec*1000 + int64(it.expNs/1e6)
-		minSev, maxSev = min(minSev, it.sev), max(maxSev, it.sev)
+		ms := sec*1000 + int64(ns/1e6)
+		minSev, maxSev = min(minSev, sev), max(maxSev, sev)
 		minMs, maxMs = min(minMs, ms), max(maxMs, ms)
 	}
 	idxBits := bits.Len(uint(len(all)))
@@ -308,9 +312,9 @@ func evictionOrderPacked(all []item) ([]int32, bool) {
 	keys := make([]uint64, len(all))
 	top := uint64(len(all) - 1)
 	for i := range all {
-		it := &all[i]
-		ms := it.expSec*1000 + int64(it.expNs/1e6)
-		keys[i] = uint64(it.sev-minSev)<<(64-4) | uint64(ms-minMs)<<idxBits | (top - uint64(i))
+		sec, ns := all[i].ExpiresUnix()
+		ms := sec*1000 + int64(ns/1e6)
+		keys[i] = uint64(all[i].Severity()-minSev)<<(64-4) | uint64(ms-minMs)<<idxBits | (top - uint64(i))
 	}
 	slices.Sort(keys)
 	order := make([]int32, len(keys))
@@ -323,12 +327,12 @@ func evictionOrderPacked(all []item) ([]int32, bool) {
 
 // makeRules cuts kept values into rules: primary variable IPv4, IPv6, then the
 // RemoteAddr twins IPv4, IPv6; each group fills rules of maxValues in address order.
-func makeRules(opts Options, priorities []int, maxValues int, kept, fwd []item) []Rule {
+func makeRules(opts Options, priorities []int, maxValues int, kept, fwd []cidr.Block) []Rule {
 	values := valueStrings(kept)
 	fwdValues := valueStrings(fwd)
-	split := func(vs []string, items []item) (v4, v6 []string) {
-		i, _ := slices.BinarySearchFunc(items, true, func(it item, _ bool) int {
-			if it.v6 {
+	split := func(vs []string, blocks []cidr.Block) (v4, v6 []string) {
+		i, _ := slices.BinarySearchFunc(blocks, true, func(b cidr.Block, _ bool) int {
+			if b.Is6() {
 				return 0
 			}
 			return -1

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/cidr"
+	"github.com/apiguard/apiguard/shared/cidr/cidrtest"
 )
 
 // spread returns n distinct /32s that cannot aggregate: one address in every /30.
@@ -241,7 +244,7 @@ func TestPackDropsInvalidAndExpired(t *testing.T) {
 
 // The same desired set in any order gives the same rules and the same bytes.
 func TestDeterminism(t *testing.T) {
-	entries := mixedEntries(40000, 3)
+	entries := cidrtest.Mixed(40000, 3, t0)
 	policy := appgwPolicy(1, 2, 55)
 	for _, kind := range []Kind{AppGW, FrontDoor} {
 		t.Run(string(kind), func(t *testing.T) {
@@ -276,39 +279,6 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
-// mixedEntries is a realistic desired set of about n entries: dense /24s given address
-// by address (they aggregate), scattered /32s with random severities and expiries, some
-// IPv6 and some forwarded.
-func mixedEntries(n int, seed uint64) []Entry {
-	r := rand.New(rand.NewPCG(seed, seed+1))
-	es := make([]Entry, 0, n)
-	add := func(p netip.Prefix) {
-		es = append(es, Entry{
-			Prefix: p, Severity: r.IntN(4), Expires: t0.Add(time.Duration(1+r.IntN(7*24*60)) * time.Minute),
-			Forwarded: r.IntN(20) == 0,
-		})
-	}
-	dense := n / 5 / 256 // a fifth of the entries fill whole /24s
-	for d := range dense {
-		for h := range 256 {
-			add(netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64, byte(d), byte(h)}), 32))
-		}
-	}
-	for len(es) < n-n/10 {
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], r.Uint32()|0x01000000)
-		add(netip.PrefixFrom(netip.AddrFrom4(b), 32))
-	}
-	for len(es) < n {
-		var b [16]byte
-		b[0], b[1], b[2], b[3] = 0x20, 0x01, 0x0d, 0xb8
-		binary.BigEndian.PutUint64(b[8:], r.Uint64())
-		b[7] = byte(r.IntN(4))
-		add(netip.PrefixFrom(netip.AddrFrom16(b), 128))
-	}
-	return es
-}
-
 func countValues(rules []Rule) int {
 	n := 0
 	for _, r := range rules {
@@ -322,29 +292,41 @@ func countValues(rules []Rule) int {
 func TestEvictionOrderPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for round := range 200 {
-		items := make([]item, 1+r.IntN(300))
+		items := make([]cidr.Block, 1+r.IntN(300))
 		for i := range items {
-			items[i] = item{start: u128{0, uint64(i)}, sev: int32(r.IntN(4)), expSec: t0.Unix() + int64(r.IntN(5)), covers: 1}
+			sev, sec, ns := r.IntN(4), t0.Unix()+int64(r.IntN(5)), 0
 			if round%2 == 1 {
-				items[i].expNs = int32(r.IntN(3)) * 1e6
+				ns = r.IntN(3) * 1e6
 			}
 			if round%10 == 9 {
-				items[i].expNs += int32(r.IntN(2)) // sub-millisecond: not packable
+				ns += r.IntN(2) // sub-millisecond: not packable
 			}
+			items[i] = block(t, i, sev, time.Unix(sec, int64(ns)))
 		}
 		packed, ok := evictionOrderPacked(items)
-		if subMs := slices.ContainsFunc(items, func(it item) bool { return it.expNs%1e6 != 0 }); ok == subMs {
+		if subMs := slices.ContainsFunc(items, func(it cidr.Block) bool { return it.Expires().Nanosecond()%1e6 != 0 }); ok == subMs {
 			t.Fatalf("round %d: packed %v with sub-millisecond expiries %v", round, ok, subMs)
 		}
 		if ok && !slices.Equal(packed, evictionOrderSorted(items)) {
 			t.Fatalf("round %d: packed order differs", round)
 		}
 	}
-	wide := []item{{sev: 0, expSec: math.MinInt64 / 2000}, {sev: 1, expSec: math.MaxInt64 / 2000}}
+	wide := []cidr.Block{block(t, 0, 0, time.Unix(math.MinInt64/2000, 0)), block(t, 1, 1, time.Unix(math.MaxInt64/2000, 0))}
 	if _, ok := evictionOrderPacked(wide); ok {
 		t.Error("an expiry range wider than the key was packed")
 	}
 	if got := evictionOrder(wide); !slices.Equal(got, []int32{0, 1}) {
 		t.Errorf("order %v", got)
 	}
+}
+
+// block is the i-th IPv4 address as a block of the given severity and expiry.
+func block(tb testing.TB, i, sev int, exp time.Time) cidr.Block {
+	tb.Helper()
+	b, ok := cidr.BlockOf(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32))
+	if !ok {
+		tb.Fatal("invalid block")
+	}
+	b.SetMeta(sev, exp, false)
+	return b
 }

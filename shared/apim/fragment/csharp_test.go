@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/cidr"
 )
 
 // TestExpressionsRunInCSharp compiles the policy expressions a fragment holds with
@@ -300,8 +302,8 @@ func forwardedVectors(tb testing.TB, p *csProgram) {
 	}
 	var probes []netip.Addr
 	for _, b := range blocks {
-		s, _ := spanOf(b.Prefix)
-		first, last := s.addr(s.start), s.addr(s.end())
+		s, _ := cidr.BlockOf(b.Prefix)
+		first, last := s.First(), s.Last()
 		probes = append(probes, first, last, first.Prev(), last.Next())
 	}
 

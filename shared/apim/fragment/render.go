@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/cidr"
 )
 
 const (
@@ -52,11 +54,11 @@ func Render(blocks []Block, throttles []Throttle, opts Options) (Result, error) 
 	var res Result
 	expired := func(t time.Time) bool { return !o.Now.IsZero() && !t.After(o.Now) }
 
-	all := make([]span, 0, len(blocks))
-	var fwd []span
+	all := make([]cidr.Block, 0, len(blocks))
+	var fwd []cidr.Block
 	for i := range blocks {
 		b := &blocks[i]
-		s, ok := spanOf(b.Prefix)
+		s, ok := cidr.BlockOf(b.Prefix)
 		if !ok {
 			res.Skipped = append(res.Skipped, Skip{What: b.Prefix.String(), Reason: "not a valid address or prefix"})
 			continue
@@ -65,7 +67,7 @@ func Render(blocks []Block, throttles []Throttle, opts Options) (Result, error) 
 			res.Expired++
 			continue
 		}
-		s.sev, s.exp, s.fwd = b.Severity, b.Expires.Round(0).UTC(), b.Forwarded
+		s.SetMeta(b.Severity, b.Expires, b.Forwarded)
 		all = append(all, s)
 		if b.Forwarded {
 			fwd = append(fwd, s)
@@ -73,24 +75,24 @@ func Render(blocks []Block, throttles []Throttle, opts Options) (Result, error) 
 	}
 	ths, converted := prepareThrottles(throttles, o, &res, expired)
 	all = append(all, converted...)
-	all = aggregate(all)
-	fwd = aggregate(fwd)
+	all = cidr.AggregateBlocks(all)
+	fwd = cidr.AggregateBlocks(fwd)
 
 	units := make([]unit, 0, len(all)+len(ths))
 	lines := make([]string, len(all))
 	for i := range all {
 		lines[i] = ipFilterLine(&all[i])
-		units = append(units, unit{sev: all[i].sev, exp: all[i].exp, block: true, idx: i,
-			size: len(lines[i]), what: all[i].text()})
+		units = append(units, unit{sev: all[i].Severity(), exp: all[i].Expires(), block: true, idx: i,
+			size: len(lines[i]), what: all[i].String()})
 	}
 	// Each forwarded block lies inside exactly one block of all (both are sorted):
 	// evicting that block evicts its forwarded keys with it.
 	p := 0
 	for i := range fwd {
-		for !all[p].contains(&fwd[i]) {
+		for !all[p].Contains(&fwd[i]) {
 			p++
 		}
-		units[p].keys = append(units[p].keys, fwd[i].nibbleKeys()...)
+		units[p].keys = append(units[p].keys, nibbleKeys(&fwd[i])...)
 		units[p].nfwd++
 	}
 	for i := range ths {
@@ -153,11 +155,11 @@ func Render(blocks []Block, throttles []Throttle, opts Options) (Result, error) 
 
 // ipFilterLine is a block's child of ip-filter: <address> for one address,
 // <address-range> for a CIDR (ip-filter has no CIDR syntax).
-func ipFilterLine(s *span) string {
-	if s.single() {
-		return "\t\t<address>" + s.addressText(s.start) + "</address>\n"
+func ipFilterLine(b *cidr.Block) string {
+	if b.Prefix().IsSingleIP() {
+		return "\t\t<address>" + b.First().String() + "</address>\n"
 	}
-	return "\t\t<address-range from=\"" + s.addressText(s.start) + "\" to=\"" + s.addressText(s.end()) + "\" />\n"
+	return "\t\t<address-range from=\"" + b.First().String() + "\" to=\"" + b.Last().String() + "\" />\n"
 }
 
 // keyLengths lists the distinct lengths of keys, ascending.
@@ -179,9 +181,9 @@ func keyLengths(keys []string) []int {
 // one throttle (a per-client throttle's target is its kind, claim and API; it is never
 // merged with single-client ones). On Consumption with "block", single-address ip
 // throttles come back as blocks.
-func prepareThrottles(in []Throttle, o Options, res *Result, expired func(time.Time) bool) ([]thr, []span) {
+func prepareThrottles(in []Throttle, o Options, res *Result, expired func(time.Time) bool) ([]thr, []cidr.Block) {
 	byKey := make(map[string][]thr, len(in))
-	var converted []span
+	var converted []cidr.Block
 	for i := range in {
 		t := &in[i]
 		if expired(t.Expires) {
@@ -200,8 +202,8 @@ func prepareThrottles(in []Throttle, o Options, res *Result, expired func(time.T
 				res.Skipped = append(res.Skipped, Skip{What: what,
 					Reason: "Consumption tier has no rate-limit-by-key, and a per-client throttle names no address to block"})
 			case o.ConsumptionThrottle == ConsumptionBlock && th.kind == KeyIP && th.api == "":
-				s, _ := spanOf(netip.PrefixFrom(th.addr, th.addr.BitLen()))
-				s.sev, s.exp = th.sev, th.exp
+				s, _ := cidr.BlockOf(netip.PrefixFrom(th.addr, th.addr.BitLen()))
+				s.SetMeta(th.sev, th.exp, false)
 				converted = append(converted, s)
 			case o.ConsumptionThrottle == ConsumptionBlock && th.kind == KeyIP:
 				res.Skipped = append(res.Skipped, Skip{What: what,

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/shared/cidr"
 	"github.com/apiguard/apiguard/shared/fault"
 )
 
@@ -115,8 +116,8 @@ func checkEvictionOrder(tb testing.TB, blocks []Block, throttles []Throttle, res
 	}
 	size := map[string]rec{}
 	for _, b := range blocks {
-		s, _ := spanOf(b.Prefix)
-		size[s.text()] = rec{b.Severity, b.Expires.UTC(), len(ipFilterLine(&s))}
+		s, _ := cidr.BlockOf(b.Prefix)
+		size[s.String()] = rec{b.Severity, b.Expires.UTC(), len(ipFilterLine(&s))}
 	}
 	for _, th := range throttles {
 		c, reason := normalize(&th)
@@ -330,77 +331,6 @@ func TestImportance(t *testing.T) {
 	want := []string{"0/1h0m0s/true/0", "1/-1h0m0s/true/9", "1/0s/false/5", "1/0s/true/1", "1/0s/true/0", "2/-1h0m0s/false/9"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
-	}
-}
-
-// TestAggregateExact checks aggregation by brute force on small address spaces:
-// exactly the desired addresses are covered, by disjoint blocks, none of which could
-// merge with a neighbour, each carrying the highest severity and latest expiry it covers.
-func TestAggregateExact(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for round := range 500 {
-		v6 := round%2 == 1
-		base, width := netip.MustParseAddr("10.0.0.0"), 32
-		if v6 {
-			base, width = netip.MustParseAddr("2001:db8::"), 128
-		}
-		want := make([]int, 256) // max severity + 1 per address, 0 = not desired
-		var in []span
-		for range 1 + rng.IntN(12) {
-			bits := width - rng.IntN(6)
-			off := rng.IntN(256)
-			a := base
-			for range off {
-				a = a.Next()
-			}
-			s, _ := spanOf(netip.PrefixFrom(a, bits))
-			s.sev = rng.IntN(4)
-			s.exp = t0.Add(time.Duration(rng.IntN(100)) * time.Minute)
-			in = append(in, s)
-			start := int(s.start.lo & 0xff)
-			for x := start; x < start+1<<(width-bits); x++ {
-				want[x] = max(want[x], s.sev+1)
-			}
-		}
-		inCopy := slices.Clone(in)
-		out := aggregate(in)
-		got := make([]int, 256)
-		for i, b := range out {
-			if b.start.lo&lowMask(b.width()-b.bits).lo != 0 {
-				t.Fatalf("round %d: %s not aligned", round, b.text())
-			}
-			start := int(b.start.lo & 0xff)
-			for x := start; x < start+1<<(b.width()-b.bits); x++ {
-				if got[x] != 0 {
-					t.Fatalf("round %d: blocks overlap at %d", round, x)
-				}
-				got[x] = b.sev + 1
-			}
-			if i > 0 {
-				p := out[i-1]
-				if p.bits == b.bits && p.bits > 0 && p.end().lo+1 == b.start.lo && p.start.lo&(1<<(p.width()-p.bits+1)-1) == 0 {
-					t.Fatalf("round %d: sibling halves %s and %s not merged", round, p.text(), b.text())
-				}
-			}
-			// Attribution: the latest expiry among the inputs inside the block.
-			var latest time.Time
-			for _, x := range inCopy {
-				if b.contains(&x) && x.exp.After(latest) {
-					latest = x.exp
-				}
-			}
-			if !b.exp.Equal(latest) {
-				t.Fatalf("round %d: %s expires %v, want %v", round, b.text(), b.exp, latest)
-			}
-		}
-		for x := range 256 {
-			if (got[x] == 0) != (want[x] == 0) {
-				t.Fatalf("round %d: address %d covered %v, desired %v", round, x, got[x] != 0, want[x] != 0)
-			}
-			if got[x] != 0 && got[x] < want[x] {
-				t.Fatalf("round %d: address %d at severity %d under a block of %d", round, x, want[x]-1, got[x]-1)
-			}
-		}
 	}
 }
 

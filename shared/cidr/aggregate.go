@@ -1,8 +1,6 @@
-package waf
+package cidr
 
-import (
-	"slices"
-)
+import "slices"
 
 // Aggregate merges desired prefixes into the fewest CIDRs that cover exactly the same
 // addresses: entries inside another are dropped, and sibling halves that are both
@@ -12,23 +10,25 @@ import (
 // evicting it evicts all of them. Invalid prefixes are skipped. The result is sorted,
 // IPv4 before IPv6, and does not depend on the input order.
 func Aggregate(entries []Entry) []Entry {
-	items := make([]item, 0, len(entries))
+	blocks := make([]Block, 0, len(entries))
 	for i := range entries {
-		if it, ok := itemOf(entries[i].Prefix); ok {
-			it.setMeta(&entries[i])
-			items = append(items, it)
+		e := &entries[i]
+		if b, ok := BlockOf(e.Prefix); ok {
+			b.SetMeta(e.Severity, e.Expires, e.Forwarded)
+			blocks = append(blocks, b)
 		}
 	}
-	blocks := aggregate(items)
+	blocks = AggregateBlocks(blocks)
 	out := make([]Entry, len(blocks))
 	for i := range blocks {
-		out[i] = blocks[i].entry()
+		out[i] = blocks[i].Entry()
 	}
 	return out
 }
 
-// aggregate returns the canonical blocks covering the union of items. It consumes
-// items: their order and contents are overwritten.
+// AggregateBlocks is Aggregate in integer form, for callers that keep working on
+// blocks: every input lies inside exactly one output block, and Covers counts them.
+// It consumes blocks: their order and contents are overwritten.
 //
 // It works on intervals rather than by merging siblings pair by pair: overlapping and
 // adjacent prefixes are joined into maximal address intervals, and each interval is cut
@@ -36,53 +36,53 @@ func Aggregate(entries []Entry) []Entry {
 // exactly those addresses. Every input prefix then lies inside exactly one output block
 // (a block that is not maximal would have been merged), so one sweep attributes
 // severity, expiry and counts.
-func aggregate(items []item) []item {
-	items = sortItems(items)
-	// Blocks are written over the items already read: every block holds at least one
-	// item and an interval never needs more blocks than the items it came from.
-	out := items[:0]
-	for i := 0; i < len(items); {
-		// Interval [s, e] of one family, from items[i:j].
-		v6, s, e := items[i].v6, items[i].start, items[i].end()
+func AggregateBlocks(blocks []Block) []Block {
+	in := sortBlocks(blocks)
+	// Output is written over the input already read: every output block holds at least
+	// one input and an interval never needs more blocks than the inputs it came from.
+	out := in[:0]
+	for i := 0; i < len(in); {
+		// Interval [s, e] of one family, from in[i:j].
+		v6, s, e := in[i].v6, in[i].start, in[i].end()
 		j := i + 1
-		for ; j < len(items) && items[j].v6 == v6; j++ {
+		for ; j < len(in) && in[j].v6 == v6; j++ {
 			next, wrapped := e.addOne()
-			if !wrapped && !familyEnd(e, v6) && items[j].start.cmp(next) > 0 {
+			if !wrapped && !familyEnd(e, v6) && in[j].start.cmp(next) > 0 {
 				break // a gap
 			}
-			if ie := items[j].end(); ie.cmp(e) > 0 {
+			if ie := in[j].end(); ie.cmp(e) > 0 {
 				e = ie
 			}
 		}
-		out = cutInterval(out, items[i:j], s, e, v6)
+		out = cutInterval(out, in[i:j], s, e, v6)
 		i = j
 	}
 	return out
 }
 
-// sortItems sorts items in canonical order. IPv4, nearly always the bulk, is sorted
+// sortBlocks sorts blocks in canonical order. IPv4, nearly always the bulk, is sorted
 // as packed integer keys (address, length, index), several times faster than a
 // comparison function over structs; IPv6 with one. The result may be a new slice.
-func sortItems(items []item) []item {
+func sortBlocks(blocks []Block) []Block {
 	const idxBits = 26
-	if len(items) >= 1<<idxBits {
-		slices.SortFunc(items, func(a, b item) int { return cmpAddr(&a, &b) })
-		return items
+	if len(blocks) >= 1<<idxBits {
+		slices.SortFunc(blocks, func(a, b Block) int { return a.Compare(&b) })
+		return blocks
 	}
-	keys := make([]uint64, 0, len(items))
-	v6 := make([]item, 0, 16)
-	for i := range items {
-		if it := &items[i]; it.v6 {
-			v6 = append(v6, *it)
+	keys := make([]uint64, 0, len(blocks))
+	v6 := make([]Block, 0, 16)
+	for i := range blocks {
+		if b := &blocks[i]; b.v6 {
+			v6 = append(v6, *b)
 		} else {
-			keys = append(keys, it.start.lo<<32|uint64(it.bits)<<idxBits|uint64(i))
+			keys = append(keys, b.start.lo<<32|uint64(b.bits)<<idxBits|uint64(i))
 		}
 	}
 	slices.Sort(keys)
-	slices.SortFunc(v6, func(a, b item) int { return cmpAddr(&a, &b) })
-	out := make([]item, 0, len(items))
+	slices.SortFunc(v6, func(a, b Block) int { return a.Compare(&b) })
+	out := make([]Block, 0, len(blocks))
 	for _, k := range keys {
-		out = append(out, items[k&(1<<idxBits-1)])
+		out = append(out, blocks[k&(1<<idxBits-1)])
 	}
 	return append(out, v6...)
 }
@@ -97,7 +97,7 @@ func familyEnd(a u128, v6 bool) bool {
 
 // cutInterval appends the largest aligned blocks covering [s, e] and folds into each
 // block the inputs (sorted by start) that it contains.
-func cutInterval(out []item, in []item, s, e u128, v6 bool) []item {
+func cutInterval(out []Block, in []Block, s, e u128, v6 bool) []Block {
 	width := 32
 	if v6 {
 		width = 128
@@ -113,7 +113,7 @@ func cutInterval(out []item, in []item, s, e u128, v6 bool) []item {
 			n = min(n, size.bitLen()-1)
 		}
 		last := s.or(lowMask(n))
-		b := item{start: s, v6: v6, bits: uint8(width - n)}
+		b := Block{start: s, v6: v6, bits: uint8(width - n)}
 		for ; k < len(in) && in[k].start.cmp(last) <= 0; k++ {
 			fold(&b, &in[k])
 		}
@@ -125,21 +125,16 @@ func cutInterval(out []item, in []item, s, e u128, v6 bool) []item {
 	}
 }
 
-// fold merges one covered entry into its block.
-func fold(b, it *item) {
+// fold merges one covered block into its output block.
+func fold(b, in *Block) {
 	if b.covers == 0 {
-		b.sev, b.expSec, b.expNs = it.sev, it.expSec, it.expNs
+		b.sev, b.expSec, b.expNs = in.sev, in.expSec, in.expNs
 	} else {
-		b.sev = max(b.sev, it.sev)
-		if cmpExp(it, b) > 0 {
-			b.expSec, b.expNs = it.expSec, it.expNs
+		b.sev = max(b.sev, in.sev)
+		if in.expSec > b.expSec || in.expSec == b.expSec && in.expNs > b.expNs {
+			b.expSec, b.expNs = in.expSec, in.expNs
 		}
 	}
-	b.fwd = b.fwd || it.fwd
-	b.covers += it.covers
-}
-
-// contains reports whether block b holds prefix it entirely.
-func contains(b, it *item) bool {
-	return b.v6 == it.v6 && b.bits <= it.bits && it.start.and(lowMask(b.width()-int(b.bits)).not()) == b.start
+	b.fwd = b.fwd || in.fwd
+	b.covers += in.covers
 }

@@ -1,4 +1,4 @@
-package waf
+package cidr_test
 
 import (
 	"math/big"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/shared/cidr"
 )
 
 // interval is an address range in exact integer form, computed independently of the
@@ -60,7 +62,7 @@ func union(ps []netip.Prefix) []interval {
 // checkCover asserts Aggregate's contract on one input: the output covers exactly the
 // input's addresses, is sorted, has no prefix inside another, cannot be merged further,
 // and carries the highest severity, latest expiry and any Forwarded of what it covers.
-func checkCover(t testing.TB, in, out []Entry) {
+func checkCover(t testing.TB, in, out []cidr.Entry) {
 	t.Helper()
 	in = slices.Clone(in)
 	var pin, pout []netip.Prefix
@@ -98,7 +100,7 @@ func checkCover(t testing.TB, in, out []Entry) {
 	}
 	wants := make([]want, len(out))
 	for _, e := range in {
-		k, found := slices.BinarySearchFunc(out, e.Prefix.Masked().Addr(), func(o Entry, a netip.Addr) int {
+		k, found := slices.BinarySearchFunc(out, e.Prefix.Masked().Addr(), func(o cidr.Entry, a netip.Addr) int {
 			return o.Prefix.Addr().Compare(a)
 		})
 		if !found {
@@ -138,10 +140,10 @@ func checkCover(t testing.TB, in, out []Entry) {
 	}
 }
 
-func entriesOf(prefixes ...string) []Entry {
-	es := make([]Entry, len(prefixes))
+func entriesOf(prefixes ...string) []cidr.Entry {
+	es := make([]cidr.Entry, len(prefixes))
 	for i, s := range prefixes {
-		es[i] = Entry{Prefix: netip.MustParsePrefix(s), Severity: 1, Expires: t0.Add(time.Hour)}
+		es[i] = cidr.Entry{Prefix: netip.MustParsePrefix(s), Severity: 1, Expires: t0.Add(time.Hour)}
 	}
 	return es
 }
@@ -168,7 +170,7 @@ func TestAggregateRules(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in := entriesOf(c.in...)
-			out := Aggregate(in)
+			out := cidr.Aggregate(in)
 			var got []string
 			for _, e := range out {
 				got = append(got, e.Prefix.String())
@@ -182,12 +184,12 @@ func TestAggregateRules(t *testing.T) {
 
 // A merged entry stands for the most important of what it covers.
 func TestAggregateKeepsMostImportant(t *testing.T) {
-	in := []Entry{
+	in := []cidr.Entry{
 		{Prefix: netip.MustParsePrefix("10.0.0.0/24"), Severity: 0, Expires: t0.Add(time.Hour)},
 		{Prefix: netip.MustParsePrefix("10.0.0.7/32"), Severity: 3, Expires: t0.Add(time.Minute), Forwarded: true},
 		{Prefix: netip.MustParsePrefix("10.0.1.0/24"), Severity: 1, Expires: t0.Add(48 * time.Hour)},
 	}
-	out := Aggregate(in)
+	out := cidr.Aggregate(in)
 	if len(out) != 1 || out[0].Prefix.String() != "10.0.0.0/23" || out[0].Severity != 3 ||
 		!out[0].Expires.Equal(t0.Add(48*time.Hour)) || !out[0].Forwarded {
 		t.Fatalf("Aggregate = %+v", out)
@@ -198,8 +200,8 @@ func TestAggregateKeepsMostImportant(t *testing.T) {
 // fuzzEntries decodes 4 bytes per entry into prefixes crowded into small spaces, so
 // overlaps, siblings and gaps are common: byte 0 picks the family and space, byte 1 the
 // address, byte 2 the severity and expiry, byte 3 the length.
-func fuzzEntries(data []byte) []Entry {
-	var es []Entry
+func fuzzEntries(data []byte) []cidr.Entry {
+	var es []cidr.Entry
 	for ; len(data) >= 4; data = data[4:] {
 		b0, b1, b2, b3 := data[0], data[1], data[2], data[3]
 		var p netip.Prefix
@@ -214,7 +216,7 @@ func fuzzEntries(data []byte) []Entry {
 			a := netip.AddrFrom4([4]byte{10, 0, b0 & 0x03, b1})
 			p = netip.PrefixFrom(a, 22+int(b3)%11)
 		}
-		es = append(es, Entry{
+		es = append(es, cidr.Entry{
 			Prefix: p.Masked(), Severity: int(b2 % 4), Expires: t0.Add(time.Duration(b2>>2) * time.Minute),
 			Forwarded: b2&0x80 != 0,
 		})
@@ -237,12 +239,12 @@ func FuzzAggregate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := fuzzEntries(data[:min(len(data), 4*1024)])
-		out := Aggregate(in)
+		out := cidr.Aggregate(in)
 		checkCover(t, in, out)
 		// Order does not matter.
 		rev := slices.Clone(in)
 		slices.Reverse(rev)
-		if again := Aggregate(rev); !slices.Equal(again, out) {
+		if again := cidr.Aggregate(rev); !slices.Equal(again, out) {
 			t.Fatalf("input order changed the output:\n%v\n%v", out, again)
 		}
 	})
