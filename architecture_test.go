@@ -36,6 +36,8 @@ func TestLayering(t *testing.T) {
 	}{
 		{"./handlers", []string{"shared/traffic", "shared/detect", "shared/decide", "shared/record", "shared/enforce", "shared/flow"}},
 		{"./shared/...", []string{"handlers"}},
+		{"./shared/apim/...", []string{"shared/waf"}},
+		{"./shared/waf/...", []string{"shared/apim"}},
 	} {
 		for _, p := range deps(t, c.from) {
 			for _, f := range c.forbidden {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apiguard/apiguard/shared/cidr"
 	"github.com/apiguard/apiguard/shared/vocab"
 )
 
@@ -357,26 +358,15 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	var errs []error
 	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
+		if strings.TrimSpace(part) == "" {
 			continue
 		}
-		if strings.Contains(part, "/") {
-			p, err := netip.ParsePrefix(part)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%q is not a CIDR", part))
-				continue
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(part)
+		p, err := cidr.Parse(part)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%q is not an address", part))
+			errs = append(errs, err)
 			continue
 		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		out = append(out, p)
 	}
 	return out, errors.Join(errs...)
 }

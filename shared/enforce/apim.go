@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/apim/fragment"
 	"github.com/apiguard/apiguard/shared/apim/include"
+	"github.com/apiguard/apiguard/shared/cidr"
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/record"
@@ -261,8 +262,8 @@ func (r *APIMReconciler) desired(ctx context.Context, log zerolog.Logger) ([]fra
 				}
 				continue
 			}
-			p, ok := parseTarget(b.Target)
-			if !ok {
+			p, err := cidr.Parse(b.Target)
+			if err != nil {
 				skip("a block in the fragment needs an address or CIDR, not " + b.TargetKind)
 				continue
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apiguard/apiguard/shared/cidr"
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/vocab"
@@ -160,7 +161,7 @@ func incidentsBehind(added []string, sources []source) map[string][]string {
 	values := map[netip.Prefix]string{}
 	lengths := map[int]bool{}
 	for _, v := range added {
-		if p, ok := parseTarget(v); ok {
+		if p, err := cidr.Parse(v); err == nil {
 			values[p] = v
 			lengths[p.Bits()] = true
 		}
@@ -192,8 +193,8 @@ func entriesFrom(blocks []record.Block, now time.Time, guard *decide.Guard, log 
 		if vocab.Mode(b.Mode) != vocab.Enforce || !b.Expires.After(now) {
 			continue
 		}
-		p, ok := parseTarget(b.Target)
-		if !ok {
+		p, err := cidr.Parse(b.Target)
+		if err != nil {
 			log.Warn().Str("target", b.Target).Msg("desired block_waf target is not an address or CIDR: ignored")
 			continue
 		}
@@ -209,19 +210,6 @@ func entriesFrom(blocks []record.Block, now time.Time, guard *decide.Guard, log 
 		}
 	}
 	return entries, sources
-}
-
-func parseTarget(s string) (netip.Prefix, bool) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err == nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 func countValues(rules []waf.Rule) int {
