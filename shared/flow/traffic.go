@@ -19,11 +19,11 @@ import (
 
 // TrafficResult is what one log batch gave.
 type TrafficResult struct {
-	Batch     string             `json:"batch"`
-	Format    traffic.Format     `json:"format"`
-	Records   int                `json:"records"`
-	SetAside  []traffic.SetAside `json:"set_aside,omitempty"`
-	Findings  []detect.Finding   `json:"findings"`
+	Batch    string             `json:"batch"`
+	Format   traffic.Format     `json:"format"`
+	Records  int                `json:"records"`
+	SetAside []traffic.SetAside `json:"set_aside,omitempty"`
+	Findings []detect.Finding   `json:"findings"`
 	// Incidents[i] is the outcome of deciding Findings[i].
 	Incidents []Outcome `json:"incidents,omitempty"`
 }
