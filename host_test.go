@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestFunctionsHostMode(t *testing.T) {
 		"APIGUARD_TABLES_CONNECTION="+azuritetest.ConnectionString(t),
 		"APIGUARD_TABLE_PREFIX="+azuritetest.TablePrefix(t),
 	)
-	var logs bytes.Buffer
+	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -115,4 +116,22 @@ func TestFunctionsHostMode(t *testing.T) {
 	if !found {
 		t.Errorf("no JSON log line with the invocation id and function:\n%s", logs.String())
 	}
+}
+
+// lockedBuffer collects a child process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
