@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/apiguard/apiguard/handlers"
 	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/flow"
@@ -26,7 +28,7 @@ func runHost(port string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiguard: listen:", err)
 		return 1
 	}
-	app, cfg, err := hostApp()
+	app, cfg, log, err := hostApp()
 	if err != nil {
 		// Keep answering so the host shows the reason in its logs rather than a crash loop.
 		log := newLogger("info", "json", true, os.Stdout)
@@ -39,7 +41,6 @@ func runHost(port string, stderr io.Writer) int {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}), stderr)
 	}
-	log := newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout)
 	a := handlers.New(app, cfg, log, time.Now)
 	log.Info().Str("version", version).Str("port", port).Msg("apiguard custom handler listening")
 	return serveUntilSignal(ln, a.HostHandler(), stderr)
@@ -47,20 +48,21 @@ func runHost(port string, stderr io.Writer) int {
 
 // hostApp builds the application layer from the environment, as the Functions host
 // runs it: Table Storage, and Service Bus for the reconcile requests.
-func hostApp() (*flow.App, *config.Config, error) {
+func hostApp() (*flow.App, *config.Config, zerolog.Logger, error) {
 	cfg, err := config.FromEnv()
 	if err == nil {
 		err = cfg.RequireQueue()
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, zerolog.Logger{}, err
 	}
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout)
 	var q flow.Sender
 	if len(cfg.WAFTargets)+len(cfg.APIMTargets) > 0 {
 		q = queue.NewServiceBus(cfg.ReconcileQueue, cfg.ServiceBusConn, cfg.ServiceBusSpace)
 	}
-	app, err := openApp(cfg, newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout), q)
-	return app, cfg, err
+	app, err := openApp(cfg, log, q)
+	return app, cfg, log, err
 }
 
 func serveUntilSignal(ln net.Listener, h http.Handler, stderr io.Writer) int {
