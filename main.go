@@ -25,10 +25,11 @@ Usage:
   apiguard serve [--addr A] [--settings FILE]
                                run standalone: the same functions under /api/, timers in-process
   apiguard plan [--settings FILE] [FILE|-]
-                               decide one alert file offline (no store) and print the decisions as JSON
-  apiguard replay [--format F] [--config FILE] [--trusted-proxies CIDRS] [--decide] FILE...
+                               decide one alert file as the server would on a fresh deployment
+                               (in memory) and print what alerts answers, as JSON
+  apiguard replay [--format F] [--config FILE] [--trusted-proxies CIDRS] [--decide [--settings FILE]] FILE...
                                run the traffic detectors over log files on event time and print
-                               findings as JSON lines (with --decide, the decisions too)
+                               findings as JSON lines (with --decide, the server's decisions too)
   apiguard waf apply|diff --kind appgw|frontdoor --policy FILE [--block ADDR]... [--block-file FILE]
                                print the policy with apiguard's owned rules for these blocks (apply),
                                or what would change (diff)
