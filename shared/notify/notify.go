@@ -70,6 +70,8 @@ type Notifier interface {
 	Notify(events ...Event)
 }
 
+var _ Notifier = (*Dispatcher)(nil)
+
 // CauseID derives an event id from what caused the event (for example the event type,
 // the incident id and the subject): the same parts always give the same id, different
 // parts (including a different split into parts) a different one.
