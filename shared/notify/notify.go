@@ -70,7 +70,10 @@ type Notifier interface {
 	Notify(events ...Event)
 }
 
-var _ Notifier = (*Dispatcher)(nil)
+var (
+	_ Notifier = (*Dispatcher)(nil)
+	_ Notifier = (*Memory)(nil)
+)
 
 // CauseID derives an event id from what caused the event (for example the event type,
 // the incident id and the subject): the same parts always give the same id, different
