@@ -25,11 +25,9 @@ func TestNotifierContract(t *testing.T) {
 		},
 		"Dispatcher": func(t *testing.T) (Notifier, func() []string) {
 			rcv := newReceiver(t, nil)
-			var f failures
-			var s sleeps
-			d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}}, testOptions(&f, &s))
-			return d, func() []string {
-				flush(t, d)
+			r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}})
+			return r, func() []string {
+				r.flush(t)
 				var ids []string
 				for _, q := range rcv.requests() {
 					ids = append(ids, decodeCloudEvent(t, q).ID())

@@ -19,19 +19,16 @@ func TestRetriesOn503ThenDelivers(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}}, testOptions(&f, &s))
-	d.Notify(blockEvent("e1"))
-	flush(t, d)
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}})
+	r.send(t, blockEvent("e1"))
 	if n := len(rcv.requests()); n != 3 {
 		t.Errorf("receiver got %d requests, want 3 (two 503s, then 200)", n)
 	}
-	if got := f.all(); len(got) != 0 {
+	if got := r.failures.all(); len(got) != 0 {
 		t.Errorf("OnFailure called: %v", got)
 	}
 	// Two waits, each within its jittered window: [250ms, 500ms], then [500ms, 1s].
-	w := s.all()
+	w := r.sleeps.all()
 	if len(w) != 2 || w[0] < 250*time.Millisecond || w[0] > 500*time.Millisecond || w[1] < 500*time.Millisecond || w[1] > time.Second {
 		t.Errorf("waits %v, want two in [250ms,500ms] and [500ms,1s]", w)
 	}
@@ -48,17 +45,12 @@ func TestRetryableAnswers(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(c.code), func(t *testing.T) {
 			rcv := newReceiver(t, always(c.code))
-			var f failures
-			var s sleeps
-			opts := testOptions(&f, &s)
-			opts.Attempts = 3
-			d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}}, opts)
-			d.Notify(blockEvent("e1"))
-			flush(t, d)
+			r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}}, func(o *Options) { o.Attempts = 3 })
+			r.send(t, blockEvent("e1"))
 			if n := len(rcv.requests()); n != c.tries {
 				t.Errorf("%d: %d requests, want %d", c.code, n, c.tries)
 			}
-			got := f.all()
+			got := r.failures.all()
 			if len(got) != 1 {
 				t.Fatalf("OnFailure called %d times, want once", len(got))
 			}
@@ -75,18 +67,15 @@ func TestRetryableAnswers(t *testing.T) {
 
 func TestNoRetryOn400(t *testing.T) {
 	rcv := newReceiver(t, always(http.StatusBadRequest))
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "chat", URL: rcv.URL, Kind: KindTeams}}, testOptions(&f, &s))
-	d.Notify(blockEvent("e1"))
-	flush(t, d)
+	r := start(t, []Target{{Name: "chat", URL: rcv.URL, Kind: KindTeams}})
+	r.send(t, blockEvent("e1"))
 	if n := len(rcv.requests()); n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
-	if w := s.all(); len(w) != 0 {
+	if w := r.sleeps.all(); len(w) != 0 {
 		t.Errorf("waited %v before a final answer", w)
 	}
-	got := f.all()
+	got := r.failures.all()
 	if len(got) != 1 || !strings.Contains(got[0].Err.Error(), "not retried") || !strings.Contains(got[0].Err.Error(), "400") {
 		t.Errorf("failures %v, want one 400 not retried", got)
 	}
@@ -94,22 +83,20 @@ func TestNoRetryOn400(t *testing.T) {
 
 func TestOnFailureAfterTheAttempts(t *testing.T) {
 	rcv := newReceiver(t, always(http.StatusServiceUnavailable))
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}}, testOptions(&f, &s))
-	d.Notify(blockEvent("e1"), blockEvent("e2"))
-	flush(t, d)
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}})
+	r.Notify(blockEvent("e1"), blockEvent("e2"))
+	r.flush(t)
 	if n := len(rcv.requests()); n != 8 {
 		t.Errorf("%d requests, want 4 attempts x 2 events", n)
 	}
-	got := f.all()
+	got := r.failures.all()
 	if len(got) != 2 || got[0].Event.ID != "e1" || got[1].Event.ID != "e2" {
 		t.Fatalf("failures %v, want e1 then e2", got)
 	}
 	if !strings.Contains(got[0].Err.Error(), "gave up after 4 attempts") {
 		t.Errorf("error %q does not say it gave up after 4 attempts", got[0].Err)
 	}
-	if n := len(s.all()); n != 6 {
+	if n := len(r.sleeps.all()); n != 6 {
 		t.Errorf("%d waits, want 3 per event", n)
 	}
 }
@@ -120,12 +107,9 @@ func TestNetworkErrorRetriedAndRedacted(t *testing.T) {
 	rcv := newReceiver(t, nil)
 	url := rcv.URL + "/services/T000/B000/SECRETPATH"
 	rcv.Close() // nothing listens there any more
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "slack", URL: url, Kind: KindSlack}}, testOptions(&f, &s))
-	d.Notify(blockEvent("e1"))
-	flush(t, d)
-	got := f.all()
+	r := start(t, []Target{{Name: "slack", URL: url, Kind: KindSlack}})
+	r.send(t, blockEvent("e1"))
+	got := r.failures.all()
 	if len(got) != 1 || !strings.Contains(got[0].Err.Error(), "gave up after 4 attempts") {
 		t.Fatalf("failures %v, want one after 4 attempts", got)
 	}
@@ -145,15 +129,12 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 				w.WriteHeader(http.StatusTooManyRequests)
 			}
 		})
-		var f failures
-		var s sleeps
-		d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}}, testOptions(&f, &s))
-		d.Notify(blockEvent("e1"))
-		flush(t, d)
-		if w := s.all(); len(w) != 1 || w[0] != c.want {
+		r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}})
+		r.send(t, blockEvent("e1"))
+		if w := r.sleeps.all(); len(w) != 1 || w[0] != c.want {
 			t.Errorf("Retry-After %s: waits %v, want [%v]", c.header, w, c.want)
 		}
-		if got := f.all(); len(got) != 0 {
+		if got := r.failures.all(); len(got) != 0 {
 			t.Errorf("failures %v", got)
 		}
 	}
@@ -164,15 +145,12 @@ func TestRedirectNotFollowed(t *testing.T) {
 	elsewhere := newReceiver(t, nil)
 	redirect := http.RedirectHandler(elsewhere.URL, http.StatusTemporaryRedirect)
 	rcv := newHandler(t, func(w http.ResponseWriter, r *http.Request, _ int) { redirect.ServeHTTP(w, r) })
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents, Header: "x-functions-key", Secret: "k"}}, testOptions(&f, &s))
-	d.Notify(blockEvent("e1"))
-	flush(t, d)
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents, Header: "x-functions-key", Secret: "k"}})
+	r.send(t, blockEvent("e1"))
 	if n := len(elsewhere.requests()); n != 0 {
 		t.Errorf("the redirect was followed (%d requests)", n)
 	}
-	if got := f.all(); len(got) != 1 {
+	if got := r.failures.all(); len(got) != 1 {
 		t.Errorf("failures %v, want one", got)
 	}
 }
@@ -181,20 +159,18 @@ func TestTypeFilters(t *testing.T) {
 	blocks := newReceiver(t, nil)
 	pending := newReceiver(t, nil)
 	everything := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{
+	r := start(t, []Target{
 		{Name: "blocks", URL: blocks.URL, Kind: KindCloudEvents, Types: []string{"apiguard.block."}},
 		{Name: "pending", URL: pending.URL, Kind: KindCloudEvents, Types: []string{TypeDecisionPending, TypeHealthChanged}},
 		{Name: "everything", URL: everything.URL, Kind: KindCloudEvents},
-	}, testOptions(&f, &s))
+	})
 	for i, typ := range Types() {
-		d.Notify(Event{ID: fmt.Sprint(i), Type: typ, Summary: typ})
+		r.Notify(Event{ID: fmt.Sprint(i), Type: typ, Summary: typ})
 	}
-	flush(t, d)
-	types := func(r *receiver) []string {
+	r.flush(t)
+	types := func(rcv *receiver) []string {
 		var out []string
-		for _, q := range r.requests() {
+		for _, q := range rcv.requests() {
 			out = append(out, decodeCloudEvent(t, q).Type())
 		}
 		return out
@@ -226,14 +202,10 @@ func TestHangingTargetDelaysNothing(t *testing.T) {
 		}
 	})
 	healthy := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	opts := testOptions(&f, &s)
-	opts.Timeout = time.Minute // hangs for as long as the test runs
-	d := New([]Target{
+	r := start(t, []Target{
 		{Name: "hanging", URL: hanging.URL, Kind: KindCloudEvents},
 		{Name: "healthy", URL: healthy.URL, Kind: KindCloudEvents},
-	}, opts)
+	}, func(o *Options) { o.Timeout = time.Minute }) // hangs for as long as the test runs
 	defer close(release)
 
 	const n = 1000
@@ -243,7 +215,7 @@ func TestHangingTargetDelaysNothing(t *testing.T) {
 	}
 	start := time.Now()
 	for _, ev := range events {
-		d.Notify(ev)
+		r.Notify(ev)
 	}
 	notifyTook := time.Since(start)
 	deadline := time.After(5 * time.Second)
@@ -265,7 +237,7 @@ func TestHangingTargetDelaysNothing(t *testing.T) {
 			t.Fatalf("healthy target: event %d is %s, want %s", i, id, events[i].ID)
 		}
 	}
-	if got := f.all(); len(got) != 0 {
+	if got := r.failures.all(); len(got) != 0 {
 		t.Errorf("failures before Close: %d", len(got))
 	}
 
@@ -274,12 +246,12 @@ func TestHangingTargetDelaysNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	err := d.Close(ctx)
+	err := r.Close(ctx)
 	t.Logf("Close with a 100ms deadline returned after %v: %v", time.Since(start), err)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), fmt.Sprintf("%d events", n)) {
 		t.Errorf("Close: %v, want the deadline and %d events left", err, n)
 	}
-	got := f.all()
+	got := r.failures.all()
 	if len(got) != n {
 		t.Fatalf("%d failures reported, want %d", len(got), n)
 	}
@@ -298,17 +270,13 @@ func TestBufferFullDropIsReported(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	var f failures
-	var s sleeps
-	opts := testOptions(&f, &s)
-	opts.Queue = 10
-	d := dispatcher(t, []Target{{Name: "slow", URL: rcv.URL, Kind: KindSlack}}, opts)
-	d.Notify(blockEvent("first"))
+	r := start(t, []Target{{Name: "slow", URL: rcv.URL, Kind: KindSlack}}, func(o *Options) { o.Queue = 10 })
+	r.Notify(blockEvent("first"))
 	<-rcv.seen // the worker holds "first": the buffer is empty again
 	for i := range 15 {
-		d.Notify(blockEvent(fmt.Sprint(i)))
+		r.Notify(blockEvent(fmt.Sprint(i)))
 	}
-	got := f.all()
+	got := r.failures.all()
 	if len(got) != 5 {
 		t.Fatalf("%d drops reported, want 5 (15 events, room for 10)", len(got))
 	}
@@ -318,8 +286,8 @@ func TestBufferFullDropIsReported(t *testing.T) {
 		}
 	}
 	close(release)
-	flush(t, d)
-	if got := f.all(); len(got) != 5 {
+	r.flush(t)
+	if got := r.failures.all(); len(got) != 5 {
 		t.Errorf("%d failures after the flush, want only the 5 drops", len(got))
 	}
 }
@@ -332,54 +300,48 @@ func TestFlushWaitsAndHonoursItsContext(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}}, testOptions(&f, &s))
-	d.Notify(blockEvent("e1"))
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}})
+	r.Notify(blockEvent("e1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := d.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := r.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Flush with a hanging target: %v, want the deadline", err)
 	}
 	close(release)
-	flush(t, d)
-	if got := f.all(); len(got) != 0 {
+	r.flush(t)
+	if got := r.failures.all(); len(got) != 0 {
 		t.Errorf("failures %v", got)
 	}
 }
 
 func TestNotifyAfterCloseIsReported(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	d := New([]Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}}, testOptions(&f, &s))
-	if err := d.Close(context.Background()); err != nil {
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindSlack}})
+	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	d.Notify(blockEvent("late"))
-	if got := f.all(); len(got) != 1 || !errors.Is(got[0].Err, ErrClosed) {
+	r.Notify(blockEvent("late"))
+	if got := r.failures.all(); len(got) != 1 || !errors.Is(got[0].Err, ErrClosed) {
 		t.Errorf("failures %v, want one closed", got)
 	}
-	if err := d.Close(context.Background()); err != nil {
+	if err := r.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
 }
 
 func TestInvalidEventsAreReportedNotSent(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}}, testOptions(&f, &s))
-	d.Notify(
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}})
+	r.Notify(
 		Event{Type: TypeBlockCreated},
 		Event{ID: "x"},
 		Event{ID: "y", Type: TypeBlockCreated, Data: make(chan int)},
 	)
-	flush(t, d)
+	r.flush(t)
 	if n := len(rcv.requests()); n != 0 {
 		t.Errorf("%d requests for invalid events", n)
 	}
-	got := f.all()
+	got := r.failures.all()
 	if len(got) != 3 {
 		t.Fatalf("failures %v, want 3", got)
 	}
@@ -393,14 +355,9 @@ func TestInvalidEventsAreReportedNotSent(t *testing.T) {
 // A source that is not a URI reference fails every CloudEvent, once each, unretried.
 func TestInvalidSourceFailsCloudEvents(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	opts := testOptions(&f, &s)
-	opts.Source = "%zz"
-	d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}}, opts)
-	d.Notify(blockEvent("e1"))
-	flush(t, d)
-	if got := f.all(); len(got) != 1 || !errors.Is(got[0].Err, ErrInvalid) || len(rcv.requests()) != 0 {
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}}, func(o *Options) { o.Source = "%zz" })
+	r.send(t, blockEvent("e1"))
+	if got := r.failures.all(); len(got) != 1 || !errors.Is(got[0].Err, ErrInvalid) || len(rcv.requests()) != 0 {
 		t.Errorf("failures %v, requests %d", got, len(rcv.requests()))
 	}
 }
@@ -408,15 +365,13 @@ func TestInvalidSourceFailsCloudEvents(t *testing.T) {
 // The data is encoded when Notify is called: the caller may change its values after.
 func TestDataIsTakenAtNotify(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}}, testOptions(&f, &s))
+	r := start(t, []Target{{Name: "ops", URL: rcv.URL, Kind: KindCloudEvents}})
 	data := map[string]any{"address": "10.0.0.1"}
 	links := map[string]string{"incident": "https://apiguard.example/i/1"}
-	d.Notify(Event{ID: "e1", Type: TypeBlockCreated, Data: data, Links: links})
+	r.Notify(Event{ID: "e1", Type: TypeBlockCreated, Data: data, Links: links})
 	data["address"] = "changed"
 	links["incident"] = "https://changed.example/"
-	flush(t, d)
+	r.flush(t)
 	var got struct {
 		Links  map[string]string `json:"links"`
 		Detail map[string]string `json:"detail"`

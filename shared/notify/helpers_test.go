@@ -102,30 +102,45 @@ func (s *sleeps) all() []time.Duration {
 	return append([]time.Duration(nil), s.waits...)
 }
 
-// testOptions: no real backoff, failures recorded.
-func testOptions(f *failures, s *sleeps) Options {
-	return Options{Source: "/apiguard/test-host", OnFailure: f.record, Sleep: s.sleep, Timeout: 5 * time.Second}
+// run is a dispatcher on test options: no real backoff (the waits are recorded),
+// failures recorded.
+type run struct {
+	*Dispatcher
+	failures *failures
+	sleeps   *sleeps
 }
 
-// dispatcher starts a dispatcher that the test closes at its end.
-func dispatcher(t *testing.T, targets []Target, opts Options) *Dispatcher {
+// start starts a dispatcher that the test closes at its end (unless it closed it).
+func start(t *testing.T, targets []Target, tweaks ...func(*Options)) run {
 	t.Helper()
-	d := New(targets, opts)
+	r := run{failures: &failures{}, sleeps: &sleeps{}}
+	opts := Options{Source: "/apiguard/test-host", OnFailure: r.failures.record, Sleep: r.sleeps.sleep, Timeout: 5 * time.Second}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	r.Dispatcher = New(targets, opts)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = d.Close(ctx)
+		_ = r.Close(ctx)
 	})
-	return d
+	return r
 }
 
-func flush(t *testing.T, d *Dispatcher) {
+func (r run) flush(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := d.Flush(ctx); err != nil {
+	if err := r.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
+}
+
+// send notifies events and waits until they are delivered or have failed.
+func (r run) send(t *testing.T, events ...Event) {
+	t.Helper()
+	r.Notify(events...)
+	r.flush(t)
 }
 
 var when = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)

@@ -28,14 +28,11 @@ func decodeCloudEvent(t *testing.T, q request) *cloudevents.Event {
 
 func TestCloudEventsReceiver(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "siem", URL: rcv.URL + "/api/events", Kind: KindCloudEvents, Header: "x-functions-key", Secret: "fn-key"}}, testOptions(&f, &s))
+	r := start(t, []Target{{Name: "siem", URL: rcv.URL + "/api/events", Kind: KindCloudEvents, Header: "x-functions-key", Secret: "fn-key"}})
 	ev := blockEvent(CauseID(TypeBlockCreated, "incident-7", "45.153.160.201"))
 	ev.Links["approve"] = "https://apiguard.example/decisions/7/approve"
 	ev.Links["bad"] = "/relative/only"
-	d.Notify(ev)
-	flush(t, d)
+	r.send(t, ev)
 	reqs := rcv.requests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests, want 1", len(reqs))
@@ -92,15 +89,12 @@ func TestCauseID(t *testing.T) {
 // The Teams message: an Adaptive Card in a message attachment.
 func TestTeamsReceiver(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "teams", URL: rcv.URL, Kind: KindTeams}}, testOptions(&f, &s))
+	r := start(t, []Target{{Name: "teams", URL: rcv.URL, Kind: KindTeams}})
 	ev := blockEvent("e1")
 	ev.Type = TypeDecisionPending
 	ev.Links["approve"] = "https://apiguard.example/decisions/7/approve"
 	ev.Links["reject"] = "https://apiguard.example/decisions/7/reject"
-	d.Notify(ev)
-	flush(t, d)
+	r.send(t, ev)
 	q := rcv.requests()[0]
 	if ct := q.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
@@ -168,13 +162,10 @@ func TestTeamsReceiver(t *testing.T) {
 // The Slack message: {"text", "blocks"} with the same content.
 func TestSlackReceiver(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	var f failures
-	var s sleeps
-	d := dispatcher(t, []Target{{Name: "slack", URL: rcv.URL, Kind: KindSlack}}, testOptions(&f, &s))
+	r := start(t, []Target{{Name: "slack", URL: rcv.URL, Kind: KindSlack}})
 	ev := blockEvent("e1")
 	ev.Links["reject"] = "https://apiguard.example/decisions/7/reject"
-	d.Notify(ev)
-	flush(t, d)
+	r.send(t, ev)
 	q := rcv.requests()[0]
 	var msg struct {
 		Text   string `json:"text"`
