@@ -135,7 +135,8 @@ type lane struct {
 	queued, done uint64
 }
 
-// New starts a dispatcher for targets; Close stops it.
+// New starts a dispatcher for targets, one worker each; Close stops it. Targets are
+// used as given: ParseTargets is what checks them.
 func New(targets []Target, opts Options) *Dispatcher {
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
