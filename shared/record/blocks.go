@@ -2,12 +2,8 @@ package record
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
 // blockKeys: the action (block_waf, block_apim, throttle) is the partition, so a
@@ -54,78 +50,23 @@ func getBlock(ctx context.Context, t rowTable, action, target string) (Block, bo
 // result are forced to the arguments: a merge cannot move a block.
 // The returned block is the one stored, as a later read returns it, with its new ETag.
 func (s *Store) MergeBlock(ctx context.Context, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
-	return mergeBlock(ctx, s.blocks, s.putBlock, s.conflicts, action, target, fn)
+	return mergeBlock(ctx, s.blocks, s.conflicts, action, target, fn)
 }
 
-// putBlockFunc inserts e when cur is nil, else replaces the row If-Match
-// cur.ETag, and returns the new ETag. Losing to another writer (the row changed,
-// was inserted or was deleted meanwhile) is an error wrapping ErrConflict.
-type putBlockFunc func(ctx context.Context, e *entity, cur *Block) (string, error)
-
-// mergeBlock is MergeBlock on rows read from t and written with put.
-func mergeBlock(ctx context.Context, t rowTable, put putBlockFunc, conflicts backoff, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
+func mergeBlock(ctx context.Context, t rowTable, conflicts backoff, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
 	pk, rk, err := blockKeys(action, target)
 	if err != nil {
 		return Block{}, false, err
 	}
-	var (
-		out   Block
-		wrote bool
-	)
-	err = conflicts.retry(ctx, fmt.Sprintf("merge block %s %s", action, target), func() (bool, error) {
-		e, found, err := t.get(ctx, pk, rk)
-		if err != nil {
-			return false, err
-		}
-		var cur *Block
-		if found {
-			b := blockFrom(e)
-			cur = &b
-		}
-		next, err := fn(copyBlock(cur))
-		if err != nil || next == nil {
-			if cur != nil {
-				out = *cur
-			}
-			return false, err
-		}
-		b := *next
-		b.Action, b.Target = action, target
-		e = blockEntity(pk, rk, b)
-		if e.etag, err = put(ctx, e, cur); err != nil {
-			return errors.Is(err, ErrConflict), err
-		}
-		out, wrote = blockFrom(e), true
-		return false, nil
-	})
-	if err != nil {
-		return Block{}, false, err
+	m := rowMerge[Block]{
+		op: fmt.Sprintf("merge block %s %s", action, target), pk: pk, rk: rk,
+		decode: func(e *entity) (Block, error) { return blockFrom(e), nil },
+		encode: func(b Block) (*entity, error) {
+			b.Action, b.Target = action, target
+			return blockEntity(pk, rk, b), nil
+		},
 	}
-	return out, wrote, nil
-}
-
-func (s *Store) putBlock(ctx context.Context, e *entity, cur *Block) (string, error) {
-	body, err := e.marshal()
-	if err != nil {
-		return "", fmt.Errorf("record: encode block: %w", err)
-	}
-	if cur == nil {
-		resp, err := s.blocks.client.AddEntity(ctx, body, nil)
-		if err != nil {
-			return "", s.blocks.check("insert block into", err)
-		}
-		return string(resp.ETag), nil
-	}
-	etag := azcore.ETag(cur.ETag)
-	resp, err := s.blocks.client.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
-	if err != nil {
-		if isEntityNotFound(err) {
-			// Deleted since we read it: also a lost race.
-			return "", fmt.Errorf("%w: %w", ErrConflict, s.blocks.check("update block in", err))
-		}
-		return "", s.blocks.check("update block in", err)
-	}
-	return string(resp.ETag), nil
+	return m.run(ctx, t, conflicts, fn)
 }
 
 // ListBlocks returns every block of one action, in RowKey order: the
@@ -191,19 +132,16 @@ func (l *blockList) add(e *entity) error {
 // DeleteBlock deletes b If-Match b.ETag, so a block extended since it was read
 // is not removed: that returns ErrConflict. A block already gone is success.
 func (s *Store) DeleteBlock(ctx context.Context, b Block) error {
+	return deleteBlock(ctx, s.blocks, b)
+}
+
+func deleteBlock(ctx context.Context, t rowTable, b Block) error {
 	pk, rk, err := deleteKeys(b)
 	if err != nil {
 		return err
 	}
-	if err := s.blocks.ensure(ctx); err != nil {
-		return err
-	}
-	etag := azcore.ETag(b.ETag)
-	_, err = s.blocks.client.DeleteEntity(ctx, pk, rk, &aztables.DeleteEntityOptions{IfMatch: &etag})
-	if err != nil && isEntityNotFound(err) {
-		return nil
-	}
-	return s.blocks.check("delete block from", err)
+	_, err = t.deleteIf(ctx, pk, rk, b.ETag)
+	return err
 }
 
 // deleteKeys are the keys of a block to delete, which must carry the ETag it was read with.
@@ -253,12 +191,4 @@ func blockFrom(e *entity) Block {
 		Forwarded:      e.boolean("Forwarded"),
 		ETag:           e.etag,
 	}
-}
-
-func copyBlock(b *Block) *Block {
-	if b == nil {
-		return nil
-	}
-	c := *b
-	return &c
 }

@@ -59,15 +59,7 @@ func (m *Memory) GetBlock(ctx context.Context, action, target string) (Block, bo
 // store), so a concurrent writer can make it run again, with the same backoff
 // and the same bound on attempts.
 func (m *Memory) MergeBlock(ctx context.Context, action, target string, fn func(cur *Block) (*Block, error)) (Block, bool, error) {
-	return mergeBlock(ctx, &m.blocks, m.putBlock, m.conflicts, action, target, fn)
-}
-
-func (m *Memory) putBlock(ctx context.Context, e *entity, cur *Block) (string, error) {
-	etag := ""
-	if cur != nil {
-		etag = cur.ETag
-	}
-	return m.blocks.putIf(ctx, e, etag)
+	return mergeBlock(ctx, &m.blocks, m.conflicts, action, target, fn)
 }
 
 // ListBlocks is Store.ListBlocks, in the same order.
@@ -86,11 +78,7 @@ func (m *Memory) ListExpiredBlocks(ctx context.Context, action string, now time.
 
 // DeleteBlock is Store.DeleteBlock.
 func (m *Memory) DeleteBlock(ctx context.Context, b Block) error {
-	pk, rk, err := deleteKeys(b)
-	if err != nil {
-		return err
-	}
-	return m.blocks.deleteIf(ctx, pk, rk, b.ETag)
+	return deleteBlock(ctx, &m.blocks, b)
 }
 
 // AddOffence is Store.AddOffence.
@@ -208,8 +196,6 @@ func (t *memTable) scan(ctx context.Context, r rowRange, _ string, fn func(*enti
 	return nil
 }
 
-// putIf writes e on a condition, as MergeBlock needs: insert-only when etag is
-// empty, else replace the row If-Match etag. It returns the new ETag.
 func (t *memTable) putIf(ctx context.Context, e *entity, etag string) (string, error) {
 	if err := alive(ctx, "write"); err != nil {
 		return "", err
@@ -228,25 +214,24 @@ func (t *memTable) putIf(ctx context.Context, e *entity, etag string) (string, e
 	return t.put(e), nil
 }
 
-// deleteIf deletes a row If-Match etag; a row already gone is success.
-func (t *memTable) deleteIf(ctx context.Context, pk, rk, etag string) error {
+func (t *memTable) deleteIf(ctx context.Context, pk, rk, etag string) (bool, error) {
 	if err := alive(ctx, "delete"); err != nil {
-		return err
+		return false, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cur, found := t.rows[pk][rk]
 	if !found {
-		return nil
+		return false, nil
 	}
-	if cur.etag != etag {
-		return fmt.Errorf("%w: record: delete %s %s: the row has changed", ErrConflict, pk, rk)
+	if etag != "" && cur.etag != etag {
+		return false, fmt.Errorf("%w: record: delete %s %s: the row has changed", ErrConflict, pk, rk)
 	}
 	delete(t.rows[pk], rk)
 	if len(t.rows[pk]) == 0 {
 		delete(t.rows, pk)
 	}
-	return nil
+	return true, nil
 }
 
 // put stores a copy of e under a new ETag, which it returns; the caller holds mu.

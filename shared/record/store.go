@@ -178,6 +178,13 @@ type rowTable interface {
 	upsertAll(ctx context.Context, rows []*entity) error
 	// scan hands fn the rows of r in key order; sel names the properties fn needs.
 	scan(ctx context.Context, r rowRange, sel string, fn func(*entity) error) error
+	// putIf writes e on a condition and returns the new ETag: insert-only when
+	// etag is empty, else replace the row If-Match etag. Losing to another writer
+	// (the row exists, changed or is gone) is an error wrapping ErrConflict.
+	putIf(ctx context.Context, e *entity, etag string) (string, error)
+	// deleteIf deletes a row If-Match etag, or whatever its ETag when etag is
+	// empty; existed is false for a row already gone, which is no error.
+	deleteIf(ctx context.Context, pk, rk, etag string) (existed bool, err error)
 }
 
 var (
@@ -249,6 +256,51 @@ func (t *table) upsert(ctx context.Context, e *entity) error {
 	}
 	_, err = t.client.UpsertEntity(ctx, body, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
 	return t.check("upsert", err)
+}
+
+func (t *table) putIf(ctx context.Context, e *entity, etag string) (string, error) {
+	if err := t.ensure(ctx); err != nil {
+		return "", err
+	}
+	body, err := e.marshal()
+	if err != nil {
+		return "", fmt.Errorf("record: encode %s row: %w", t.name, err)
+	}
+	if etag == "" {
+		resp, err := t.client.AddEntity(ctx, body, nil)
+		if err != nil {
+			return "", t.check("insert into", err)
+		}
+		return string(resp.ETag), nil
+	}
+	match := azcore.ETag(etag)
+	resp, err := t.client.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &match, UpdateMode: aztables.UpdateModeReplace})
+	if err != nil {
+		if isEntityNotFound(err) {
+			// Deleted since it was read: also a lost race.
+			return "", fmt.Errorf("%w: %w", ErrConflict, t.check("update in", err))
+		}
+		return "", t.check("update in", err)
+	}
+	return string(resp.ETag), nil
+}
+
+func (t *table) deleteIf(ctx context.Context, pk, rk, etag string) (bool, error) {
+	if err := t.ensure(ctx); err != nil {
+		return false, err
+	}
+	match := azcore.ETagAny
+	if etag != "" {
+		match = azcore.ETag(etag)
+	}
+	_, err := t.client.DeleteEntity(ctx, pk, rk, &aztables.DeleteEntityOptions{IfMatch: &match})
+	switch {
+	case err == nil:
+		return true, nil
+	case isEntityNotFound(err):
+		return false, nil
+	}
+	return false, t.check("delete from", err)
 }
 
 // backoff spaces out retries after a lost optimistic-concurrency race. Full
