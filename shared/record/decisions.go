@@ -11,6 +11,10 @@ import (
 // maxDecisionIndex keeps the index four digits wide, so row-key order is index order.
 const maxDecisionIndex = 9999
 
+// maxStatusLen bounds a decision's Status: it is a word the caller chooses, and a
+// filter of ListDecisionsByStatus.
+const maxStatusLen = 64
+
 // decisionKeys put an incident's decisions in its incident's partition with
 // row keys "<incident id>-<index %04d>": one incident's decisions are a
 // contiguous RowKey range, written in one transaction and read in one query.
@@ -103,10 +107,76 @@ func (l *decisionList) sorted() []DecisionRecord {
 	return l.out
 }
 
+// UpdateDecision is a read-modify-write of one decision under optimistic
+// concurrency, as MergeBlock is of a block: it reads the decision, calls fn with a
+// copy, and writes fn's result If-Match the ETag read; a lost race reads again and
+// calls fn again, within the same bounds, so fn must compute only from cur. fn
+// returning nil writes nothing (UpdateDecision then returns the decision as read
+// and false). IncidentID, EventTime and Index of the result are kept: an update
+// cannot move a decision. A decision that does not exist is an error wrapping
+// ErrNotFound, a fault.Rejected 404, and fn is not called. Updated is not set
+// for the caller: fn sets it from its clock.
+func (s *Store) UpdateDecision(ctx context.Context, incidentID string, eventTime time.Time, index int, fn func(cur *DecisionRecord) (*DecisionRecord, error)) (DecisionRecord, bool, error) {
+	return updateDecision(ctx, s.decisions, s.conflicts, incidentID, eventTime, index, fn)
+}
+
+func updateDecision(ctx context.Context, t rowTable, conflicts backoff, incidentID string, eventTime time.Time, index int, fn func(cur *DecisionRecord) (*DecisionRecord, error)) (DecisionRecord, bool, error) {
+	pk, rk, err := decisionKeys(incidentID, eventTime, index)
+	if err != nil {
+		return DecisionRecord{}, false, err
+	}
+	m := rowMerge[DecisionRecord]{
+		op: fmt.Sprintf("update decision %d of incident %s", index, incidentID), pk: pk, rk: rk,
+		missing: notFound("decision %d of incident %s on %s", index, incidentID, pk),
+		decode:  decisionFrom,
+		encode:  decisionEntity,
+	}
+	return m.run(ctx, t, conflicts, func(cur *DecisionRecord) (*DecisionRecord, error) {
+		at := cur.EventTime
+		if dayPartition(at) != pk {
+			at = eventTime // a row without its own event time keeps the partition it is in
+		}
+		next, err := fn(cur)
+		if err != nil || next == nil {
+			return nil, err
+		}
+		d := *next
+		d.IncidentID, d.EventTime, d.Index = incidentID, at, index
+		return &d, nil
+	})
+}
+
+// ListDecisionsByStatus returns a page of the decisions with status q.Status (any
+// status when empty) of the incidents whose event time lies in [q.From, q.To).
+// It reads the day partitions of the range oldest first, each in row-key order
+// (incident id, then index), one query per day with the status filtered by the
+// service, and visits at most 31 days per page: a page may hold fewer than
+// q.Limit decisions, even none, and still return a token. The token ("" after
+// the last page) is opaque; one that this list did not issue for this range is a
+// fault.Rejected error. Decisions of incidents that are not complete are listed
+// too; callers filter.
+func (s *Store) ListDecisionsByStatus(ctx context.Context, q DecisionQuery) ([]DecisionRecord, string, error) {
+	return listDecisionsByStatus(ctx, s.decisions, q)
+}
+
+func listDecisionsByStatus(ctx context.Context, t rowTable, q DecisionQuery) ([]DecisionRecord, string, error) {
+	p := dayPager[DecisionRecord]{
+		list: "decisions", from: q.From, to: q.To, timeProp: "EventTime",
+		limit: q.Limit, token: q.Token, decode: decisionFrom,
+	}
+	if q.Status != "" {
+		p.eq = []propEq{{"Status", q.Status}}
+	}
+	return p.page(ctx, t)
+}
+
 func decisionEntity(rec DecisionRecord) (*entity, error) {
 	pk, rk, err := decisionKeys(rec.IncidentID, rec.EventTime, rec.Index)
 	if err != nil {
 		return nil, err
+	}
+	if n := utf16Len(rec.Status); n > maxStatusLen {
+		return nil, rejectf("decision %s: status is %d characters; the limit is %d", rk, n, maxStatusLen)
 	}
 	e := newEntity(pk, rk)
 	e.setString("IncidentID", rec.IncidentID)
@@ -116,6 +186,8 @@ func decisionEntity(rec DecisionRecord) (*entity, error) {
 	e.setString("Target", rec.Target)
 	e.setString("Mode", rec.Mode)
 	e.setTime("Created", rec.Created)
+	e.setString("Status", rec.Status)
+	e.setTime("Updated", rec.Updated)
 	if err := putPayload(e, "Body", rec.Body); err != nil {
 		return nil, rejectf("decision %s: %w", rk, err)
 	}
@@ -136,5 +208,7 @@ func decisionFrom(e *entity) (DecisionRecord, error) {
 		Mode:       e.str("Mode"),
 		Created:    e.time("Created"),
 		Body:       body,
+		Status:     e.str("Status"),
+		Updated:    e.time("Updated"),
 	}, nil
 }

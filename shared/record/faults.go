@@ -27,6 +27,15 @@ import (
 // themselves and return it only when their attempts run out.
 var ErrConflict = errors.New("record: concurrent update")
 
+// ErrNotFound reports that an operation needs a row that does not exist (an
+// UpdateDecision of an unknown decision). It comes as a fault.Rejected 404.
+var ErrNotFound = errors.New("record: not found")
+
+// notFound is a rejection wrapping ErrNotFound that names what is missing.
+func notFound(format string, args ...any) error {
+	return fault.Rejected(http.StatusNotFound, fmt.Errorf("%w: "+format, append([]any{ErrNotFound}, args...)...))
+}
+
 // statusOf returns the service's status and error code for err. A failed
 // transaction arrives as a ResponseError with status 202 and no code (on Azure
 // and Azurite alike); its real status is that of the failed operation inside the

@@ -158,9 +158,17 @@ func splitTimedRowKey(rk string) (time.Time, string, bool) {
 
 // rowRange is the rows a list reads: PartitionKey from pkFrom to pkTo, both
 // included (one partition when they are equal), and RowKey from rkFrom, included,
-// to rkTo, excluded; an empty RowKey bound is open. The Table store sends it as a
+// to rkTo, excluded; an empty RowKey bound is open. eq keeps only the rows whose
+// string properties equal the values given. The Table store sends it as a
 // $filter and Memory scans it, so the two read the same rows.
-type rowRange struct{ pkFrom, pkTo, rkFrom, rkTo string }
+type rowRange struct {
+	pkFrom, pkTo, rkFrom, rkTo string
+	eq                         []propEq
+}
+
+// propEq is a string property's required value. A row without the property does
+// not match, on the service as in Memory.
+type propEq struct{ name, value string }
 
 // partition is the range of every row of partition pk.
 func partition(pk string) rowRange { return rowRange{pkFrom: pk, pkTo: pk} }
@@ -179,7 +187,20 @@ func (r rowRange) filter() string {
 	if r.rkTo != "" {
 		parts = append(parts, "RowKey lt "+odataString(r.rkTo))
 	}
+	for _, p := range r.eq {
+		parts = append(parts, p.name+" eq "+odataString(p.value))
+	}
 	return strings.Join(parts, " and ")
+}
+
+// matches tells whether e's properties satisfy r.eq.
+func (r rowRange) matches(e *entity) bool {
+	for _, p := range r.eq {
+		if v, ok := e.props[p.name].(string); !ok || v != p.value {
+			return false
+		}
+	}
+	return true
 }
 
 // holdsPartition and holdsRow tell whether a key lies in r, comparing as the service does.

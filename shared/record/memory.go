@@ -50,6 +50,16 @@ func (m *Memory) ListDecisions(ctx context.Context, incidentID string, eventTime
 	return listDecisions(ctx, &m.decisions, incidentID, eventTime)
 }
 
+// UpdateDecision is Store.UpdateDecision, with the same optimistic loop as MergeBlock.
+func (m *Memory) UpdateDecision(ctx context.Context, incidentID string, eventTime time.Time, index int, fn func(cur *DecisionRecord) (*DecisionRecord, error)) (DecisionRecord, bool, error) {
+	return updateDecision(ctx, &m.decisions, m.conflicts, incidentID, eventTime, index, fn)
+}
+
+// ListDecisionsByStatus is Store.ListDecisionsByStatus, with the same pages and tokens.
+func (m *Memory) ListDecisionsByStatus(ctx context.Context, q DecisionQuery) ([]DecisionRecord, string, error) {
+	return listDecisionsByStatus(ctx, &m.decisions, q)
+}
+
 // GetBlock is Store.GetBlock.
 func (m *Memory) GetBlock(ctx context.Context, action, target string) (Block, bool, error) {
 	return getBlock(ctx, &m.blocks, action, target)
@@ -176,7 +186,7 @@ func (t *memTable) scan(ctx context.Context, r rowRange, _ string, fn func(*enti
 			continue
 		}
 		for rk, e := range part {
-			if r.holdsRow(rk) {
+			if r.holdsRow(rk) && r.matches(e) {
 				found = append(found, e)
 			}
 		}

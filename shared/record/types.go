@@ -36,6 +36,19 @@ type DecisionRecord struct {
 	Mode       string    // dryrun or enforce
 	Created    time.Time
 	Body       json.RawMessage
+	// Status is where the decision stands, in the caller's words (recorded, dryrun,
+	// pending, enforced, rejected, lapsed, reverted, ...): at most 64 characters,
+	// empty for decisions written before it existed. Updated is when it last changed.
+	Status  string
+	Updated time.Time
+}
+
+// DecisionQuery selects decisions for ListDecisionsByStatus.
+type DecisionQuery struct {
+	Status   string    // exact status; "" lists every status
+	From, To time.Time // the incidents' event times, From included, To excluded: required
+	Limit    int       // decisions per page: 0 means 100, more than 1,000 means 1,000
+	Token    string    // "" for the first page, then the token the previous page returned
 }
 
 // Block is a desired enforcement: the truth the reconcilers bring WAF and APIM to.

@@ -28,6 +28,8 @@ type Store interface {
 	PutIncident(ctx context.Context, rec record.IncidentRecord) error
 	PutDecisions(ctx context.Context, recs []record.DecisionRecord) error
 	ListDecisions(ctx context.Context, incidentID string, eventTime time.Time) ([]record.DecisionRecord, error)
+	UpdateDecision(ctx context.Context, incidentID string, eventTime time.Time, index int, fn func(cur *record.DecisionRecord) (*record.DecisionRecord, error)) (record.DecisionRecord, bool, error)
+	ListDecisionsByStatus(ctx context.Context, q record.DecisionQuery) ([]record.DecisionRecord, string, error)
 	GetBlock(ctx context.Context, action, target string) (record.Block, bool, error)
 	MergeBlock(ctx context.Context, action, target string, fn func(cur *record.Block) (*record.Block, error)) (record.Block, bool, error)
 	ListBlocks(ctx context.Context, action string) ([]record.Block, error)
@@ -58,6 +60,11 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"decisions round trip", decisionsRoundTrip},
 		{"heavy decision bodies", heavyDecisions},
 		{"bad decisions rejected", badDecisions},
+		{"decision status round trip", decisionStatus},
+		{"UpdateDecision", updateDecision},
+		{"UpdateDecision concurrent", updateDecisionConcurrent},
+		{"ListDecisionsByStatus pages", decisionsByStatus},
+		{"ListDecisionsByStatus tokens", decisionTokens},
 		{"block round trip", blockRoundTrip},
 		{"blocks list in row key order", blockOrder},
 		{"MergeBlock returns what a read returns", mergeReturnsRead},
@@ -936,8 +943,33 @@ func keysRejected(t *testing.T, s Store) {
 		"PutDecisions one bad": func() error {
 			return s.PutDecisions(ctx, []record.DecisionRecord{{IncidentID: "inc"}, {IncidentID: "inc", Index: -1}})
 		},
-		"ListDecisions empty id":   func() error { _, err := s.ListDecisions(ctx, "", at); return err },
-		"ListDecisions long id":    func() error { _, err := s.ListDecisions(ctx, long, at); return err },
+		"ListDecisions empty id": func() error { _, err := s.ListDecisions(ctx, "", at); return err },
+		"ListDecisions long id":  func() error { _, err := s.ListDecisions(ctx, long, at); return err },
+		"PutDecisions long status": func() error {
+			return s.PutDecisions(ctx, []record.DecisionRecord{{IncidentID: "inc", Status: strings.Repeat("s", 65)}})
+		},
+		"UpdateDecision empty id": func() error { _, _, err := s.UpdateDecision(ctx, "", at, 0, neverDecision(t)); return err },
+		"UpdateDecision index":    func() error { _, _, err := s.UpdateDecision(ctx, "inc", at, 10000, neverDecision(t)); return err },
+		"ListDecisionsByStatus no range": func() error {
+			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending"})
+			return err
+		},
+		"ListDecisionsByStatus inverted": func() error {
+			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at})
+			return err
+		},
+		"ListDecisionsByStatus negative limit": func() error {
+			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at.Add(time.Hour), Limit: -1})
+			return err
+		},
+		"ListDecisionsByStatus long status": func() error {
+			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at.Add(time.Hour), Status: strings.Repeat("s", 257)})
+			return err
+		},
+		"ListDecisionsByStatus bad token": func() error {
+			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at.Add(time.Hour), Token: "%%%"})
+			return err
+		},
 		"GetBlock empty action":    func() error { _, _, err := s.GetBlock(ctx, "", "203.0.113.7"); return err },
 		"GetBlock empty target":    func() error { _, _, err := s.GetBlock(ctx, "block_waf", ""); return err },
 		"GetBlock long target":     func() error { _, _, err := s.GetBlock(ctx, "block_waf", long); return err },
@@ -980,7 +1012,18 @@ func cancelled(t *testing.T, s Store) {
 		"PutIncident":   func() error { return s.PutIncident(ctx, record.IncidentRecord{ID: "inc", EventTime: at}) },
 		"PutDecisions":  func() error { return s.PutDecisions(ctx, Decisions("inc", at, 1)) },
 		"ListDecisions": func() error { _, err := s.ListDecisions(ctx, "inc", at); return err },
-		"GetBlock":      func() error { _, _, err := s.GetBlock(ctx, "block_waf", "203.0.113.7"); return err },
+		"UpdateDecision": func() error {
+			_, _, err := s.UpdateDecision(ctx, "inc", at, 0, func(*record.DecisionRecord) (*record.DecisionRecord, error) {
+				called = true
+				return &record.DecisionRecord{}, nil
+			})
+			return err
+		},
+		"ListDecisionsByStatus": func() error {
+			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at.Add(time.Hour)})
+			return err
+		},
+		"GetBlock": func() error { _, _, err := s.GetBlock(ctx, "block_waf", "203.0.113.7"); return err },
 		"MergeBlock": func() error {
 			_, _, err := s.MergeBlock(ctx, "block_waf", "203.0.113.7", func(*record.Block) (*record.Block, error) {
 				called = true
@@ -1005,7 +1048,7 @@ func cancelled(t *testing.T, s Store) {
 		}
 	}
 	if called {
-		t.Error("MergeBlock called fn without having read the block")
+		t.Error("a merge called fn without having read the row")
 	}
 	for name, err := range map[string]error{
 		"PutDecisions of none": s.PutDecisions(ctx, nil),

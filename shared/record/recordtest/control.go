@@ -1,0 +1,358 @@
+package recordtest
+
+// The cases of the operations the control API needs: decision status, incident
+// lookup and listing, offence revert, the allow-list, idempotency keys, health
+// records and hourly counters.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/shared/fault"
+	"github.com/apiguard/apiguard/shared/record"
+)
+
+// neverDecision is an UpdateDecision fn for a call that must not reach it.
+func neverDecision(t *testing.T) func(*record.DecisionRecord) (*record.DecisionRecord, error) {
+	return func(*record.DecisionRecord) (*record.DecisionRecord, error) {
+		t.Error("UpdateDecision called fn for a call it rejects")
+		return nil, nil
+	}
+}
+
+// allPages reads every page of a list, failing on a page that repeats a token
+// (a list that would never end).
+func allPages[T any](t *testing.T, page func(token string) ([]T, string, error)) (all []T, pages int) {
+	t.Helper()
+	seen := map[string]bool{}
+	token := ""
+	for {
+		got, next, err := page(token)
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		all = append(all, got...)
+		pages++
+		if next == "" {
+			return all, pages
+		}
+		if seen[next] {
+			t.Fatalf("page %d returned the token %q again", pages, next)
+		}
+		seen[next] = true
+		token = next
+	}
+}
+
+// isRejection tells whether err is a rejection whose message names want.
+func isRejection(err error, want string) bool {
+	return err != nil && fault.Of(err) == fault.Reject && strings.Contains(err.Error(), want)
+}
+
+func decisionStatus(t *testing.T, s Store) {
+	ctx := testContext(t)
+	at := time.Date(2026, 11, 23, 8, 30, 0, 0, time.UTC)
+	recs := Decisions("inc-status", at, 3)
+	updated := at.Add(time.Second + 123456789)
+	recs[0].Status, recs[0].Updated = "recorded", updated
+	recs[1].Status = "pending"
+	if err := s.PutDecisions(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListDecisions(ctx, "inc-status", at)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("ListDecisions = %d, %v", len(got), err)
+	}
+	if got[0].Status != "recorded" || !got[0].Updated.Equal(edm(updated)) || got[0].Updated.Location() != time.UTC {
+		t.Errorf("decision 0 = %q at %v", got[0].Status, got[0].Updated)
+	}
+	if got[1].Status != "pending" || !got[1].Updated.IsZero() {
+		t.Errorf("decision 1 = %q at %v", got[1].Status, got[1].Updated)
+	}
+	if got[2].Status != "" {
+		t.Errorf("decision 2 has status %q, want none", got[2].Status)
+	}
+	// A status of 64 characters is the longest.
+	recs[2].Status = strings.Repeat("é", 64)
+	if err := s.PutDecisions(ctx, recs[2:]); err != nil {
+		t.Fatalf("status of 64 characters: %v", err)
+	}
+}
+
+func updateDecision(t *testing.T, s Store) {
+	ctx := testContext(t)
+	at := time.Date(2026, 11, 23, 8, 30, 0, 0, time.UTC)
+	recs := Decisions("inc-upd/1", at, 3)
+	recs[1].Status = "pending"
+	if err := s.PutDecisions(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	later := at.Add(time.Minute)
+	// The argument's event time only chooses the day; the stored one is kept.
+	got, wrote, err := s.UpdateDecision(ctx, "inc-upd/1", at.Add(time.Hour), 1, func(cur *record.DecisionRecord) (*record.DecisionRecord, error) {
+		if cur == nil || cur.Status != "pending" || cur.Index != 1 || cur.Target != recs[1].Target {
+			t.Errorf("cur = %+v", cur)
+			return nil, errors.New("bad cur")
+		}
+		next := *cur
+		next.Status, next.Updated = "enforced", later
+		next.IncidentID, next.Index, next.EventTime = "other", 7, at.Add(72*time.Hour) // cannot move it
+		return &next, nil
+	})
+	if err != nil || !wrote {
+		t.Fatalf("UpdateDecision = %v, %v", wrote, err)
+	}
+	if got.IncidentID != "inc-upd/1" || got.Index != 1 || !got.EventTime.Equal(at) || got.Status != "enforced" ||
+		!got.Updated.Equal(later) || got.Target != recs[1].Target || !bytes.Equal(got.Body, recs[1].Body) {
+		t.Fatalf("updated = %+v", got)
+	}
+	list, err := s.ListDecisions(ctx, "inc-upd/1", at)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("ListDecisions = %d, %v", len(list), err)
+	}
+	if !sameDecision(list[1], got) {
+		t.Errorf("a read differs from what UpdateDecision returned:\n read %+v\n  upd %+v", list[1], got)
+	}
+	if list[0].Status != "" || list[2].Status != "" {
+		t.Error("the update touched other decisions")
+	}
+
+	// nil from fn writes nothing and returns the decision as it is; fn got a copy.
+	same, wrote, err := s.UpdateDecision(ctx, "inc-upd/1", at, 1, func(cur *record.DecisionRecord) (*record.DecisionRecord, error) {
+		cur.Status = "changed in the copy"
+		return nil, nil
+	})
+	if err != nil || wrote || !sameDecision(same, got) {
+		t.Fatalf("no change = %+v, %v, %v", same, wrote, err)
+	}
+	boom := errors.New("boom")
+	if _, wrote, err := s.UpdateDecision(ctx, "inc-upd/1", at, 1, func(*record.DecisionRecord) (*record.DecisionRecord, error) {
+		return &record.DecisionRecord{Status: "x"}, boom
+	}); !errors.Is(err, boom) || wrote {
+		t.Fatalf("fn error = %v, %v", wrote, err)
+	}
+	// A status too long for the list filter is rejected, and nothing is written.
+	if _, _, err := s.UpdateDecision(ctx, "inc-upd/1", at, 1, func(cur *record.DecisionRecord) (*record.DecisionRecord, error) {
+		cur.Status = strings.Repeat("s", 65)
+		return cur, nil
+	}); fault.Of(err) != fault.Reject {
+		t.Fatalf("long status = %v, want a rejection", err)
+	}
+	if list, _ := s.ListDecisions(ctx, "inc-upd/1", at); list[1].Status != "enforced" {
+		t.Fatalf("status = %q after rejected updates", list[1].Status)
+	}
+
+	// A decision that is not there: ErrNotFound, a 404 rejection, fn not called.
+	for name, call := range map[string]func() error{
+		"index": func() error { _, _, err := s.UpdateDecision(ctx, "inc-upd/1", at, 3, neverDecision(t)); return err },
+		"day": func() error {
+			_, _, err := s.UpdateDecision(ctx, "inc-upd/1", at.Add(-24*time.Hour), 1, neverDecision(t))
+			return err
+		},
+		"id": func() error { _, _, err := s.UpdateDecision(ctx, "inc-upd", at, 1, neverDecision(t)); return err },
+		"undated": func() error {
+			_, _, err := s.UpdateDecision(ctx, "inc-upd/1", time.Time{}, 1, neverDecision(t))
+			return err
+		},
+	} {
+		err := call()
+		if !errors.Is(err, record.ErrNotFound) || fault.Of(err) != fault.Reject || fault.StatusOf(err) != http.StatusNotFound {
+			t.Errorf("missing decision (%s) = %v, want a 404 rejection wrapping ErrNotFound", name, err)
+		}
+	}
+}
+
+func sameDecision(a, b record.DecisionRecord) bool {
+	return a.IncidentID == b.IncidentID && a.Index == b.Index && a.EventTime.Equal(b.EventTime) && a.Action == b.Action &&
+		a.Target == b.Target && a.Mode == b.Mode && a.Created.Equal(b.Created) && bytes.Equal(a.Body, b.Body) &&
+		a.Status == b.Status && a.Updated.Equal(b.Updated)
+}
+
+// updateDecisionConcurrent: 10 writers each append to one decision's status; the
+// ETag conditions keep every append.
+func updateDecisionConcurrent(t *testing.T, s Store) {
+	ctx := testContext(t)
+	at := time.Date(2026, 11, 23, 8, 30, 0, 0, time.UTC)
+	if err := s.PutDecisions(ctx, Decisions("inc-race", at, 1)); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 10
+	err := concurrently(writers, func(int) error {
+		_, wrote, err := s.UpdateDecision(ctx, "inc-race", at, 0, func(cur *record.DecisionRecord) (*record.DecisionRecord, error) {
+			time.Sleep(time.Millisecond)
+			cur.Status += "x"
+			return cur, nil
+		})
+		if err == nil && !wrote {
+			err = errors.New("no write")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.ListDecisions(ctx, "inc-race", at)
+	if len(got) != 1 || got[0].Status != strings.Repeat("x", writers) {
+		t.Fatalf("status = %+v, want %d appends", got, writers)
+	}
+}
+
+// statusFixture writes decisions on three days and returns the keys
+// ("<incident>/<index>") of the pending ones in list order.
+func statusFixture(t *testing.T, s Store) (day1 time.Time, pending []string) {
+	ctx := testContext(t)
+	day1 = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	day2, day3 := day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2)
+	type inc struct {
+		id       string
+		at       time.Time
+		statuses []string
+	}
+	incs := []inc{
+		{"inc-a", day1.Add(10 * time.Hour), []string{"pending", "enforced", "pending"}},
+		{"inc-e", day1.Add(time.Hour), []string{"pending"}},
+		{"inc-b", day2.Add(12 * time.Hour), []string{"pending", "pending"}},
+		{"inc-c", day3.Add(time.Hour), []string{"pending", "rejected"}},
+		{"inc-d", day3.Add(23 * time.Hour), []string{"pending"}},
+	}
+	var recs []record.DecisionRecord
+	for _, in := range incs {
+		ds := Decisions(in.id, in.at, len(in.statuses))
+		for i := range ds {
+			ds[i].Status = in.statuses[i]
+		}
+		recs = append(recs, ds...)
+	}
+	if err := s.PutDecisions(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	pending = []string{"inc-a/0", "inc-a/2", "inc-e/0", "inc-b/0", "inc-b/1", "inc-c/0", "inc-d/0"}
+	return day1, pending
+}
+
+func decisionKeysOf(ds []record.DecisionRecord) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = fmt.Sprintf("%s/%d", d.IncidentID, d.Index)
+	}
+	return out
+}
+
+func decisionsByStatus(t *testing.T, s Store) {
+	ctx := testContext(t)
+	day1, pending := statusFixture(t, s)
+	end := day1.AddDate(0, 0, 3)
+	list := func(q record.DecisionQuery) func(string) ([]record.DecisionRecord, string, error) {
+		return func(token string) ([]record.DecisionRecord, string, error) {
+			q.Token = token
+			return s.ListDecisionsByStatus(ctx, q)
+		}
+	}
+	// Pages of 2 walk days oldest first and rows in key order, and end with "".
+	got, pages := allPages(t, list(record.DecisionQuery{Status: "pending", From: day1, To: end, Limit: 2}))
+	if keys := decisionKeysOf(got); !slices.Equal(keys, pending) || pages != 4 {
+		t.Errorf("pending in pages of 2 = %q in %d pages, want %q in 4", keys, pages, pending)
+	}
+	for _, d := range got {
+		if d.Status != "pending" || d.Target == "" || len(d.Body) == 0 || d.EventTime.IsZero() {
+			t.Errorf("listed decision %+v", d)
+		}
+	}
+	// A limit of exactly the count still ends with "".
+	if got, next, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending", From: day1, To: end, Limit: 7}); err != nil || len(got) != 7 || next != "" {
+		t.Errorf("limit 7 = %d, %q, %v", len(got), next, err)
+	}
+	// The default limit holds them all.
+	if got, next, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending", From: day1, To: end}); err != nil || len(got) != 7 || next != "" {
+		t.Errorf("default limit = %d, %q, %v", len(got), next, err)
+	}
+	// Every status.
+	if got, _ := allPages(t, list(record.DecisionQuery{From: day1, To: end, Limit: 3})); len(got) != 9 {
+		t.Errorf("any status = %d decisions, want 9", len(got))
+	}
+	if got, _ := allPages(t, list(record.DecisionQuery{Status: "rejected", From: day1, To: end})); !slices.Equal(decisionKeysOf(got), []string{"inc-c/1"}) {
+		t.Errorf("rejected = %q", decisionKeysOf(got))
+	}
+	if got, _ := allPages(t, list(record.DecisionQuery{Status: "Pending", From: day1, To: end})); len(got) != 0 {
+		t.Errorf("the status filter ignores case: %q", decisionKeysOf(got))
+	}
+	// The range is of event times, From included and To excluded, to the tick.
+	got, _ = allPages(t, list(record.DecisionQuery{Status: "pending", From: day1.Add(time.Hour + 100), To: day1.AddDate(0, 0, 2).Add(23 * time.Hour)}))
+	if keys, want := decisionKeysOf(got), []string{"inc-a/0", "inc-a/2", "inc-b/0", "inc-b/1", "inc-c/0"}; !slices.Equal(keys, want) {
+		t.Errorf("bounded range = %q, want %q", keys, want)
+	}
+	got, _ = allPages(t, list(record.DecisionQuery{Status: "pending", From: day1.Add(time.Hour), To: day1.Add(time.Hour + 100)}))
+	if keys := decisionKeysOf(got); !slices.Equal(keys, []string{"inc-e/0"}) {
+		t.Errorf("one tick = %q", keys)
+	}
+	// A sparse range of a year: pages visit a bounded number of days, so some are
+	// empty yet carry a token; together they list everything once.
+	year := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	got, pages = allPages(t, list(record.DecisionQuery{Status: "pending", From: year, To: year.AddDate(1, 0, 0)}))
+	if keys := decisionKeysOf(got); !slices.Equal(keys, pending) {
+		t.Errorf("a year = %q, want %q", keys, pending)
+	}
+	t.Logf("a year of day partitions in %d pages", pages)
+	// A decision written behind the cursor is not listed; one ahead of it is.
+	first, next, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending", From: day1, To: end, Limit: 3})
+	if err != nil || len(first) != 3 || next == "" {
+		t.Fatalf("first page = %d, %q, %v", len(first), next, err)
+	}
+	late := Decisions("inc-0", day1.Add(time.Hour), 1)
+	late = append(late, Decisions("inc-z", day1.AddDate(0, 0, 2).Add(time.Hour), 1)...)
+	late[0].Status, late[1].Status = "pending", "pending"
+	if err := s.PutDecisions(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := allPages(t, func(token string) ([]record.DecisionRecord, string, error) {
+		if token == "" {
+			token = next
+		}
+		return s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending", From: day1, To: end, Limit: 3, Token: token})
+	})
+	want := append(slices.Clone(pending[3:]), "inc-z/0")
+	if keys := decisionKeysOf(rest); !slices.Equal(keys, want) {
+		t.Errorf("after writes = %q, want %q", keys, want)
+	}
+}
+
+func decisionTokens(t *testing.T, s Store) {
+	ctx := testContext(t)
+	day1, _ := statusFixture(t, s)
+	q := record.DecisionQuery{Status: "pending", From: day1, To: day1.AddDate(0, 0, 3), Limit: 4}
+	_, token, err := s.ListDecisionsByStatus(ctx, q)
+	if err != nil || token == "" {
+		t.Fatalf("first page: %q, %v", token, err)
+	}
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	cases := []struct {
+		name, token, want string
+		from, to          time.Time
+	}{
+		{"not base64", "not a token!", "base64", q.From, q.To},
+		{"not json", b64("garbage"), "decode", q.From, q.To},
+		{"another list", b64(`{"l":"incidents","p":"2026-11-22"}`), "incidents", q.From, q.To},
+		{"not a day", b64(`{"l":"decisions","p":"undated"}`), "not a day", q.From, q.To},
+		{"not a canonical day", b64(`{"l":"decisions","p":"2026-11-22x"}`), "not a day", q.From, q.To},
+		{"outside the range", token, "outside", day1, day1.Add(time.Hour)},
+		{"too long", strings.Repeat("A", 4096), "token", q.From, q.To},
+	}
+	for _, c := range cases {
+		_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending", From: c.from, To: c.to, Token: c.token})
+		if !isRejection(err, c.want) {
+			t.Errorf("%s: want a rejection naming %q, got %v", c.name, c.want, err)
+		}
+	}
+	// The token resumes the same query, and also one with another limit.
+	rest, next, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending", From: q.From, To: q.To, Token: token})
+	if err != nil || next != "" || !slices.Equal(decisionKeysOf(rest), []string{"inc-b/1", "inc-c/0", "inc-d/0"}) {
+		t.Errorf("resumed = %q, %q, %v", decisionKeysOf(rest), next, err)
+	}
+}
