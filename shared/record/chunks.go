@@ -28,6 +28,9 @@ const (
 	// chunkOverhead is the JSON around one chunk: its name twice, quotes and
 	// the "@odata.type":"Edm.Binary" annotation.
 	chunkOverhead = 48
+	// maxChunks is more chunk properties than one payload can have: each takes
+	// the base64 of up to chunkBytes of an entity's 1 MiB.
+	maxChunks = maxEntityBytes/((chunkBytes+2)/3*4) + 1
 )
 
 // Property suffixes of a stored payload <name>: <name>0..<name>N hold the gzip

@@ -3,6 +3,7 @@ package record
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -46,17 +47,91 @@ func getIncident(ctx context.Context, t rowTable, id string, eventTime time.Time
 // PutIncident inserts or replaces an incident. The raw and normalized alert are
 // compressed; if they still exceed the entity limit they are cut and flagged
 // rather than failing the write (README.md, "Large alerts").
+//
+// It first writes the incident's index row (its id and event time, for
+// LocateIncident), then the incident: a failure between the two leaves an index
+// row pointing at nothing, which LocateIncident reports as found and GetIncident
+// then as not found, never an incident LocateIncident cannot find. The retry
+// rewrites both. The index follows the last write: an incident written again
+// with an event time on another day is located there.
 func (s *Store) PutIncident(ctx context.Context, rec IncidentRecord) error {
-	return putIncident(ctx, s.incidents, rec)
+	return putIncident(ctx, s.incidents, s.incidentIDs, rec)
 }
 
-func putIncident(ctx context.Context, t rowTable, rec IncidentRecord) error {
+func putIncident(ctx context.Context, t, index rowTable, rec IncidentRecord) error {
 	e, err := incidentEntity(rec)
 	if err != nil {
 		return err
 	}
+	ix := newEntity(e.rk, incidentIndexRow)
+	ix.setTime("EventTime", rec.EventTime)
+	if err := index.upsert(ctx, ix); err != nil {
+		return err
+	}
 	return t.upsert(ctx, e)
 }
+
+// incidentIndexRow is the row key of an incident's index row. Its partition is the
+// escaped incident id: a point read by id alone, and every write to its own
+// partition.
+const incidentIndexRow = "at"
+
+// LocateIncident finds an incident's event time from its id alone, with one point
+// read of the index PutIncident keeps. found is false for an id never written; an
+// undated incident is found with the zero time. The incident itself may still be
+// missing (see PutIncident): read it with GetIncident.
+func (s *Store) LocateIncident(ctx context.Context, id string) (time.Time, bool, error) {
+	return locateIncident(ctx, s.incidentIDs, id)
+}
+
+func locateIncident(ctx context.Context, index rowTable, id string) (time.Time, bool, error) {
+	_, rk, err := incidentKeys(id, time.Time{})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	e, found, err := index.get(ctx, rk, incidentIndexRow)
+	if err != nil || !found {
+		return time.Time{}, false, err
+	}
+	return e.time("EventTime"), true, nil
+}
+
+// ListIncidents returns a page of the incidents whose event time lies in
+// [q.From, q.To), of q.AlertType and q.Source when they are set (exact, filtered
+// by the service). Days come newest first, one query per day partition, at most
+// 31 per page; within a day incidents come in id order (the row key), not by
+// time. A page may hold fewer than q.Limit incidents, even none, and still return
+// a token; the token ("" after the last page) is opaque, and one this list did
+// not issue for this range is a fault.Rejected error. Undated incidents are in no
+// range. A listing reads and returns everything but Raw (nil; RawTruncated is
+// still set): the normalized document is what a list shows.
+func (s *Store) ListIncidents(ctx context.Context, q IncidentQuery) ([]IncidentRecord, string, error) {
+	return listIncidents(ctx, s.incidents, q)
+}
+
+func listIncidents(ctx context.Context, t rowTable, q IncidentQuery) ([]IncidentRecord, string, error) {
+	p := dayPager[IncidentRecord]{
+		list: "incidents", from: q.From, to: q.To, timeProp: "EventTime", newestFirst: true,
+		limit: q.Limit, token: q.Token, sel: incidentListSelect, decode: incidentListed,
+	}
+	for _, f := range []propEq{{"AlertType", q.AlertType}, {"Source", q.Source}} {
+		if f.value != "" {
+			p.eq = append(p.eq, f)
+		}
+	}
+	return p.page(ctx, t)
+}
+
+// incidentListSelect is what ListIncidents reads of a row: everything but the raw
+// alert's chunks.
+var incidentListSelect = func() string {
+	names := []string{"PartitionKey", "RowKey", "EventTime", "Received", "AlertType", "Severity", "Source",
+		"DecisionCount", "Complete", propRaw + truncatedSuffix, propNormalized + truncatedSuffix, propNormalized + lengthSuffix}
+	for i := range maxChunks {
+		names = append(names, fmt.Sprintf("%s%d", propNormalized, i))
+	}
+	return strings.Join(names, ",")
+}()
 
 func incidentEntity(rec IncidentRecord) (*entity, error) {
 	pk, rk, err := incidentKeys(rec.ID, rec.EventTime)
@@ -85,6 +160,19 @@ func incidentEntity(rec IncidentRecord) (*entity, error) {
 }
 
 func incidentFrom(e *entity) (IncidentRecord, error) {
+	rec, err := incidentListed(e)
+	if err != nil {
+		return IncidentRecord{}, err
+	}
+	rec.Raw, rec.RawTruncated, err = getChunks(e, propRaw)
+	if err != nil {
+		return IncidentRecord{}, fmt.Errorf("record: incident %s: %w", rec.ID, err)
+	}
+	return rec, nil
+}
+
+// incidentListed is an incident without its raw alert, as ListIncidents returns it.
+func incidentListed(e *entity) (IncidentRecord, error) {
 	rec := IncidentRecord{
 		ID:            unescapeKey(e.rk),
 		EventTime:     e.time("EventTime"),
@@ -94,6 +182,7 @@ func incidentFrom(e *entity) (IncidentRecord, error) {
 		Source:        e.str("Source"),
 		DecisionCount: int(e.int("DecisionCount")),
 		Complete:      e.boolean("Complete"),
+		RawTruncated:  e.boolean(propRaw + truncatedSuffix),
 	}
 	norm, cut, err := getChunks(e, propNormalized)
 	if err != nil {
@@ -103,10 +192,6 @@ func incidentFrom(e *entity) (IncidentRecord, error) {
 		rec.NormalizedTruncated = true
 	} else {
 		rec.Normalized = norm
-	}
-	rec.Raw, rec.RawTruncated, err = getChunks(e, propRaw)
-	if err != nil {
-		return IncidentRecord{}, fmt.Errorf("record: incident %s: %w", rec.ID, err)
 	}
 	return rec, nil
 }

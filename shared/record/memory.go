@@ -21,8 +21,8 @@ import (
 // It is safe for concurrent use and forgets nothing: it suits runs that end, not
 // a long-lived service. Use NewMemory.
 type Memory struct {
-	incidents, decisions, blocks, offences, audit, limits memTable
-	conflicts                                             backoff
+	incidents, incidentIDs, decisions, blocks, offences, audit, limits memTable
+	conflicts                                                          backoff
 }
 
 // NewMemory returns an empty store.
@@ -37,7 +37,17 @@ func (m *Memory) GetIncident(ctx context.Context, id string, eventTime time.Time
 
 // PutIncident is Store.PutIncident, with the same compression and truncation.
 func (m *Memory) PutIncident(ctx context.Context, rec IncidentRecord) error {
-	return putIncident(ctx, &m.incidents, rec)
+	return putIncident(ctx, &m.incidents, &m.incidentIDs, rec)
+}
+
+// LocateIncident is Store.LocateIncident.
+func (m *Memory) LocateIncident(ctx context.Context, id string) (time.Time, bool, error) {
+	return locateIncident(ctx, &m.incidentIDs, id)
+}
+
+// ListIncidents is Store.ListIncidents, with the same pages and tokens.
+func (m *Memory) ListIncidents(ctx context.Context, q IncidentQuery) ([]IncidentRecord, string, error) {
+	return listIncidents(ctx, &m.incidents, q)
 }
 
 // PutDecisions is Store.PutDecisions; all rows land at once.

@@ -32,21 +32,25 @@ type Options struct {
 
 // Table name suffixes; the longest decides how long a prefix may be.
 const (
-	incidentsTable = "Incidents"
-	decisionsTable = "Decisions"
-	blocksTable    = "Blocks"
-	offencesTable  = "Offences"
-	auditTable     = "Audit"
-	limitsTable    = "Limits"
-	detectTable    = "Detect"
-	maxTableName   = 63
+	incidentsTable   = "Incidents"
+	incidentIDsTable = "IncidentIds"
+	decisionsTable   = "Decisions"
+	blocksTable      = "Blocks"
+	offencesTable    = "Offences"
+	auditTable       = "Audit"
+	limitsTable      = "Limits"
+	detectTable      = "Detect"
+	maxTableName     = 63
 )
+
+// tableSuffixes are every table's suffix, for the check of the prefix's length.
+var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable}
 
 // Store reads and writes apiguard's tables. It is safe for concurrent use; keep
 // one per process so each table is created at most once.
 type Store struct {
-	incidents, decisions, blocks, offences, audit, limits, detect *table
-	conflicts                                                     backoff
+	incidents, incidentIDs, decisions, blocks, offences, audit, limits, detect *table
+	conflicts                                                                  backoff
 
 	// reserveLocks queue this process's callers of Reserve per bucket (striped), so a
 	// burst of alerts in one instance takes the counter in turn instead of failing
@@ -75,14 +79,15 @@ func New(opts Options) (*Store, error) {
 	}
 	p := opts.TablePrefix
 	return &Store{
-		incidents: newTable(svc, p+incidentsTable),
-		decisions: newTable(svc, p+decisionsTable),
-		blocks:    newTable(svc, p+blocksTable),
-		offences:  newTable(svc, p+offencesTable),
-		audit:     newTable(svc, p+auditTable),
-		limits:    newTable(svc, p+limitsTable),
-		detect:    newTable(svc, p+detectTable),
-		conflicts: conflictBackoff,
+		incidents:   newTable(svc, p+incidentsTable),
+		incidentIDs: newTable(svc, p+incidentIDsTable),
+		decisions:   newTable(svc, p+decisionsTable),
+		blocks:      newTable(svc, p+blocksTable),
+		offences:    newTable(svc, p+offencesTable),
+		audit:       newTable(svc, p+auditTable),
+		limits:      newTable(svc, p+limitsTable),
+		detect:      newTable(svc, p+detectTable),
+		conflicts:   conflictBackoff,
 	}, nil
 }
 
@@ -111,7 +116,11 @@ func (o Options) validate() error {
 			break
 		}
 	}
-	if n := len(o.TablePrefix) + len(decisionsTable); n > maxTableName {
+	longest := 0
+	for _, suffix := range tableSuffixes {
+		longest = max(longest, len(suffix))
+	}
+	if n := len(o.TablePrefix) + longest; n > maxTableName {
 		errs = append(errs, fmt.Errorf("TablePrefix %q is too long: table names are at most %d characters", o.TablePrefix, maxTableName))
 	}
 	if len(errs) > 0 {

@@ -25,6 +25,15 @@ type IncidentRecord struct {
 	NormalizedTruncated bool
 }
 
+// IncidentQuery selects incidents for ListIncidents.
+type IncidentQuery struct {
+	From, To  time.Time // event time, From included, To excluded: required
+	AlertType string    // exact; "" for any
+	Source    string    // exact; "" for any
+	Limit     int       // incidents per page: 0 means 100, more than 1,000 means 1,000
+	Token     string    // "" for the first page, then the token the previous page returned
+}
+
 // DecisionRecord is one decision taken for an incident. Body is the decision as the
 // API shows it; the other fields are copied out of it for queries.
 type DecisionRecord struct {

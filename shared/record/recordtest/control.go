@@ -7,6 +7,7 @@ package recordtest
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -354,5 +355,126 @@ func decisionTokens(t *testing.T, s Store) {
 	rest, next, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending", From: q.From, To: q.To, Token: token})
 	if err != nil || next != "" || !slices.Equal(decisionKeysOf(rest), []string{"inc-b/1", "inc-c/0", "inc-d/0"}) {
 		t.Errorf("resumed = %q, %q, %v", decisionKeysOf(rest), next, err)
+	}
+}
+
+func locateIncident(t *testing.T, s Store) {
+	ctx := testContext(t)
+	at := time.Date(2026, 11, 23, 23, 59, 59, 123456789, time.FixedZone("X", -5*3600))
+	for _, rec := range []record.IncidentRecord{
+		{ID: "inc-loc/#?%'", EventTime: at, Source: "alert"},
+		{ID: "inc-loc-undated", Source: "alert"},
+	} {
+		if err := s.PutIncident(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		got, found, err := s.LocateIncident(ctx, rec.ID)
+		if err != nil || !found || !got.Equal(edm(rec.EventTime)) || !rec.EventTime.IsZero() && got.Location() != time.UTC {
+			t.Fatalf("LocateIncident(%q) = %v, %v, %v", rec.ID, got, found, err)
+		}
+		// What it answers reads the incident.
+		if inc, found, err := s.GetIncident(ctx, rec.ID, got); err != nil || !found || inc.ID != rec.ID {
+			t.Fatalf("GetIncident at the located time = %v, %v", found, err)
+		}
+	}
+	if got, found, err := s.LocateIncident(ctx, "inc-loc"); err != nil || found || !got.IsZero() {
+		t.Errorf("unknown id = %v, %v, %v", got, found, err)
+	}
+	// Written again on another day, the incident is located there.
+	moved := at.Add(48 * time.Hour)
+	if err := s.PutIncident(ctx, record.IncidentRecord{ID: "inc-loc/#?%'", EventTime: moved}); err != nil {
+		t.Fatal(err)
+	}
+	if got, found, err := s.LocateIncident(ctx, "inc-loc/#?%'"); err != nil || !found || !got.Equal(edm(moved)) {
+		t.Errorf("after a move = %v, %v, %v", got, found, err)
+	}
+}
+
+func incidentIDs(recs []record.IncidentRecord) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func listIncidents(t *testing.T, s Store) {
+	ctx := testContext(t)
+	day1 := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	norm := json.RawMessage(`{"ip":"203.0.113.7"}`)
+	incs := []record.IncidentRecord{
+		{ID: "inc-b", EventTime: day1.Add(10 * time.Hour), AlertType: "API_SuspiciousIP", Source: "alert"},
+		{ID: "inc-a", EventTime: day1.Add(20 * time.Hour), AlertType: "API_Anomaly", Source: "alert"},
+		{ID: "inc-c/1", EventTime: day1.AddDate(0, 0, 1).Add(time.Hour), AlertType: "API_SuspiciousIP", Source: "detector"},
+		{ID: "inc-e", EventTime: day1.AddDate(0, 0, 3).Add(time.Hour), AlertType: "API_SuspiciousIP", Source: "alert"},
+		{ID: "inc-d", EventTime: day1.AddDate(0, 0, 3).Add(2 * time.Hour), AlertType: "API_SuspiciousIP", Source: "alert"},
+		{ID: "inc-undated", AlertType: "API_SuspiciousIP", Source: "alert"},
+	}
+	for i, rec := range incs {
+		rec.Received, rec.Severity, rec.DecisionCount, rec.Complete = day1, "High", i, i%2 == 0
+		rec.Normalized, rec.Raw = norm, jsonAlert(2048)
+		incs[i] = rec
+		if err := s.PutIncident(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A raw alert cut to fit keeps its flag in a listing.
+	cut := record.IncidentRecord{ID: "inc-f", EventTime: day1.Add(time.Hour), Source: "alert", Raw: noise(7, 900*1024), Normalized: norm}
+	if err := s.PutIncident(ctx, cut); err != nil {
+		t.Fatal(err)
+	}
+	end := day1.AddDate(0, 0, 4)
+	list := func(q record.IncidentQuery) func(string) ([]record.IncidentRecord, string, error) {
+		return func(token string) ([]record.IncidentRecord, string, error) {
+			q.Token = token
+			return s.ListIncidents(ctx, q)
+		}
+	}
+	// Newest day first, id order within a day; pages of 2 end with "".
+	got, pages := allPages(t, list(record.IncidentQuery{From: day1, To: end, Limit: 2}))
+	if ids, want := incidentIDs(got), []string{"inc-d", "inc-e", "inc-c/1", "inc-a", "inc-b", "inc-f"}; !slices.Equal(ids, want) || pages != 3 {
+		t.Fatalf("incidents = %q in %d pages, want %q in 3", ids, pages, want)
+	}
+	for _, g := range got {
+		if g.Raw != nil {
+			t.Errorf("%s: a listing returned Raw", g.ID)
+		}
+		if !bytes.Equal(g.Normalized, norm) {
+			t.Errorf("%s: Normalized = %s", g.ID, g.Normalized)
+		}
+		if g.ID == "inc-f" {
+			if !g.RawTruncated {
+				t.Error("inc-f: RawTruncated lost in the listing")
+			}
+			continue
+		}
+		want := incs[slices.IndexFunc(incs, func(r record.IncidentRecord) bool { return r.ID == g.ID })]
+		want.EventTime, want.Received, want.Raw = edm(want.EventTime), edm(want.Received), nil
+		assertIncident(t, g, want)
+	}
+	// Filters, exact.
+	got, _ = allPages(t, list(record.IncidentQuery{From: day1, To: end, AlertType: "API_SuspiciousIP", Source: "alert"}))
+	if ids, want := incidentIDs(got), []string{"inc-d", "inc-e", "inc-b"}; !slices.Equal(ids, want) {
+		t.Errorf("filtered = %q, want %q", ids, want)
+	}
+	got, _ = allPages(t, list(record.IncidentQuery{From: day1, To: end, Source: "detector"}))
+	if ids := incidentIDs(got); !slices.Equal(ids, []string{"inc-c/1"}) {
+		t.Errorf("detector = %q", ids)
+	}
+	// Event-time bounds, From included and To excluded.
+	got, _ = allPages(t, list(record.IncidentQuery{From: day1.Add(10 * time.Hour), To: day1.AddDate(0, 0, 3).Add(2 * time.Hour)}))
+	if ids, want := incidentIDs(got), []string{"inc-e", "inc-c/1", "inc-a", "inc-b"}; !slices.Equal(ids, want) {
+		t.Errorf("bounded = %q, want %q", ids, want)
+	}
+	// A token of another list is refused.
+	if err := s.PutDecisions(ctx, Decisions("inc-a", day1.Add(20*time.Hour), 2)); err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: day1, To: end, Limit: 1})
+	if err != nil || token == "" {
+		t.Fatalf("decisions page = %q, %v", token, err)
+	}
+	if _, _, err := s.ListIncidents(ctx, record.IncidentQuery{From: day1, To: end, Token: token}); !isRejection(err, "decisions") {
+		t.Errorf("a decisions token: want a rejection naming it, got %v", err)
 	}
 }

@@ -26,6 +26,8 @@ import (
 type Store interface {
 	GetIncident(ctx context.Context, id string, eventTime time.Time) (record.IncidentRecord, bool, error)
 	PutIncident(ctx context.Context, rec record.IncidentRecord) error
+	LocateIncident(ctx context.Context, id string) (eventTime time.Time, found bool, err error)
+	ListIncidents(ctx context.Context, q record.IncidentQuery) ([]record.IncidentRecord, string, error)
 	PutDecisions(ctx context.Context, recs []record.DecisionRecord) error
 	ListDecisions(ctx context.Context, incidentID string, eventTime time.Time) ([]record.DecisionRecord, error)
 	UpdateDecision(ctx context.Context, incidentID string, eventTime time.Time, index int, fn func(cur *record.DecisionRecord) (*record.DecisionRecord, error)) (record.DecisionRecord, bool, error)
@@ -57,6 +59,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"incident round trip", incidentRoundTrip},
 		{"undated incident", undatedIncident},
 		{"large incident payloads", largeIncident},
+		{"LocateIncident", locateIncident},
+		{"ListIncidents pages", listIncidents},
 		{"decisions round trip", decisionsRoundTrip},
 		{"heavy decision bodies", heavyDecisions},
 		{"bad decisions rejected", badDecisions},
@@ -939,7 +943,21 @@ func keysRejected(t *testing.T, s Store) {
 		"GetIncident empty id": func() error { _, _, err := s.GetIncident(ctx, "", at); return err },
 		"GetIncident long id":  func() error { _, _, err := s.GetIncident(ctx, long, at); return err },
 		"PutIncident empty id": func() error { return s.PutIncident(ctx, record.IncidentRecord{EventTime: at}) },
-		"PutDecisions no id":   func() error { return s.PutDecisions(ctx, []record.DecisionRecord{{EventTime: at}}) },
+		"LocateIncident empty": func() error { _, _, err := s.LocateIncident(ctx, ""); return err },
+		"LocateIncident long":  func() error { _, _, err := s.LocateIncident(ctx, long); return err },
+		"ListIncidents no range": func() error {
+			_, _, err := s.ListIncidents(ctx, record.IncidentQuery{To: at})
+			return err
+		},
+		"ListIncidents long filter": func() error {
+			_, _, err := s.ListIncidents(ctx, record.IncidentQuery{From: at, To: at.Add(time.Hour), AlertType: strings.Repeat("a", 257)})
+			return err
+		},
+		"ListIncidents bad token": func() error {
+			_, _, err := s.ListIncidents(ctx, record.IncidentQuery{From: at, To: at.Add(time.Hour), Token: "x"})
+			return err
+		},
+		"PutDecisions no id": func() error { return s.PutDecisions(ctx, []record.DecisionRecord{{EventTime: at}}) },
 		"PutDecisions one bad": func() error {
 			return s.PutDecisions(ctx, []record.DecisionRecord{{IncidentID: "inc"}, {IncidentID: "inc", Index: -1}})
 		},
@@ -1008,8 +1026,13 @@ func cancelled(t *testing.T, s Store) {
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	called := false
 	calls := map[string]func() error{
-		"GetIncident":   func() error { _, _, err := s.GetIncident(ctx, "inc", at); return err },
-		"PutIncident":   func() error { return s.PutIncident(ctx, record.IncidentRecord{ID: "inc", EventTime: at}) },
+		"GetIncident":    func() error { _, _, err := s.GetIncident(ctx, "inc", at); return err },
+		"PutIncident":    func() error { return s.PutIncident(ctx, record.IncidentRecord{ID: "inc", EventTime: at}) },
+		"LocateIncident": func() error { _, _, err := s.LocateIncident(ctx, "inc"); return err },
+		"ListIncidents": func() error {
+			_, _, err := s.ListIncidents(ctx, record.IncidentQuery{From: at, To: at.Add(time.Hour)})
+			return err
+		},
 		"PutDecisions":  func() error { return s.PutDecisions(ctx, Decisions("inc", at, 1)) },
 		"ListDecisions": func() error { _, err := s.ListDecisions(ctx, "inc", at); return err },
 		"UpdateDecision": func() error {
