@@ -111,6 +111,11 @@ func (m *Memory) CountOffences(ctx context.Context, target string, since time.Ti
 	return countOffences(ctx, &m.offences, target, since, excludeIncident)
 }
 
+// RevertOffences is Store.RevertOffences.
+func (m *Memory) RevertOffences(ctx context.Context, target, incidentID string) (int, error) {
+	return revertOffences(ctx, &m.offences, m.conflicts, target, incidentID)
+}
+
 // Reserve is Store.Reserve. The counter and the reservation change under one
 // lock, so callers never race and no attempt is ever lost.
 func (m *Memory) Reserve(ctx context.Context, bucket, key string, limit int) (bool, error) {

@@ -85,6 +85,7 @@ type Offence struct {
 	IncidentID string    // makes the write idempotent
 	Action     string
 	Severity   string
+	Reverted   bool // set by RevertOffences: CountOffences leaves it out
 }
 
 // AuditEvent is one entry of the audit trail.

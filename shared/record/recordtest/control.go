@@ -478,3 +478,77 @@ func listIncidents(t *testing.T, s Store) {
 		t.Errorf("a decisions token: want a rejection naming it, got %v", err)
 	}
 }
+
+func revertOffences(t *testing.T, s Store) {
+	ctx := testContext(t)
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	target := "203.0.113.0/24"
+	offences := []record.Offence{
+		{Target: target, Time: base, IncidentID: "inc-a/1", Action: "block_waf", Severity: "High"},
+		// The same incident at another time (a redelivery with a corrected time): two rows.
+		{Target: target, Time: base.Add(time.Minute), IncidentID: "inc-a/1", Action: "block_waf", Severity: "High"},
+		{Target: target, Time: base.Add(time.Hour), IncidentID: "inc-b", Action: "throttle"},
+		// An incident whose id extends inc-a/1's is another incident.
+		{Target: target, Time: base.Add(2 * time.Hour), IncidentID: "inc-a/1-x", Action: "block_waf"},
+		{Target: "2001:db8::/32", Time: base, IncidentID: "inc-a/1", Action: "block_waf"},
+	}
+	for _, o := range offences {
+		if err := s.AddOffence(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(target, exclude string) int {
+		t.Helper()
+		n, err := s.CountOffences(ctx, target, time.Time{}, exclude)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(target, ""); n != 4 {
+		t.Fatalf("before = %d, want 4", n)
+	}
+	if n, err := s.RevertOffences(ctx, target, "inc-a/1"); n != 2 || err != nil {
+		t.Fatalf("RevertOffences = %d, %v; want 2 rows", n, err)
+	}
+	if n := count(target, ""); n != 2 {
+		t.Errorf("after the revert = %d, want 2", n)
+	}
+	if n := count(target, "inc-b"); n != 1 {
+		t.Errorf("after the revert, excluding inc-b = %d, want 1", n)
+	}
+	if n := count("2001:db8::/32", ""); n != 1 {
+		t.Errorf("another target's offence of the incident = %d, want 1: only the target's are reverted", n)
+	}
+	// Idempotent.
+	if n, err := s.RevertOffences(ctx, target, "inc-a/1"); n != 0 || err != nil {
+		t.Errorf("again = %d, %v; want 0", n, err)
+	}
+	if n, err := s.RevertOffences(ctx, target, "inc-zzz"); n != 0 || err != nil {
+		t.Errorf("unknown incident = %d, %v", n, err)
+	}
+	if n, err := s.RevertOffences(ctx, "198.51.100.1", "inc-a/1"); n != 0 || err != nil {
+		t.Errorf("unknown target = %d, %v", n, err)
+	}
+	// Concurrent reverts change each row once.
+	changed := make([]int, 5)
+	if err := concurrently(len(changed), func(i int) (err error) {
+		changed[i], err = s.RevertOffences(ctx, target, "inc-b")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if total := changed[0] + changed[1] + changed[2] + changed[3] + changed[4]; total != 1 {
+		t.Errorf("concurrent reverts changed %v rows, want 1 in all", changed)
+	}
+	if n := count(target, ""); n != 1 {
+		t.Errorf("after reverting inc-b = %d, want 1", n)
+	}
+	// An offence added reverted is not counted either.
+	if err := s.AddOffence(ctx, record.Offence{Target: target, Time: base, IncidentID: "inc-c", Reverted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(target, ""); n != 1 {
+		t.Errorf("with a reverted offence added = %d, want 1", n)
+	}
+}

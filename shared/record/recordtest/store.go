@@ -39,6 +39,7 @@ type Store interface {
 	DeleteBlock(ctx context.Context, b record.Block) error
 	AddOffence(ctx context.Context, o record.Offence) error
 	CountOffences(ctx context.Context, target string, since time.Time, excludeIncident string) (int, error)
+	RevertOffences(ctx context.Context, target, incidentID string) (int, error)
 	Reserve(ctx context.Context, bucket, key string, limit int) (bool, error)
 	AppendAudit(ctx context.Context, events []record.AuditEvent) error
 	ListAudit(ctx context.Context, from, to time.Time) ([]record.AuditEvent, error)
@@ -78,6 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"DeleteBlock is conditional", deleteBlock},
 		{"expired blocks", expiredBlocks},
 		{"offences counted", countOffences},
+		{"offences reverted", revertOffences},
 		{"Reserve concurrent callers", reserveConcurrent},
 		{"Reserve one key concurrently", reserveSameKey},
 		{"Reserve limits", reserveLimits},
@@ -1001,6 +1003,9 @@ func keysRejected(t *testing.T, s Store) {
 		"AddOffence empty target":  func() error { return s.AddOffence(ctx, record.Offence{Time: at, IncidentID: "inc"}) },
 		"AddOffence long incident": func() error { return s.AddOffence(ctx, record.Offence{Target: "t", Time: at, IncidentID: long}) },
 		"CountOffences empty":      func() error { _, err := s.CountOffences(ctx, "", at, ""); return err },
+		"RevertOffences no target": func() error { _, err := s.RevertOffences(ctx, "", "inc"); return err },
+		"RevertOffences no id":     func() error { _, err := s.RevertOffences(ctx, "t", ""); return err },
+		"RevertOffences long id":   func() error { _, err := s.RevertOffences(ctx, "t", long); return err },
 		"Reserve empty bucket":     func() error { _, err := s.Reserve(ctx, "", "k", 1); return err },
 		"Reserve empty key":        func() error { _, err := s.Reserve(ctx, "b", "", 1); return err },
 		"Reserve long key":         func() error { _, err := s.Reserve(ctx, "b", long, 1); return err },
@@ -1059,11 +1064,12 @@ func cancelled(t *testing.T, s Store) {
 		"DeleteBlock": func() error {
 			return s.DeleteBlock(ctx, record.Block{Action: "block_waf", Target: "203.0.113.7", ETag: "x"})
 		},
-		"AddOffence":    func() error { return s.AddOffence(ctx, record.Offence{Target: "t", Time: at, IncidentID: "inc"}) },
-		"CountOffences": func() error { _, err := s.CountOffences(ctx, "t", at, ""); return err },
-		"Reserve":       func() error { _, err := s.Reserve(ctx, "b", "k", 1); return err },
-		"AppendAudit":   func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: "ev"}}) },
-		"ListAudit":     func() error { _, err := s.ListAudit(ctx, at, at.Add(time.Hour)); return err },
+		"AddOffence":     func() error { return s.AddOffence(ctx, record.Offence{Target: "t", Time: at, IncidentID: "inc"}) },
+		"CountOffences":  func() error { _, err := s.CountOffences(ctx, "t", at, ""); return err },
+		"RevertOffences": func() error { _, err := s.RevertOffences(ctx, "t", "inc"); return err },
+		"Reserve":        func() error { _, err := s.Reserve(ctx, "b", "k", 1); return err },
+		"AppendAudit":    func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: "ev"}}) },
+		"ListAudit":      func() error { _, err := s.ListAudit(ctx, at, at.Add(time.Hour)); return err },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil || fault.Of(err) != fault.Retry {
