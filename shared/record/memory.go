@@ -22,6 +22,7 @@ import (
 // a long-lived service. Use NewMemory.
 type Memory struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits memTable
+	allow                                                              memTable
 	conflicts                                                          backoff
 }
 
@@ -149,6 +150,21 @@ func (m *Memory) AppendAudit(ctx context.Context, events []AuditEvent) error {
 // ListAudit is Store.ListAudit.
 func (m *Memory) ListAudit(ctx context.Context, from, to time.Time) ([]AuditEvent, error) {
 	return listAudit(ctx, &m.audit, from, to)
+}
+
+// PutAllow is Store.PutAllow.
+func (m *Memory) PutAllow(ctx context.Context, e AllowEntry) error {
+	return putAllow(ctx, &m.allow, e)
+}
+
+// ListAllow is Store.ListAllow.
+func (m *Memory) ListAllow(ctx context.Context) ([]AllowEntry, error) {
+	return listAllow(ctx, &m.allow)
+}
+
+// DeleteAllow is Store.DeleteAllow.
+func (m *Memory) DeleteAllow(ctx context.Context, prefix string) (bool, error) {
+	return deleteAllow(ctx, &m.allow, prefix)
 }
 
 // memTable is one table's rows by PartitionKey, then RowKey. A stored entity is

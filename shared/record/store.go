@@ -40,16 +40,18 @@ const (
 	auditTable       = "Audit"
 	limitsTable      = "Limits"
 	detectTable      = "Detect"
+	allowTable       = "Allow"
 	maxTableName     = 63
 )
 
 // tableSuffixes are every table's suffix, for the check of the prefix's length.
-var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable}
+var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable, allowTable}
 
 // Store reads and writes apiguard's tables. It is safe for concurrent use; keep
 // one per process so each table is created at most once.
 type Store struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits, detect *table
+	allow                                                                      *table
 	conflicts                                                                  backoff
 
 	// reserveLocks queue this process's callers of Reserve per bucket (striped), so a
@@ -87,6 +89,7 @@ func New(opts Options) (*Store, error) {
 		audit:       newTable(svc, p+auditTable),
 		limits:      newTable(svc, p+limitsTable),
 		detect:      newTable(svc, p+detectTable),
+		allow:       newTable(svc, p+allowTable),
 		conflicts:   conflictBackoff,
 	}, nil
 }

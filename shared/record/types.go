@@ -97,3 +97,13 @@ type AuditEvent struct {
 	Actor   string          // function or operator
 	Detail  json.RawMessage // free-form JSON
 }
+
+// AllowEntry is one allow-listed network: addresses apiguard must never block.
+type AllowEntry struct {
+	Prefix  string    // canonical CIDR text (cidr.Parse's form): "203.0.113.0/24", "2001:db8::1/128"
+	Reason  string    //
+	Actor   string    // who added it
+	Created time.Time //
+	Expires time.Time // zero: never
+	ETag    string    // set by ListAllow
+}

@@ -552,3 +552,72 @@ func revertOffences(t *testing.T, s Store) {
 		t.Errorf("with a reverted offence added = %d, want 1", n)
 	}
 }
+
+func allowList(t *testing.T, s Store) {
+	ctx := testContext(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
+	entries := []record.AllowEntry{
+		{Prefix: "203.0.113.0/24", Reason: "office", Actor: "alice", Created: now, Expires: now.Add(time.Hour)},
+		{Prefix: "2001:db8::1/128", Reason: "monitor", Actor: "bob", Created: now},
+		{Prefix: "198.51.100.7/32", Reason: "expired partner", Actor: "carol", Created: now, Expires: now.Add(-time.Hour)},
+		{Prefix: "0.0.0.0/0", Reason: "everything", Actor: "dave", Created: now},
+	}
+	for _, e := range entries {
+		if err := s.PutAllow(ctx, e); err != nil {
+			t.Fatalf("PutAllow(%s): %v", e.Prefix, err)
+		}
+	}
+	got, err := s.ListAllow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Row-key order: the escaped prefixes ("%2F" for "/").
+	want := []string{"0.0.0.0/0", "198.51.100.7/32", "2001:db8::1/128", "203.0.113.0/24"}
+	var prefixes []string
+	for _, g := range got {
+		prefixes = append(prefixes, g.Prefix)
+		if g.ETag == "" {
+			t.Errorf("%s has no ETag", g.Prefix)
+		}
+		w := entries[slices.IndexFunc(entries, func(e record.AllowEntry) bool { return e.Prefix == g.Prefix })]
+		if g.Reason != w.Reason || g.Actor != w.Actor || !g.Created.Equal(edm(w.Created)) || !g.Expires.Equal(edm(w.Expires)) ||
+			g.Created.Location() != time.UTC {
+			t.Errorf("entry:\n got %+v\nwant %+v", g, w)
+		}
+	}
+	if !slices.Equal(prefixes, want) {
+		t.Fatalf("ListAllow = %q, want %q (expired ones included)", prefixes, want)
+	}
+	// Upsert by prefix: one entry, the new version whole.
+	if err := s.PutAllow(ctx, record.AllowEntry{Prefix: "203.0.113.0/24", Reason: "moved", Actor: "erin"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.ListAllow(ctx)
+	if len(got) != 4 || got[3].Reason != "moved" || !got[3].Expires.IsZero() || !got[3].Created.IsZero() {
+		t.Fatalf("after a replace: %+v", got)
+	}
+	// Delete says whether there was an entry.
+	if existed, err := s.DeleteAllow(ctx, "203.0.113.0/24"); !existed || err != nil {
+		t.Fatalf("DeleteAllow = %v, %v", existed, err)
+	}
+	if existed, err := s.DeleteAllow(ctx, "203.0.113.0/24"); existed || err != nil {
+		t.Fatalf("DeleteAllow again = %v, %v", existed, err)
+	}
+	got, _ = s.ListAllow(ctx)
+	if len(got) != 3 || slices.ContainsFunc(got, func(e record.AllowEntry) bool { return e.Prefix == "203.0.113.0/24" }) {
+		t.Fatalf("after the delete: %+v", got)
+	}
+	// Non-canonical spellings are refused, naming the canonical one.
+	for prefix, canonical := range map[string]string{
+		"203.0.113.7/24":         "203.0.113.0/24",
+		"2001:DB8::1/128":        "2001:db8::1/128",
+		"::ffff:203.0.113.7/128": "203.0.113.7/32",
+		"203.0.113.7":            "203.0.113.7/32",
+		" 203.0.113.0/24":        "203.0.113.0/24",
+	} {
+		err := s.PutAllow(ctx, record.AllowEntry{Prefix: prefix})
+		if !isRejection(err, canonical) {
+			t.Errorf("PutAllow(%q): want a rejection naming %q, got %v", prefix, canonical, err)
+		}
+	}
+}

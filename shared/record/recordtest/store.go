@@ -41,6 +41,9 @@ type Store interface {
 	CountOffences(ctx context.Context, target string, since time.Time, excludeIncident string) (int, error)
 	RevertOffences(ctx context.Context, target, incidentID string) (int, error)
 	Reserve(ctx context.Context, bucket, key string, limit int) (bool, error)
+	PutAllow(ctx context.Context, e record.AllowEntry) error
+	ListAllow(ctx context.Context) ([]record.AllowEntry, error)
+	DeleteAllow(ctx context.Context, prefix string) (bool, error)
 	AppendAudit(ctx context.Context, events []record.AuditEvent) error
 	ListAudit(ctx context.Context, from, to time.Time) ([]record.AuditEvent, error)
 }
@@ -83,6 +86,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Reserve concurrent callers", reserveConcurrent},
 		{"Reserve one key concurrently", reserveSameKey},
 		{"Reserve limits", reserveLimits},
+		{"allow-list", allowList},
 		{"audit idempotent and by range", auditRange},
 		{"keys rejected before any I/O", keysRejected},
 		{"a cancelled context fails", cancelled},
@@ -1009,6 +1013,10 @@ func keysRejected(t *testing.T, s Store) {
 		"Reserve empty bucket":     func() error { _, err := s.Reserve(ctx, "", "k", 1); return err },
 		"Reserve empty key":        func() error { _, err := s.Reserve(ctx, "b", "", 1); return err },
 		"Reserve long key":         func() error { _, err := s.Reserve(ctx, "b", long, 1); return err },
+		"PutAllow empty":           func() error { return s.PutAllow(ctx, record.AllowEntry{}) },
+		"PutAllow not a CIDR":      func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "example.com"}) },
+		"PutAllow not canonical":   func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "203.0.113.7/24"}) },
+		"DeleteAllow bare address": func() error { _, err := s.DeleteAllow(ctx, "203.0.113.7"); return err },
 		"AppendAudit no id":        func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at}}) },
 		"AppendAudit long id":      func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: long}}) },
 		"AppendAudit detail too big": func() error {
