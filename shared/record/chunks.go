@@ -122,6 +122,16 @@ func putPayload(e *entity, name string, data []byte) error {
 		e.props[name] = string(data)
 		return nil
 	}
+	return putCompressed(e, name, data)
+}
+
+// putCompressed stores data gzip-chunked, whole or not at all: a payload that
+// does not fit even compressed is an error. Call it after every other property
+// is set: the room left is measured then.
+func putCompressed(e *entity, name string, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
 	budget, err := payloadBudget(e)
 	if err != nil {
 		return err

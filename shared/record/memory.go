@@ -22,7 +22,7 @@ import (
 // a long-lived service. Use NewMemory.
 type Memory struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits memTable
-	allow                                                              memTable
+	allow, idempotency                                                 memTable
 	conflicts                                                          backoff
 }
 
@@ -165,6 +165,21 @@ func (m *Memory) ListAllow(ctx context.Context) ([]AllowEntry, error) {
 // DeleteAllow is Store.DeleteAllow.
 func (m *Memory) DeleteAllow(ctx context.Context, prefix string) (bool, error) {
 	return deleteAllow(ctx, &m.allow, prefix)
+}
+
+// ClaimIdempotency is Store.ClaimIdempotency.
+func (m *Memory) ClaimIdempotency(ctx context.Context, scope, key, requestHash string, now time.Time, ttl time.Duration) (IdempotencyRecord, bool, error) {
+	return claimIdempotency(ctx, &m.idempotency, m.conflicts, scope, key, requestHash, now, ttl)
+}
+
+// FinishIdempotency is Store.FinishIdempotency.
+func (m *Memory) FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte) error {
+	return finishIdempotency(ctx, &m.idempotency, m.conflicts, scope, key, status, contentType, body)
+}
+
+// ReleaseIdempotency is Store.ReleaseIdempotency.
+func (m *Memory) ReleaseIdempotency(ctx context.Context, scope, key string) error {
+	return releaseIdempotency(ctx, &m.idempotency, scope, key)
 }
 
 // memTable is one table's rows by PartitionKey, then RowKey. A stored entity is

@@ -41,17 +41,18 @@ const (
 	limitsTable      = "Limits"
 	detectTable      = "Detect"
 	allowTable       = "Allow"
+	idempotencyTable = "Idempotency"
 	maxTableName     = 63
 )
 
 // tableSuffixes are every table's suffix, for the check of the prefix's length.
-var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable, allowTable}
+var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable, allowTable, idempotencyTable}
 
 // Store reads and writes apiguard's tables. It is safe for concurrent use; keep
 // one per process so each table is created at most once.
 type Store struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits, detect *table
-	allow                                                                      *table
+	allow, idempotency                                                         *table
 	conflicts                                                                  backoff
 
 	// reserveLocks queue this process's callers of Reserve per bucket (striped), so a
@@ -90,6 +91,7 @@ func New(opts Options) (*Store, error) {
 		limits:      newTable(svc, p+limitsTable),
 		detect:      newTable(svc, p+detectTable),
 		allow:       newTable(svc, p+allowTable),
+		idempotency: newTable(svc, p+idempotencyTable),
 		conflicts:   conflictBackoff,
 	}, nil
 }

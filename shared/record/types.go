@@ -107,3 +107,16 @@ type AllowEntry struct {
 	Expires time.Time // zero: never
 	ETag    string    // set by ListAllow
 }
+
+// IdempotencyRecord remembers a request made under an idempotency key, so that a
+// retried POST or DELETE is answered from it instead of running again.
+type IdempotencyRecord struct {
+	Scope, Key  string    // at most 200 characters each
+	RequestHash string    // the caller's hash of the request, to tell another request under the same key
+	Status      int       // the answer's HTTP status; 0 while the request is in progress
+	ContentType string    //
+	Body        []byte    // the answer's body, stored compressed
+	Created     time.Time //
+	Expires     time.Time // the key may be claimed again from then on
+	ETag        string    // set by reads
+}

@@ -621,3 +621,120 @@ func allowList(t *testing.T, s Store) {
 		}
 	}
 }
+
+func idempotency(t *testing.T, s Store) {
+	ctx := testContext(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
+	const scope, key = "POST /blocks", "key/#?%'é"
+	claim := func(hash string, at time.Time) (record.IdempotencyRecord, bool) {
+		t.Helper()
+		rec, claimed, err := s.ClaimIdempotency(ctx, scope, key, hash, at, time.Minute)
+		if err != nil {
+			t.Fatalf("ClaimIdempotency: %v", err)
+		}
+		return rec, claimed
+	}
+	first, claimed := claim("h1", now)
+	if !claimed || first.Scope != scope || first.Key != key || first.RequestHash != "h1" || first.Status != 0 ||
+		!first.Created.Equal(edm(now)) || !first.Expires.Equal(edm(now.Add(time.Minute))) || first.ETag == "" || first.Body != nil {
+		t.Fatalf("first claim = %+v, %v", first, claimed)
+	}
+	// In progress: the record comes back unclaimed, whatever the hash.
+	for _, hash := range []string{"h1", "h2"} {
+		if rec, claimed := claim(hash, now.Add(59*time.Second)); claimed || !sameIdempotency(rec, first) {
+			t.Fatalf("claim in progress with %s = %+v, %v", hash, rec, claimed)
+		}
+	}
+	// Another key, and the same key in another scope, are claims of their own.
+	if _, claimed, err := s.ClaimIdempotency(ctx, scope, key+"x", "h1", now, time.Minute); !claimed || err != nil {
+		t.Fatalf("another key = %v, %v", claimed, err)
+	}
+	if _, claimed, err := s.ClaimIdempotency(ctx, "DELETE /blocks", key, "h1", now, time.Minute); !claimed || err != nil {
+		t.Fatalf("another scope = %v, %v", claimed, err)
+	}
+
+	// Finished: the answer comes back with the record.
+	body := jsonAlert(300 * 1024) // compressed to fit
+	if err := s.FinishIdempotency(ctx, scope, key, http.StatusCreated, "application/json", body); err != nil {
+		t.Fatal(err)
+	}
+	done, claimed := claim("h1", now.Add(time.Second))
+	if claimed || done.Status != http.StatusCreated || done.ContentType != "application/json" || !bytes.Equal(done.Body, body) ||
+		done.RequestHash != "h1" || !done.Created.Equal(first.Created) || !done.Expires.Equal(first.Expires) || done.ETag == first.ETag {
+		t.Fatalf("finished = status %d, %q, %d bytes, %v", done.Status, done.ContentType, len(done.Body), claimed)
+	}
+	// An answer that cannot fit is refused and leaves the record as it was.
+	if err := s.FinishIdempotency(ctx, scope, key, http.StatusOK, "application/octet-stream", noise(8, 1024*1024)); fault.Of(err) != fault.Reject {
+		t.Fatalf("a body too big = %v, want a rejection", err)
+	}
+	if rec, _ := claim("h1", now.Add(time.Second)); rec.Status != http.StatusCreated || !bytes.Equal(rec.Body, body) {
+		t.Fatalf("after a refused finish: status %d", rec.Status)
+	}
+	// An empty answer.
+	if err := s.FinishIdempotency(ctx, scope, key, http.StatusNoContent, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := claim("h1", now.Add(time.Second)); rec.Status != http.StatusNoContent || rec.Body != nil || rec.ContentType != "" {
+		t.Fatalf("empty answer = %+v", rec)
+	}
+
+	// Expired at Expires: the next claim replaces it.
+	again, claimed := claim("h3", now.Add(time.Minute))
+	if !claimed || again.RequestHash != "h3" || again.Status != 0 || again.Body != nil || !again.Created.Equal(edm(now.Add(time.Minute))) {
+		t.Fatalf("claim of an expired key = %+v, %v", again, claimed)
+	}
+	// Released: the next claim runs again.
+	if err := s.ReleaseIdempotency(ctx, scope, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseIdempotency(ctx, scope, key); err != nil {
+		t.Fatalf("release of a released key: %v", err)
+	}
+	if rec, claimed := claim("h4", now.Add(time.Minute)); !claimed || rec.RequestHash != "h4" {
+		t.Fatalf("claim after release = %+v, %v", rec, claimed)
+	}
+	// Finishing a key nobody claimed: ErrNotFound, a 404 rejection.
+	err := s.FinishIdempotency(ctx, scope, "never claimed", http.StatusOK, "", nil)
+	if !errors.Is(err, record.ErrNotFound) || fault.StatusOf(err) != http.StatusNotFound {
+		t.Fatalf("finish unclaimed = %v", err)
+	}
+	// 200 characters is the longest key.
+	long := strings.Repeat("k", 199) + "é"
+	if rec, claimed, err := s.ClaimIdempotency(ctx, scope, long, "h", now, time.Minute); !claimed || err != nil || rec.Key != long {
+		t.Fatalf("a key of 200 characters = %v, %v", claimed, err)
+	}
+}
+
+func sameIdempotency(a, b record.IdempotencyRecord) bool {
+	return a.Scope == b.Scope && a.Key == b.Key && a.RequestHash == b.RequestHash && a.Status == b.Status &&
+		a.ContentType == b.ContentType && bytes.Equal(a.Body, b.Body) && a.Created.Equal(b.Created) &&
+		a.Expires.Equal(b.Expires) && a.ETag == b.ETag
+}
+
+// idempotencyConcurrent: of concurrent claims of one key, new or expired, exactly
+// one is claimed, and the others see its record.
+func idempotencyConcurrent(t *testing.T, s Store) {
+	ctx := testContext(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for round, at := range []time.Time{now, now.Add(time.Hour)} { // new, then expired
+		const callers = 10
+		recs := make([]record.IdempotencyRecord, callers)
+		claimed := make([]bool, callers)
+		err := concurrently(callers, func(i int) (err error) {
+			recs[i], claimed[i], err = s.ClaimIdempotency(ctx, "scope", "race", fmt.Sprintf("h%d-%d", round, i), at, time.Minute)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		winner := slices.Index(claimed, true)
+		if n := len(slices.DeleteFunc(slices.Clone(claimed), func(c bool) bool { return !c })); n != 1 {
+			t.Fatalf("round %d: %d claims won, want exactly 1", round, n)
+		}
+		for i, rec := range recs {
+			if rec.RequestHash != fmt.Sprintf("h%d-%d", round, winner) || !rec.Created.Equal(at) {
+				t.Errorf("round %d, caller %d sees %+v, want the winner's record", round, i, rec)
+			}
+		}
+	}
+}

@@ -44,6 +44,9 @@ type Store interface {
 	PutAllow(ctx context.Context, e record.AllowEntry) error
 	ListAllow(ctx context.Context) ([]record.AllowEntry, error)
 	DeleteAllow(ctx context.Context, prefix string) (bool, error)
+	ClaimIdempotency(ctx context.Context, scope, key, requestHash string, now time.Time, ttl time.Duration) (rec record.IdempotencyRecord, claimed bool, err error)
+	FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte) error
+	ReleaseIdempotency(ctx context.Context, scope, key string) error
 	AppendAudit(ctx context.Context, events []record.AuditEvent) error
 	ListAudit(ctx context.Context, from, to time.Time) ([]record.AuditEvent, error)
 }
@@ -87,6 +90,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Reserve one key concurrently", reserveSameKey},
 		{"Reserve limits", reserveLimits},
 		{"allow-list", allowList},
+		{"idempotency keys", idempotency},
+		{"idempotency claims concurrent", idempotencyConcurrent},
 		{"audit idempotent and by range", auditRange},
 		{"keys rejected before any I/O", keysRejected},
 		{"a cancelled context fails", cancelled},
@@ -1017,8 +1022,38 @@ func keysRejected(t *testing.T, s Store) {
 		"PutAllow not a CIDR":      func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "example.com"}) },
 		"PutAllow not canonical":   func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "203.0.113.7/24"}) },
 		"DeleteAllow bare address": func() error { _, err := s.DeleteAllow(ctx, "203.0.113.7"); return err },
-		"AppendAudit no id":        func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at}}) },
-		"AppendAudit long id":      func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: long}}) },
+		"ClaimIdempotency empty key": func() error {
+			_, _, err := s.ClaimIdempotency(ctx, "scope", "", "h", at, time.Hour)
+			return err
+		},
+		"ClaimIdempotency empty scope": func() error {
+			_, _, err := s.ClaimIdempotency(ctx, "", "k", "h", at, time.Hour)
+			return err
+		},
+		"ClaimIdempotency 201 characters": func() error {
+			_, _, err := s.ClaimIdempotency(ctx, "scope", strings.Repeat("é", 201), "h", at, time.Hour)
+			return err
+		},
+		"ClaimIdempotency long escaped": func() error {
+			_, _, err := s.ClaimIdempotency(ctx, "scope", strings.Repeat("/", 200), "h", at, time.Hour)
+			return err
+		},
+		"ClaimIdempotency no ttl": func() error {
+			_, _, err := s.ClaimIdempotency(ctx, "scope", "k", "h", at, 0)
+			return err
+		},
+		"ClaimIdempotency no time": func() error {
+			_, _, err := s.ClaimIdempotency(ctx, "scope", "k", "h", time.Time{}, time.Hour)
+			return err
+		},
+		"FinishIdempotency empty key": func() error { return s.FinishIdempotency(ctx, "scope", "", 200, "", nil) },
+		"FinishIdempotency status 0":  func() error { return s.FinishIdempotency(ctx, "scope", "k", 0, "", nil) },
+		"FinishIdempotency body too big": func() error {
+			return s.FinishIdempotency(ctx, "scope", "k", 200, "application/octet-stream", noise(6, 1024*1024))
+		},
+		"ReleaseIdempotency long key": func() error { return s.ReleaseIdempotency(ctx, "scope", strings.Repeat("k", 201)) },
+		"AppendAudit no id":           func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at}}) },
+		"AppendAudit long id":         func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: long}}) },
 		"AppendAudit detail too big": func() error {
 			detail, _ := json.Marshal(noise(5, 1024*1024))
 			return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: "ev", Detail: detail}})
