@@ -22,7 +22,7 @@ import (
 // a long-lived service. Use NewMemory.
 type Memory struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits memTable
-	allow, idempotency                                                 memTable
+	allow, idempotency, health, counters                               memTable
 	conflicts                                                          backoff
 }
 
@@ -180,6 +180,26 @@ func (m *Memory) FinishIdempotency(ctx context.Context, scope, key string, statu
 // ReleaseIdempotency is Store.ReleaseIdempotency.
 func (m *Memory) ReleaseIdempotency(ctx context.Context, scope, key string) error {
 	return releaseIdempotency(ctx, &m.idempotency, scope, key)
+}
+
+// MergeHealth is Store.MergeHealth, with the same optimistic loop as MergeBlock.
+func (m *Memory) MergeHealth(ctx context.Context, kind, name string, fn func(cur *HealthRecord) (*HealthRecord, error)) (HealthRecord, bool, error) {
+	return mergeHealth(ctx, &m.health, m.conflicts, kind, name, fn)
+}
+
+// ListHealth is Store.ListHealth.
+func (m *Memory) ListHealth(ctx context.Context, kind string) ([]HealthRecord, error) {
+	return listHealth(ctx, &m.health, kind)
+}
+
+// AddCount is Store.AddCount.
+func (m *Memory) AddCount(ctx context.Context, name string, at time.Time, n int64) error {
+	return addCount(ctx, &m.counters, m.conflicts, name, at, n)
+}
+
+// SumCounts is Store.SumCounts.
+func (m *Memory) SumCounts(ctx context.Context, name string, from, to time.Time) (int64, error) {
+	return sumCounts(ctx, &m.counters, name, from, to)
 }
 
 // memTable is one table's rows by PartitionKey, then RowKey. A stored entity is

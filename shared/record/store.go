@@ -42,17 +42,19 @@ const (
 	detectTable      = "Detect"
 	allowTable       = "Allow"
 	idempotencyTable = "Idempotency"
+	healthTable      = "Health"
+	countersTable    = "Counters"
 	maxTableName     = 63
 )
 
 // tableSuffixes are every table's suffix, for the check of the prefix's length.
-var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable, allowTable, idempotencyTable}
+var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable, allowTable, idempotencyTable, healthTable, countersTable}
 
 // Store reads and writes apiguard's tables. It is safe for concurrent use; keep
 // one per process so each table is created at most once.
 type Store struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits, detect *table
-	allow, idempotency                                                         *table
+	allow, idempotency, health, counters                                       *table
 	conflicts                                                                  backoff
 
 	// reserveLocks queue this process's callers of Reserve per bucket (striped), so a
@@ -92,6 +94,8 @@ func New(opts Options) (*Store, error) {
 		detect:      newTable(svc, p+detectTable),
 		allow:       newTable(svc, p+allowTable),
 		idempotency: newTable(svc, p+idempotencyTable),
+		health:      newTable(svc, p+healthTable),
+		counters:    newTable(svc, p+countersTable),
 		conflicts:   conflictBackoff,
 	}, nil
 }

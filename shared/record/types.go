@@ -120,3 +120,18 @@ type IdempotencyRecord struct {
 	Expires     time.Time // the key may be claimed again from then on
 	ETag        string    // set by reads
 }
+
+// HealthRecord is how one part of apiguard is doing: a function, a target's
+// enforcement, a notification channel.
+type HealthRecord struct {
+	Kind, Name   string    // e.g. "function"/"alerts", "target"/<target key>, "notify"/<target name>
+	LastSuccess  time.Time //
+	LastFailure  time.Time //
+	LastError    string    // cut to 1,024 characters
+	Count        int64     // what the kind counts: runs, failures in a row, ...
+	DesiredHash  string    // the configuration wanted ...
+	AppliedHash  string    // ... and the one in force
+	DiffersSince time.Time // when they last began to differ; zero when they agree
+	Updated      time.Time //
+	ETag         string    // set by reads
+}

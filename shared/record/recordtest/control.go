@@ -738,3 +738,162 @@ func idempotencyConcurrent(t *testing.T, s Store) {
 		}
 	}
 }
+
+// neverHealth is a MergeHealth fn for a call that must not reach it.
+func neverHealth(t *testing.T) func(*record.HealthRecord) (*record.HealthRecord, error) {
+	return func(*record.HealthRecord) (*record.HealthRecord, error) {
+		t.Error("MergeHealth called fn for a call it rejects")
+		return nil, nil
+	}
+}
+
+func healthRecords(t *testing.T, s Store) {
+	ctx := testContext(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
+	want := record.HealthRecord{
+		LastSuccess: now, LastFailure: now.Add(-time.Hour), LastError: strings.Repeat("é", 2000), Count: 1 << 40,
+		DesiredHash: "sha256:aa", AppliedHash: "sha256:bb", DiffersSince: now.Add(-time.Minute), Updated: now,
+	}
+	got, wrote, err := s.MergeHealth(ctx, "target", "waf/policy-1", func(cur *record.HealthRecord) (*record.HealthRecord, error) {
+		if cur != nil {
+			t.Error("a record before the first write")
+		}
+		h := want
+		h.Kind, h.Name = "ignored", "ignored"
+		return &h, nil
+	})
+	if err != nil || !wrote || got.ETag == "" {
+		t.Fatalf("MergeHealth = %v, %v", wrote, err)
+	}
+	if got.Kind != "target" || got.Name != "waf/policy-1" || got.LastError != strings.Repeat("é", 1024) || got.Count != 1<<40 ||
+		!got.LastSuccess.Equal(edm(now)) || !got.LastFailure.Equal(edm(now.Add(-time.Hour))) || !got.DiffersSince.Equal(edm(now.Add(-time.Minute))) ||
+		!got.Updated.Equal(edm(now)) || got.DesiredHash != want.DesiredHash || got.AppliedHash != want.AppliedHash || got.LastSuccess.Location() != time.UTC {
+		t.Fatalf("stored = %+v", got)
+	}
+	// Written again: fn sees what is stored; nil writes nothing.
+	next, wrote, err := s.MergeHealth(ctx, "target", "waf/policy-1", func(cur *record.HealthRecord) (*record.HealthRecord, error) {
+		if cur == nil || *cur != got {
+			t.Errorf("cur = %+v, want %+v", cur, got)
+			return nil, nil
+		}
+		cur.AppliedHash, cur.DiffersSince, cur.Count = cur.DesiredHash, time.Time{}, cur.Count+1
+		return cur, nil
+	})
+	if err != nil || !wrote || next.AppliedHash != "sha256:aa" || !next.DiffersSince.IsZero() || next.Count != 1<<40+1 || next.ETag == got.ETag {
+		t.Fatalf("second merge = %+v, %v, %v", next, wrote, err)
+	}
+	same, wrote, err := s.MergeHealth(ctx, "target", "waf/policy-1", func(*record.HealthRecord) (*record.HealthRecord, error) { return nil, nil })
+	if err != nil || wrote || same != next {
+		t.Fatalf("no change = %+v, %v, %v", same, wrote, err)
+	}
+	for _, n := range []struct{ kind, name string }{{"function", "alerts"}, {"function", "expiry"}, {"notify", "teams"}, {"target", "apim/svc"}} {
+		if _, _, err := s.MergeHealth(ctx, n.kind, n.name, func(*record.HealthRecord) (*record.HealthRecord, error) {
+			return &record.HealthRecord{Updated: now}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.ListHealth(ctx, "target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "apim/svc" || list[1] != next {
+		t.Fatalf("ListHealth(target) = %+v", list)
+	}
+	if list, err := s.ListHealth(ctx, "function"); err != nil || len(list) != 2 || list[0].Name != "alerts" || list[0].Kind != "function" {
+		t.Fatalf("ListHealth(function) = %+v, %v", list, err)
+	}
+	if list, err := s.ListHealth(ctx, "unknown"); err != nil || len(list) != 0 {
+		t.Fatalf("ListHealth(unknown) = %+v, %v", list, err)
+	}
+}
+
+// healthConcurrent: concurrent merges of one record all count.
+func healthConcurrent(t *testing.T, s Store) {
+	ctx := testContext(t)
+	const writers = 10
+	err := concurrently(writers, func(int) error {
+		_, _, err := s.MergeHealth(ctx, "function", "alerts", func(cur *record.HealthRecord) (*record.HealthRecord, error) {
+			time.Sleep(time.Millisecond)
+			if cur == nil {
+				cur = &record.HealthRecord{}
+			}
+			cur.Count++
+			return cur, nil
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.ListHealth(ctx, "function"); len(list) != 1 || list[0].Count != writers {
+		t.Fatalf("health = %+v, want a count of %d", list, writers)
+	}
+}
+
+func counters(t *testing.T, s Store) {
+	ctx := testContext(t)
+	h := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	adds := []struct {
+		name string
+		at   time.Time
+		n    int64
+	}{
+		{"alerts/received", h.Add(-time.Nanosecond), 1}, // 11:00 hour
+		{"alerts/received", h, 2},
+		{"alerts/received", h.Add(59 * time.Minute).In(time.FixedZone("X", -3600)), 3}, // still 12:00 UTC
+		{"alerts/received", h.Add(time.Hour), 4},
+		{"alerts/received", h.Add(25 * time.Hour), 1 << 40}, // the next day
+		{"alerts/received", h.Add(time.Hour), -1},
+		{"blocks", h, 100},
+	}
+	for _, a := range adds {
+		if err := s.AddCount(ctx, a.name, a.at, a.n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name     string
+		from, to time.Time
+		want     int64
+	}{
+		{"everything", h.Add(-24 * time.Hour), h.Add(48 * time.Hour), 1 + 2 + 3 + 4 - 1 + 1<<40},
+		{"one hour", h, h.Add(time.Hour), 5},
+		{"a moment of the hour counts the hour", h.Add(30 * time.Minute), h.Add(31 * time.Minute), 5},
+		{"to is exclusive", h.Add(-time.Hour), h, 1},
+		{"one ns into the next hour", h.Add(-time.Hour), h.Add(time.Nanosecond), 6},
+		{"from at the end of an hour", h.Add(-time.Nanosecond), h.Add(time.Hour), 6},
+		{"two hours", h, h.Add(2 * time.Hour), 8},
+		{"another zone", h.In(time.FixedZone("Y", 5*3600)), h.Add(time.Hour).In(time.FixedZone("Y", 5*3600)), 5},
+		{"nothing counted", h.Add(-48 * time.Hour), h.Add(-47 * time.Hour), 0},
+		{"empty range", h, h, 0},
+		{"inverted range", h.Add(time.Hour), h, 0},
+	}
+	for _, c := range cases {
+		got, err := s.SumCounts(ctx, "alerts/received", c.from, c.to)
+		if err != nil || got != c.want {
+			t.Errorf("%s: SumCounts = %d, %v; want %d", c.name, got, err, c.want)
+		}
+	}
+	if got, err := s.SumCounts(ctx, "blocks", h, h.Add(time.Hour)); got != 100 || err != nil {
+		t.Errorf("another counter = %d, %v", got, err)
+	}
+	if got, err := s.SumCounts(ctx, "unknown", h, h.Add(time.Hour)); got != 0 || err != nil {
+		t.Errorf("unknown counter = %d, %v", got, err)
+	}
+}
+
+// countersConcurrent: 30 concurrent adds to one hour all count.
+func countersConcurrent(t *testing.T, s Store) {
+	ctx := testContext(t)
+	h := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	const adders = 30
+	if err := concurrently(adders, func(i int) error {
+		return s.AddCount(ctx, "alerts", h.Add(time.Duration(i)*time.Second), int64(i+1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SumCounts(ctx, "alerts", h, h.Add(time.Hour)); got != adders*(adders+1)/2 || err != nil {
+		t.Fatalf("SumCounts = %d, %v; want %d", got, err, adders*(adders+1)/2)
+	}
+}

@@ -47,6 +47,10 @@ type Store interface {
 	ClaimIdempotency(ctx context.Context, scope, key, requestHash string, now time.Time, ttl time.Duration) (rec record.IdempotencyRecord, claimed bool, err error)
 	FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte) error
 	ReleaseIdempotency(ctx context.Context, scope, key string) error
+	MergeHealth(ctx context.Context, kind, name string, fn func(cur *record.HealthRecord) (*record.HealthRecord, error)) (record.HealthRecord, bool, error)
+	ListHealth(ctx context.Context, kind string) ([]record.HealthRecord, error)
+	AddCount(ctx context.Context, name string, at time.Time, n int64) error
+	SumCounts(ctx context.Context, name string, from, to time.Time) (int64, error)
 	AppendAudit(ctx context.Context, events []record.AuditEvent) error
 	ListAudit(ctx context.Context, from, to time.Time) ([]record.AuditEvent, error)
 }
@@ -92,6 +96,10 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"allow-list", allowList},
 		{"idempotency keys", idempotency},
 		{"idempotency claims concurrent", idempotencyConcurrent},
+		{"health records", healthRecords},
+		{"MergeHealth concurrent", healthConcurrent},
+		{"hourly counters", counters},
+		{"hourly counters concurrent", countersConcurrent},
 		{"audit idempotent and by range", auditRange},
 		{"keys rejected before any I/O", keysRejected},
 		{"a cancelled context fails", cancelled},
@@ -1052,8 +1060,20 @@ func keysRejected(t *testing.T, s Store) {
 			return s.FinishIdempotency(ctx, "scope", "k", 200, "application/octet-stream", noise(6, 1024*1024))
 		},
 		"ReleaseIdempotency long key": func() error { return s.ReleaseIdempotency(ctx, "scope", strings.Repeat("k", 201)) },
-		"AppendAudit no id":           func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at}}) },
-		"AppendAudit long id":         func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: long}}) },
+		"MergeHealth empty kind": func() error {
+			_, _, err := s.MergeHealth(ctx, "", "alerts", neverHealth(t))
+			return err
+		},
+		"MergeHealth long name": func() error {
+			_, _, err := s.MergeHealth(ctx, "function", long, neverHealth(t))
+			return err
+		},
+		"ListHealth empty kind": func() error { _, err := s.ListHealth(ctx, ""); return err },
+		"AddCount empty name":   func() error { return s.AddCount(ctx, "", at, 1) },
+		"AddCount long name":    func() error { return s.AddCount(ctx, long, at, 1) },
+		"SumCounts empty name":  func() error { _, err := s.SumCounts(ctx, "", at, at.Add(time.Hour)); return err },
+		"AppendAudit no id":     func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at}}) },
+		"AppendAudit long id":   func() error { return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: long}}) },
 		"AppendAudit detail too big": func() error {
 			detail, _ := json.Marshal(noise(5, 1024*1024))
 			return s.AppendAudit(ctx, []record.AuditEvent{{Time: at, ID: "ev", Detail: detail}})
@@ -1125,6 +1145,7 @@ func cancelled(t *testing.T, s Store) {
 	for name, err := range map[string]error{
 		"PutDecisions of none": s.PutDecisions(ctx, nil),
 		"AppendAudit of none":  s.AppendAudit(ctx, nil),
+		"AddCount of zero":     s.AddCount(ctx, "alerts", at, 0),
 	} {
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -1132,5 +1153,8 @@ func cancelled(t *testing.T, s Store) {
 	}
 	if got, err := s.ListAudit(ctx, at, at); got != nil || err != nil {
 		t.Errorf("ListAudit of an empty range = %v, %v", got, err)
+	}
+	if got, err := s.SumCounts(ctx, "alerts", at, at); got != 0 || err != nil {
+		t.Errorf("SumCounts of an empty range = %v, %v", got, err)
 	}
 }
