@@ -1,6 +1,7 @@
 // Package record keeps apiguard's state in Azure Table Storage: incidents and
 // their decisions, the desired blocks the reconcilers enforce, offence history
-// for escalation, rate-limit reservations and the audit trail.
+// for escalation, rate-limit reservations and the audit trail, and for the
+// control API an allow-list, idempotency keys, health records and hourly counters.
 //
 // The key design (what is a partition, what is a row, and why) is in README.md.
 package record
@@ -26,7 +27,7 @@ type Options struct {
 	ConnectionString string                 // either this ...
 	ServiceURL       string                 // ... or this with Credential (managed identity)
 	Credential       azcore.TokenCredential //
-	TablePrefix      string                 // letters and digits, first a letter; tables are <prefix>Incidents, <prefix>Decisions, ...
+	TablePrefix      string                 // letters and digits, first a letter, at most 52; tables are <prefix>Incidents, <prefix>Decisions, ...
 	ClientOptions    *aztables.ClientOptions
 }
 
