@@ -58,15 +58,11 @@ func mergeBlock(ctx context.Context, t rowTable, conflicts backoff, action, targ
 	if err != nil {
 		return Block{}, false, err
 	}
-	m := rowMerge[Block]{
-		op: fmt.Sprintf("merge block %s %s", action, target), pk: pk, rk: rk,
-		decode: func(e *entity) (Block, error) { return blockFrom(e), nil },
-		encode: func(b Block) (*entity, error) {
-			b.Action, b.Target = action, target
-			return blockEntity(pk, rk, b), nil
-		},
+	row := func(pk, rk string, b Block) *entity {
+		b.Action, b.Target = action, target
+		return blockEntity(pk, rk, b)
 	}
-	return m.run(ctx, t, conflicts, fn)
+	return mergeRow(ctx, t, conflicts, fmt.Sprintf("merge block %s %s", action, target), pk, rk, blockFrom, row, fn)
 }
 
 // ListBlocks returns every block of one action, in RowKey order: the

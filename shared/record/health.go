@@ -36,12 +36,7 @@ func mergeHealth(ctx context.Context, t rowTable, conflicts backoff, kind, name 
 	if err != nil {
 		return HealthRecord{}, false, err
 	}
-	m := rowMerge[HealthRecord]{
-		op: fmt.Sprintf("merge health %s %s", kind, name), pk: pk, rk: rk,
-		decode: func(e *entity) (HealthRecord, error) { return healthFrom(e), nil },
-		encode: func(h HealthRecord) (*entity, error) { return healthRow(pk, rk, h), nil },
-	}
-	return m.run(ctx, t, conflicts, fn)
+	return mergeRow(ctx, t, conflicts, fmt.Sprintf("merge health %s %s", kind, name), pk, rk, healthFrom, healthRow, fn)
 }
 
 // ListHealth returns the health records of one kind in row-key order: one

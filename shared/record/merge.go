@@ -19,6 +19,17 @@ type rowMerge[T any] struct {
 	encode func(T) (*entity, error)
 }
 
+// mergeRow is the merge of a row that decodes without fail (every field from its
+// keys and properties), written by row under its keys.
+func mergeRow[T any](ctx context.Context, t rowTable, conflicts backoff, op, pk, rk string, from func(*entity) T, row func(pk, rk string, v T) *entity, fn func(cur *T) (*T, error)) (T, bool, error) {
+	m := rowMerge[T]{
+		op: op, pk: pk, rk: rk,
+		decode: func(e *entity) (T, error) { return from(e), nil },
+		encode: func(v T) (*entity, error) { return row(pk, rk, v), nil },
+	}
+	return m.run(ctx, t, conflicts, fn)
+}
+
 // run retries once until it does not lose a race, within conflicts' bounds. It
 // returns what was written and true, or, when fn returns nil, the row as read (the
 // zero T when absent) and false.

@@ -31,25 +31,8 @@ type Options struct {
 	ClientOptions    *aztables.ClientOptions
 }
 
-// Table name suffixes; the longest decides how long a prefix may be.
-const (
-	incidentsTable   = "Incidents"
-	incidentIDsTable = "IncidentIds"
-	decisionsTable   = "Decisions"
-	blocksTable      = "Blocks"
-	offencesTable    = "Offences"
-	auditTable       = "Audit"
-	limitsTable      = "Limits"
-	detectTable      = "Detect"
-	allowTable       = "Allow"
-	idempotencyTable = "Idempotency"
-	healthTable      = "Health"
-	countersTable    = "Counters"
-	maxTableName     = 63
-)
-
-// tableSuffixes are every table's suffix, for the check of the prefix's length.
-var tableSuffixes = []string{incidentsTable, incidentIDsTable, decisionsTable, blocksTable, offencesTable, auditTable, limitsTable, detectTable, allowTable, idempotencyTable, healthTable, countersTable}
+// maxTableName is Table Storage's limit on a table's name.
+const maxTableName = 63
 
 // Store reads and writes apiguard's tables. It is safe for concurrent use; keep
 // one per process so each table is created at most once.
@@ -62,6 +45,31 @@ type Store struct {
 	// burst of alerts in one instance takes the counter in turn instead of failing
 	// each other's ETag conditions; the conditions still arbitrate between instances.
 	reserveLocks [64]sync.Mutex
+}
+
+// tableName is a table of a Store and its name after the prefix.
+type tableName struct {
+	t      **table
+	suffix string
+}
+
+// tableNames are the tables of s: the one list New builds them from and the
+// prefix's length is checked against.
+func (s *Store) tableNames() []tableName {
+	return []tableName{
+		{&s.incidents, "Incidents"},
+		{&s.incidentIDs, "IncidentIds"},
+		{&s.decisions, "Decisions"},
+		{&s.blocks, "Blocks"},
+		{&s.offences, "Offences"},
+		{&s.audit, "Audit"},
+		{&s.limits, "Limits"},
+		{&s.detect, "Detect"},
+		{&s.allow, "Allow"},
+		{&s.idempotency, "Idempotency"},
+		{&s.health, "Health"},
+		{&s.counters, "Counters"},
+	}
 }
 
 // New validates opts and builds the clients. It does no network I/O: the
@@ -83,22 +91,11 @@ func New(opts Options) (*Store, error) {
 		// A malformed connection string fails here, still without I/O.
 		return nil, fmt.Errorf("record: invalid options: storage client: %w", err)
 	}
-	p := opts.TablePrefix
-	return &Store{
-		incidents:   newTable(svc, p+incidentsTable),
-		incidentIDs: newTable(svc, p+incidentIDsTable),
-		decisions:   newTable(svc, p+decisionsTable),
-		blocks:      newTable(svc, p+blocksTable),
-		offences:    newTable(svc, p+offencesTable),
-		audit:       newTable(svc, p+auditTable),
-		limits:      newTable(svc, p+limitsTable),
-		detect:      newTable(svc, p+detectTable),
-		allow:       newTable(svc, p+allowTable),
-		idempotency: newTable(svc, p+idempotencyTable),
-		health:      newTable(svc, p+healthTable),
-		counters:    newTable(svc, p+countersTable),
-		conflicts:   conflictBackoff,
-	}, nil
+	s := &Store{conflicts: conflictBackoff}
+	for _, n := range s.tableNames() {
+		*n.t = newTable(svc, opts.TablePrefix+n.suffix)
+	}
+	return s, nil
 }
 
 // validate names every problem at once, so one deployment fixes them all.
@@ -127,8 +124,8 @@ func (o Options) validate() error {
 		}
 	}
 	longest := 0
-	for _, suffix := range tableSuffixes {
-		longest = max(longest, len(suffix))
+	for _, n := range (&Store{}).tableNames() {
+		longest = max(longest, len(n.suffix))
 	}
 	if n := len(o.TablePrefix) + longest; n > maxTableName {
 		errs = append(errs, fmt.Errorf("TablePrefix %q is too long: table names are at most %d characters", o.TablePrefix, maxTableName))

@@ -958,25 +958,26 @@ func keysRejected(t *testing.T, s Store) {
 		t.Error("MergeBlock called fn for a key it rejects")
 		return nil, nil
 	}
+	hour := at.Add(time.Hour)
+	incidents := func(q record.IncidentQuery) func() error {
+		return func() error { _, _, err := s.ListIncidents(ctx, q); return err }
+	}
+	decisions := func(q record.DecisionQuery) func() error {
+		return func() error { _, _, err := s.ListDecisionsByStatus(ctx, q); return err }
+	}
+	claim := func(scope, key string, now time.Time, ttl time.Duration) func() error {
+		return func() error { _, _, err := s.ClaimIdempotency(ctx, scope, key, "h", now, ttl); return err }
+	}
 	calls := map[string]func() error{
-		"GetIncident empty id": func() error { _, _, err := s.GetIncident(ctx, "", at); return err },
-		"GetIncident long id":  func() error { _, _, err := s.GetIncident(ctx, long, at); return err },
-		"PutIncident empty id": func() error { return s.PutIncident(ctx, record.IncidentRecord{EventTime: at}) },
-		"LocateIncident empty": func() error { _, _, err := s.LocateIncident(ctx, ""); return err },
-		"LocateIncident long":  func() error { _, _, err := s.LocateIncident(ctx, long); return err },
-		"ListIncidents no range": func() error {
-			_, _, err := s.ListIncidents(ctx, record.IncidentQuery{To: at})
-			return err
-		},
-		"ListIncidents long filter": func() error {
-			_, _, err := s.ListIncidents(ctx, record.IncidentQuery{From: at, To: at.Add(time.Hour), AlertType: strings.Repeat("a", 257)})
-			return err
-		},
-		"ListIncidents bad token": func() error {
-			_, _, err := s.ListIncidents(ctx, record.IncidentQuery{From: at, To: at.Add(time.Hour), Token: "x"})
-			return err
-		},
-		"PutDecisions no id": func() error { return s.PutDecisions(ctx, []record.DecisionRecord{{EventTime: at}}) },
+		"GetIncident empty id":      func() error { _, _, err := s.GetIncident(ctx, "", at); return err },
+		"GetIncident long id":       func() error { _, _, err := s.GetIncident(ctx, long, at); return err },
+		"PutIncident empty id":      func() error { return s.PutIncident(ctx, record.IncidentRecord{EventTime: at}) },
+		"LocateIncident empty":      func() error { _, _, err := s.LocateIncident(ctx, ""); return err },
+		"LocateIncident long":       func() error { _, _, err := s.LocateIncident(ctx, long); return err },
+		"ListIncidents no range":    incidents(record.IncidentQuery{To: at}),
+		"ListIncidents long filter": incidents(record.IncidentQuery{From: at, To: hour, AlertType: strings.Repeat("a", 257)}),
+		"ListIncidents bad token":   incidents(record.IncidentQuery{From: at, To: hour, Token: "x"}),
+		"PutDecisions no id":        func() error { return s.PutDecisions(ctx, []record.DecisionRecord{{EventTime: at}}) },
 		"PutDecisions one bad": func() error {
 			return s.PutDecisions(ctx, []record.DecisionRecord{{IncidentID: "inc"}, {IncidentID: "inc", Index: -1}})
 		},
@@ -985,77 +986,44 @@ func keysRejected(t *testing.T, s Store) {
 		"PutDecisions long status": func() error {
 			return s.PutDecisions(ctx, []record.DecisionRecord{{IncidentID: "inc", Status: strings.Repeat("s", 65)}})
 		},
-		"UpdateDecision empty id": func() error { _, _, err := s.UpdateDecision(ctx, "", at, 0, neverDecision(t)); return err },
-		"UpdateDecision index":    func() error { _, _, err := s.UpdateDecision(ctx, "inc", at, 10000, neverDecision(t)); return err },
-		"ListDecisionsByStatus no range": func() error {
-			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{Status: "pending"})
-			return err
-		},
-		"ListDecisionsByStatus inverted": func() error {
-			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at})
-			return err
-		},
-		"ListDecisionsByStatus negative limit": func() error {
-			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at.Add(time.Hour), Limit: -1})
-			return err
-		},
-		"ListDecisionsByStatus long status": func() error {
-			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at.Add(time.Hour), Status: strings.Repeat("s", 257)})
-			return err
-		},
-		"ListDecisionsByStatus bad token": func() error {
-			_, _, err := s.ListDecisionsByStatus(ctx, record.DecisionQuery{From: at, To: at.Add(time.Hour), Token: "%%%"})
-			return err
-		},
-		"GetBlock empty action":    func() error { _, _, err := s.GetBlock(ctx, "", "203.0.113.7"); return err },
-		"GetBlock empty target":    func() error { _, _, err := s.GetBlock(ctx, "block_waf", ""); return err },
-		"GetBlock long target":     func() error { _, _, err := s.GetBlock(ctx, "block_waf", long); return err },
-		"MergeBlock empty target":  func() error { _, _, err := s.MergeBlock(ctx, "block_waf", "", never); return err },
-		"MergeBlock long target":   func() error { _, _, err := s.MergeBlock(ctx, "block_waf", long, never); return err },
-		"ListBlocks empty action":  func() error { _, err := s.ListBlocks(ctx, ""); return err },
-		"ListExpired empty action": func() error { _, err := s.ListExpiredBlocks(ctx, "", at); return err },
-		"DeleteBlock without ETag": func() error { return s.DeleteBlock(ctx, record.Block{Action: "block_waf", Target: "203.0.113.7"}) },
-		"DeleteBlock empty target": func() error { return s.DeleteBlock(ctx, record.Block{Action: "block_waf", ETag: "x"}) },
-		"AddOffence no incident":   func() error { return s.AddOffence(ctx, record.Offence{Target: "203.0.113.7", Time: at}) },
-		"AddOffence empty target":  func() error { return s.AddOffence(ctx, record.Offence{Time: at, IncidentID: "inc"}) },
-		"AddOffence long incident": func() error { return s.AddOffence(ctx, record.Offence{Target: "t", Time: at, IncidentID: long}) },
-		"CountOffences empty":      func() error { _, err := s.CountOffences(ctx, "", at, ""); return err },
-		"RevertOffences no target": func() error { _, err := s.RevertOffences(ctx, "", "inc"); return err },
-		"RevertOffences no id":     func() error { _, err := s.RevertOffences(ctx, "t", ""); return err },
-		"RevertOffences long id":   func() error { _, err := s.RevertOffences(ctx, "t", long); return err },
-		"Reserve empty bucket":     func() error { _, err := s.Reserve(ctx, "", "k", 1); return err },
-		"Reserve empty key":        func() error { _, err := s.Reserve(ctx, "b", "", 1); return err },
-		"Reserve long key":         func() error { _, err := s.Reserve(ctx, "b", long, 1); return err },
-		"PutAllow empty":           func() error { return s.PutAllow(ctx, record.AllowEntry{}) },
-		"PutAllow not a CIDR":      func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "example.com"}) },
-		"PutAllow not canonical":   func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "203.0.113.7/24"}) },
-		"DeleteAllow bare address": func() error { _, err := s.DeleteAllow(ctx, "203.0.113.7"); return err },
-		"ClaimIdempotency empty key": func() error {
-			_, _, err := s.ClaimIdempotency(ctx, "scope", "", "h", at, time.Hour)
-			return err
-		},
-		"ClaimIdempotency empty scope": func() error {
-			_, _, err := s.ClaimIdempotency(ctx, "", "k", "h", at, time.Hour)
-			return err
-		},
-		"ClaimIdempotency 201 characters": func() error {
-			_, _, err := s.ClaimIdempotency(ctx, "scope", strings.Repeat("é", 201), "h", at, time.Hour)
-			return err
-		},
-		"ClaimIdempotency long escaped": func() error {
-			_, _, err := s.ClaimIdempotency(ctx, "scope", strings.Repeat("/", 200), "h", at, time.Hour)
-			return err
-		},
-		"ClaimIdempotency no ttl": func() error {
-			_, _, err := s.ClaimIdempotency(ctx, "scope", "k", "h", at, 0)
-			return err
-		},
-		"ClaimIdempotency no time": func() error {
-			_, _, err := s.ClaimIdempotency(ctx, "scope", "k", "h", time.Time{}, time.Hour)
-			return err
-		},
-		"FinishIdempotency empty key": func() error { return s.FinishIdempotency(ctx, "scope", "", 200, "", nil) },
-		"FinishIdempotency status 0":  func() error { return s.FinishIdempotency(ctx, "scope", "k", 0, "", nil) },
+		"UpdateDecision empty id":              func() error { _, _, err := s.UpdateDecision(ctx, "", at, 0, neverDecision(t)); return err },
+		"UpdateDecision index":                 func() error { _, _, err := s.UpdateDecision(ctx, "inc", at, 10000, neverDecision(t)); return err },
+		"ListDecisionsByStatus no range":       decisions(record.DecisionQuery{Status: "pending"}),
+		"ListDecisionsByStatus inverted":       decisions(record.DecisionQuery{From: at, To: at}),
+		"ListDecisionsByStatus negative limit": decisions(record.DecisionQuery{From: at, To: hour, Limit: -1}),
+		"ListDecisionsByStatus long status":    decisions(record.DecisionQuery{From: at, To: hour, Status: strings.Repeat("s", 257)}),
+		"ListDecisionsByStatus bad token":      decisions(record.DecisionQuery{From: at, To: hour, Token: "%%%"}),
+		"GetBlock empty action":                func() error { _, _, err := s.GetBlock(ctx, "", "203.0.113.7"); return err },
+		"GetBlock empty target":                func() error { _, _, err := s.GetBlock(ctx, "block_waf", ""); return err },
+		"GetBlock long target":                 func() error { _, _, err := s.GetBlock(ctx, "block_waf", long); return err },
+		"MergeBlock empty target":              func() error { _, _, err := s.MergeBlock(ctx, "block_waf", "", never); return err },
+		"MergeBlock long target":               func() error { _, _, err := s.MergeBlock(ctx, "block_waf", long, never); return err },
+		"ListBlocks empty action":              func() error { _, err := s.ListBlocks(ctx, ""); return err },
+		"ListExpired empty action":             func() error { _, err := s.ListExpiredBlocks(ctx, "", at); return err },
+		"DeleteBlock without ETag":             func() error { return s.DeleteBlock(ctx, record.Block{Action: "block_waf", Target: "203.0.113.7"}) },
+		"DeleteBlock empty target":             func() error { return s.DeleteBlock(ctx, record.Block{Action: "block_waf", ETag: "x"}) },
+		"AddOffence no incident":               func() error { return s.AddOffence(ctx, record.Offence{Target: "203.0.113.7", Time: at}) },
+		"AddOffence empty target":              func() error { return s.AddOffence(ctx, record.Offence{Time: at, IncidentID: "inc"}) },
+		"AddOffence long incident":             func() error { return s.AddOffence(ctx, record.Offence{Target: "t", Time: at, IncidentID: long}) },
+		"CountOffences empty":                  func() error { _, err := s.CountOffences(ctx, "", at, ""); return err },
+		"RevertOffences no target":             func() error { _, err := s.RevertOffences(ctx, "", "inc"); return err },
+		"RevertOffences no id":                 func() error { _, err := s.RevertOffences(ctx, "t", ""); return err },
+		"RevertOffences long id":               func() error { _, err := s.RevertOffences(ctx, "t", long); return err },
+		"Reserve empty bucket":                 func() error { _, err := s.Reserve(ctx, "", "k", 1); return err },
+		"Reserve empty key":                    func() error { _, err := s.Reserve(ctx, "b", "", 1); return err },
+		"Reserve long key":                     func() error { _, err := s.Reserve(ctx, "b", long, 1); return err },
+		"PutAllow empty":                       func() error { return s.PutAllow(ctx, record.AllowEntry{}) },
+		"PutAllow not a CIDR":                  func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "example.com"}) },
+		"PutAllow not canonical":               func() error { return s.PutAllow(ctx, record.AllowEntry{Prefix: "203.0.113.7/24"}) },
+		"DeleteAllow bare address":             func() error { _, err := s.DeleteAllow(ctx, "203.0.113.7"); return err },
+		"ClaimIdempotency empty key":           claim("scope", "", at, time.Hour),
+		"ClaimIdempotency empty scope":         claim("", "k", at, time.Hour),
+		"ClaimIdempotency 201 characters":      claim("scope", strings.Repeat("é", 201), at, time.Hour),
+		"ClaimIdempotency long escaped":        claim("scope", strings.Repeat("/", 200), at, time.Hour),
+		"ClaimIdempotency no ttl":              claim("scope", "k", at, 0),
+		"ClaimIdempotency no time":             claim("scope", "k", time.Time{}, time.Hour),
+		"FinishIdempotency empty key":          func() error { return s.FinishIdempotency(ctx, "scope", "", 200, "", nil) },
+		"FinishIdempotency status 0":           func() error { return s.FinishIdempotency(ctx, "scope", "k", 0, "", nil) },
 		"FinishIdempotency body too big": func() error {
 			return s.FinishIdempotency(ctx, "scope", "k", 200, "application/octet-stream", noise(6, 1024*1024))
 		},
