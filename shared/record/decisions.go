@@ -154,7 +154,7 @@ func updateDecision(ctx context.Context, t rowTable, conflicts backoff, incident
 // q.Limit decisions, even none, and still return a token. The token ("" after
 // the last page) is opaque; one that this list did not issue for this range is a
 // fault.Rejected error. Decisions of incidents that are not complete are listed
-// too; callers filter.
+// too; callers filter. Decisions of undated incidents are in no range.
 func (s *Store) ListDecisionsByStatus(ctx context.Context, q DecisionQuery) ([]DecisionRecord, string, error) {
 	return listDecisionsByStatus(ctx, s.decisions, q)
 }
