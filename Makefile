@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./sh
   ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
-.PHONY: build run test unit fuzz-short fuzz bench lint package clean
+.PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots
 
 build:
 	$(GO) build -o $(BIN) .
@@ -88,3 +88,25 @@ package: build
 
 clean:
 	rm -rf bin dist
+
+# console-shots: rewrite the operator page's samples (docs/console/*.html) from the
+# template and screenshot them with Debian's chromium; pngquant keeps the committed
+# PNGs small. Both are installed when missing. Fails when chromium writes no
+# screenshot (it can exit 0 without one).
+CHROMIUM ?= chromium
+CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+  --disable-sync --no-first-run --hide-scrollbars
+console-shots:
+	@command -v $(CHROMIUM) >/dev/null && command -v pngquant >/dev/null || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium pngquant; }
+	$(GO) test -count=1 ./shared/control -run '^TestConsoleSamples$$' -update-console
+	@set -euo pipefail; profile=$$(mktemp -d); trap 'rm -rf $$profile' EXIT; \
+	shoot() { rm -f docs/console/$$2; \
+	  $(CHROMIUM) $(CHROMIUM_FLAGS) --user-data-dir=$$profile --window-size=$$3 --screenshot=docs/console/$$2 \
+	    file://$(CURDIR)/docs/console/$$1 >$$profile/log 2>&1 || true; \
+	  [ -s docs/console/$$2 ] || { cat $$profile/log; echo "console-shots: chromium wrote no docs/console/$$2"; exit 1; }; \
+	  pngquant --force --skip-if-larger --strip --output docs/console/$$2 docs/console/$$2 || [ $$? -eq 98 ]; \
+	  echo "docs/console/$$2 from $$1 at $$3"; }; \
+	shoot sample.html console.png 1280,2060; \
+	shoot sample.html console-phone.png 390,1800; \
+	shoot quiet.html console-quiet.png 1280,900
