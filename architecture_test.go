@@ -34,7 +34,7 @@ func TestLayering(t *testing.T) {
 		from      string
 		forbidden []string
 	}{
-		{"./handlers", []string{"shared/traffic", "shared/detect", "shared/decide", "shared/record", "shared/enforce", "shared/flow"}},
+		{"./handlers", []string{"shared/traffic", "shared/detect", "shared/decide", "shared/record", "shared/enforce", "shared/flow", "shared/control"}},
 		{"./shared/...", []string{"handlers"}},
 		{"./shared/apim/...", []string{"shared/waf"}},
 		{"./shared/waf/...", []string{"shared/apim"}},

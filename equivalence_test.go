@@ -108,7 +108,7 @@ func TestIngestAndReplayAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newServer(t.Context(), cfg, zerolog.New(io.Discard), 0)
+	srv, err := newServer(t.Context(), cfg, lookup, zerolog.New(io.Discard), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

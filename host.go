@@ -28,7 +28,7 @@ func runHost(port string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiguard: listen:", err)
 		return 1
 	}
-	app, cfg, log, err := hostApp()
+	on, cfg, log, err := hostApp()
 	if err != nil {
 		// Keep answering so the host shows the reason in its logs rather than a crash loop.
 		log := newLogger("info", "json", true, os.Stdout)
@@ -41,28 +41,38 @@ func runHost(port string, stderr io.Writer) int {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}), stderr)
 	}
-	a := handlers.New(app, cfg, log, time.Now)
+	a := handlers.New(on.App, cfg, log, time.Now)
 	log.Info().Str("version", version).Str("port", port).Msg("apiguard custom handler listening")
-	return serveUntilSignal(ln, a.HostHandler(), stderr)
+	code := serveUntilSignal(ln, a.HostHandler(), stderr)
+	flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := on.close(flush); err != nil {
+		log.Warn().Err(err).Msg("notifications not all delivered before exit")
+	}
+	return code
 }
 
 // hostApp builds the application layer from the environment, as the Functions host
 // runs it: Table Storage, and Service Bus for the reconcile requests.
-func hostApp() (*flow.App, *config.Config, zerolog.Logger, error) {
+func hostApp() (online, *config.Config, zerolog.Logger, error) {
 	cfg, err := config.FromEnv()
 	if err == nil {
 		err = cfg.RequireQueue()
 	}
 	if err != nil {
-		return nil, nil, zerolog.Logger{}, err
+		return online{}, nil, zerolog.Logger{}, err
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, true, os.Stdout)
 	var q flow.Sender
+	var dl flow.DeadLetters
+	if cfg.ServiceBusConn != "" || cfg.ServiceBusSpace != "" {
+		dl = queue.NewDeadLetterCounter([]string{cfg.ReconcileQueue, cfg.TrafficQueue}, cfg.ServiceBusConn, cfg.ServiceBusSpace)
+	}
 	if len(cfg.WAFTargets)+len(cfg.APIMTargets) > 0 {
 		q = queue.NewServiceBus(cfg.ReconcileQueue, cfg.ServiceBusConn, cfg.ServiceBusSpace)
 	}
-	app, err := openApp(cfg, log, q)
-	return app, cfg, log, err
+	on, err := openOnline(cfg, os.LookupEnv, log, q, dl)
+	return on, cfg, log, err
 }
 
 func serveUntilSignal(ln net.Listener, h http.Handler, stderr io.Writer) int {

@@ -59,11 +59,11 @@ func TestPlanMatchesServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		app, err := openApp(cfg, zerolog.New(io.Discard), nil)
+		on, err := openOnline(cfg, os.LookupEnv, zerolog.New(io.Discard), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := handlers.New(app, cfg, zerolog.New(io.Discard), time.Now)
+		a := handlers.New(on.App, cfg, zerolog.New(io.Discard), time.Now)
 		defs, err := handlers.LoadDefs(functionsFS())
 		if err != nil {
 			t.Fatal(err)

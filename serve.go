@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -36,10 +37,13 @@ func runServe(args []string, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
+	if err := checkExposure(*addr, cfg.APIKey); err != nil {
+		return configError(stderr, err)
+	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, false, os.Stdout)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := newServer(ctx, cfg, log, time.Second)
+	srv, err := newServer(ctx, cfg, lookup, log, time.Second)
 	if err != nil {
 		return configError(stderr, err)
 	}
@@ -52,8 +56,33 @@ func runServe(args []string, stderr io.Writer) int {
 		return configError(stderr, err)
 	}
 	_ = srv.app.RequestRepair(ctx, "start-up") // bring every policy in line at once
-	log.Info().Str("addr", ln.Addr().String()).Str("mode", string(cfg.Mode)).Msg("apiguard serve: POST alerts to /api/alerts")
-	return serveUntilSignal(ln, srv.http, stderr)
+	// The expire timer runs once now, as well as on its schedule: expiry, repair and
+	// health are current from the start.
+	go func() { _, _ = srv.handlers.RunNow(ctx, "expire") }()
+	log.Info().Str("addr", ln.Addr().String()).Str("mode", string(cfg.Mode)).Msg("apiguard serve: POST alerts to /api/alerts, console at /")
+	code := serveUntilSignal(ln, srv.http, stderr)
+	flush, cancelFlush := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelFlush()
+	if err := srv.close(flush); err != nil {
+		log.Warn().Err(err).Msg("notifications not all delivered before exit")
+	}
+	return code
+}
+
+// checkExposure refuses to serve the control API beyond loopback without a key: serve
+// has no function keys, and the API can unblock anything.
+func checkExposure(addr, key string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if ip, err := netip.ParseAddr(host); (err == nil && ip.IsLoopback()) || host == "localhost" {
+		return nil
+	}
+	if key == "" {
+		return fmt.Errorf("--addr %s is not a loopback address: set APIGUARD_API_KEY (at least 16 characters), which /api/v1/ then requires as a bearer token", addr)
+	}
+	return nil
 }
 
 // server is serve's wiring: the application layer over Table Storage, the in-process
@@ -65,9 +94,11 @@ type server struct {
 	handlers *handlers.App
 	defs     map[string]handlers.Def
 	http     http.Handler
+	// close delivers what notifications are queued, within its context.
+	close func(ctx context.Context) error
 }
 
-func newServer(ctx context.Context, cfg *config.Config, log zerolog.Logger, settle time.Duration) (*server, error) {
+func newServer(ctx context.Context, cfg *config.Config, lookup func(string) (string, bool), log zerolog.Logger, settle time.Duration) (*server, error) {
 	defs, err := handlers.LoadDefs(functionsFS())
 	if err != nil {
 		return nil, err
@@ -79,24 +110,16 @@ func newServer(ctx context.Context, cfg *config.Config, log zerolog.Logger, sett
 	}, func(target string, err error) {
 		log.Error().Err(err).Str("target", target).Msg("reconcile failed; the next request or the periodic repair retries")
 	})
-	if s.app, err = openApp(cfg, log, s.queue); err != nil {
+	on, err := openOnline(cfg, lookup, log, s.queue, nil)
+	if err != nil {
 		return nil, err
 	}
-	s.handlers = handlers.New(s.app, cfg, log, time.Now)
+	s.app, s.close = on.App.App, on.close
+	s.handlers = handlers.New(on.App, cfg, log, time.Now)
 	if s.http, err = s.handlers.ServeHandler(defs); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// openApp builds the application layer over Table Storage, as the server and the
-// Functions host run it; q carries the reconcile requests.
-func openApp(cfg *config.Config, log zerolog.Logger, q flow.Sender) (*flow.App, error) {
-	store, err := flow.OpenTables(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return flow.New(flow.Deps{Config: cfg, Store: store, Detect: store.DetectStates(), Queue: q, Now: time.Now, Log: log})
 }
 
 // settingsLookup reads the environment first, then the Values of a local settings file

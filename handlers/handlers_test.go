@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/control"
 	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/record/azuritetest"
@@ -82,7 +83,7 @@ func build(t *testing.T, c *clock, settings map[string]string, with func(d *flow
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{App: New(app, cfg, log, c.now), flow: app, store: store}, store
+	return &env{App: New(control.NewApp(app, control.Options{Log: log, Now: c.now, MaxBody: cfg.MaxBodyBytes}), cfg, log, c.now), flow: app, store: store}, store
 }
 
 // hostEnvelope wraps a body as the Functions host sends an HTTP trigger invocation.
@@ -315,7 +316,7 @@ func TestExpireTimerRemovesExpiredBlocks(t *testing.T) {
 	timerEnv := []byte(`{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"expire","UtcNow":"2026-11-23T12:05:00Z","RandGuid":"x"}}}`)
 
 	code, ans := invokeHost(t, a.HostHandler(), "expire", timerEnv)
-	if code != http.StatusOK || len(ans.Logs) == 0 || ans.Logs[0] != "expired 0 desired blocks" {
+	if code != http.StatusOK || len(ans.Logs) == 0 || !strings.HasPrefix(ans.Logs[0], "expired 0 desired blocks,") {
 		t.Fatalf("before expiry: %d %+v", code, ans)
 	}
 	if _, found, _ := store.GetBlock(t.Context(), "block_waf", "45.153.160.140"); !found {
@@ -323,7 +324,7 @@ func TestExpireTimerRemovesExpiredBlocks(t *testing.T) {
 	}
 	c.add(27 * time.Hour) // past 24h + 10% jitter
 	code, ans = invokeHost(t, a.HostHandler(), "expire", timerEnv)
-	if code != http.StatusOK || len(ans.Logs) == 0 || ans.Logs[0] != "expired 1 desired blocks" {
+	if code != http.StatusOK || len(ans.Logs) == 0 || !strings.HasPrefix(ans.Logs[0], "expired 1 desired blocks,") {
 		t.Fatalf("after expiry: %d %+v", code, ans)
 	}
 	if _, found, _ := store.GetBlock(t.Context(), "block_waf", "45.153.160.140"); found {

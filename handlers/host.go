@@ -45,7 +45,7 @@ func (a *App) HostHandler() http.Handler {
 			a.answerBadEnvelope(w, log, fn, err)
 			return
 		}
-		resp := a.invoke(r.Context(), log, fn, req)
+		resp := a.invoke(r.Context(), log, name, fn, req)
 		if resp == nil {
 			http.Error(w, "invocation failed; the host will retry", http.StatusInternalServerError)
 			return
@@ -59,8 +59,10 @@ func (a *App) HostHandler() http.Handler {
 
 // invoke runs one function over a decoded envelope. It returns nil when the invocation
 // must fail (a transient fault), so the host retries.
-func (a *App) invoke(ctx context.Context, log zerolog.Logger, fn Function, req *envelope.Request) *envelope.Response {
+func (a *App) invoke(ctx context.Context, log zerolog.Logger, name string, fn Function, req *envelope.Request) *envelope.Response {
 	resp := &envelope.Response{}
+	var failure error
+	defer func() { a.Ops.Invoked(ctx, log, name, failure) }()
 	switch {
 	case fn.HTTP != nil:
 		hr, err := req.HTTP(fn.Binding)
@@ -70,6 +72,7 @@ func (a *App) invoke(ctx context.Context, log zerolog.Logger, fn Function, req *
 			return resp
 		}
 		out := fn.HTTP(a, ctx, log, hr)
+		failure = httpFailure(out)
 		resp.SetHTTP("res", out)
 		resp.Log("%s %s -> %d", hr.Method, hr.URL, out.StatusCode)
 	case fn.Timer != nil:
@@ -80,6 +83,7 @@ func (a *App) invoke(ctx context.Context, log zerolog.Logger, fn Function, req *
 			t = nil
 		}
 		summary, err := fn.Timer(a, ctx, log, t)
+		failure = err
 		if err != nil {
 			log.Error().Err(err).Str("summary", summary).Msg("timer run failed")
 			if fault.Of(err) == fault.Retry {
@@ -96,6 +100,7 @@ func (a *App) invoke(ctx context.Context, log zerolog.Logger, fn Function, req *
 			return resp
 		}
 		summary, err := fn.Queue(a, ctx, log, msgs)
+		failure = err
 		if err != nil {
 			log.Error().Err(err).Str("summary", summary).Msg("batch failed; the host will redeliver it")
 			return nil
@@ -103,6 +108,22 @@ func (a *App) invoke(ctx context.Context, log zerolog.Logger, fn Function, req *
 		resp.Log("%s", summary)
 	}
 	return resp
+}
+
+// httpFailure is an HTTP answer's failure for health: a 5xx is the service's fault;
+// a 4xx is the caller's and the function worked.
+func httpFailure(out envelope.HTTPResponse) error {
+	if out.StatusCode >= 500 {
+		return fmt.Errorf("answered %d: %s", out.StatusCode, clipBody(out.Body))
+	}
+	return nil
+}
+
+func clipBody(s string) string {
+	if len(s) > 200 {
+		return s[:200]
+	}
+	return s
 }
 
 // answerBadEnvelope answers an envelope that could not be read. For an HTTP function

@@ -31,6 +31,7 @@ type Function struct {
 // function.json files on disk, both ways.
 var Functions = map[string]Function{
 	"alerts":    {Trigger: "httpTrigger", Binding: "req", HTTP: alertsHTTP},
+	"api":       {Trigger: "httpTrigger", Binding: "req", HTTP: apiHTTP},
 	"expire":    {Trigger: "timerTrigger", Binding: "timer", Timer: expireTimer},
 	"remediate": {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: remediateQueue},
 	"ingest":    {Trigger: "httpTrigger", Binding: "req", HTTP: ingestHTTP},

@@ -35,7 +35,7 @@ var Settings = []Setting{
 	{"APIGUARD_TABLE_PREFIX", "apiguard", "Prefix of the table names (letters and digits)."},
 	{"APIGUARD_LOG_LEVEL", "info", "trace, debug, info, warn or error."},
 	{"APIGUARD_LOG_FORMAT", "auto", "json, console, or auto (JSON under the Functions host or when not on a terminal)."},
-	{"APIGUARD_MODE", string(vocab.DryRun), "dryrun (decide and record, enforce nothing) or enforce."},
+	{"APIGUARD_MODE", string(vocab.DryRun), "dryrun (decide and record, enforce nothing), approve (enforce what an operator approves) or enforce."},
 	{"APIGUARD_MODE_OVERRIDES", "", "Per-action modes, e.g. block_waf=enforce,throttle=dryrun."},
 	{"APIGUARD_PLAYBOOK", "", "Per-alert-type actions overriding the built-in playbook, e.g. API_SpikeInLatency=throttle,API_UnseenParam=record."},
 	{"APIGUARD_DEFAULT_ACTION", string(vocab.Record), "Action for alert types the playbook does not know (record, throttle, block_waf, block_apim)."},
@@ -58,6 +58,11 @@ var Settings = []Setting{
 	{"APIGUARD_TRAFFIC_FORMAT", "auto", "Log format of traffic batches: auto (detected per batch), apim-diagnostic, apim-loganalytics, appgw, frontdoor or combined."},
 	{"APIGUARD_TRUSTED_PROXIES", "", "Addresses and CIDRs of the proxies in front of the gateway whose X-Forwarded-For is trusted, comma-separated; no one else's is."},
 	{"APIGUARD_DETECT_CONFIG", "", "Detector thresholds as a JSON object (see shared/detect/README.md); empty takes the defaults."},
+	{"APIGUARD_APPROVAL_TTL", "24h", "How long a decision in approve mode waits for an operator before it lapses."},
+	{"APIGUARD_NOTIFY_TARGETS", "", "Where notifications go: a JSON array of webhook targets, see \"Notifications\" above."},
+	{"APIGUARD_PUBLIC_URL", "", "The app's base URL as callers reach it (e.g. https://<app>.azurewebsites.net/api): links in notifications. Empty: links are relative."},
+	{"APIGUARD_API_KEY", "", "Bearer key apiguard serve requires on /api/v1/ when it listens on a non-loopback address (the Functions host uses function keys instead)."},
+	{"APIGUARD_HEALTH_STALE_AFTER", "15m", "Health turns unhealthy when a target's desired state has differed from what it holds for longer than this."},
 	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
 	{"ServiceBusConnection__fullyQualifiedNamespace", "", "Service Bus namespace (e.g. ns.servicebus.windows.net) reached with managed identity, instead of a connection string."},
 }
@@ -94,7 +99,17 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// DetectConfig is the raw JSON of detector thresholds; the detect package
 	// validates it (handlers do, at start-up).
-	DetectConfig    string
+	DetectConfig string
+	// ApprovalTTL is how long a pending decision waits before it lapses.
+	ApprovalTTL time.Duration
+	// NotifyTargets is the raw JSON of the notification targets; the notify package
+	// validates it (flow does, at start-up).
+	NotifyTargets string
+	PublicURL     string
+	APIKey        string
+	// StaleAfter bounds how long a target may differ from the desired state and
+	// health still say healthy.
+	StaleAfter      time.Duration
 	ServiceBusConn  string
 	ServiceBusSpace string
 }
@@ -237,6 +252,21 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		bad("APIGUARD_TRUSTED_PROXIES", "%v", err)
 	}
 	c.DetectConfig = get("APIGUARD_DETECT_CONFIG")
+	if c.ApprovalTTL, err = ParseDuration(get("APIGUARD_APPROVAL_TTL")); err != nil || c.ApprovalTTL < time.Minute {
+		bad("APIGUARD_APPROVAL_TTL", "%q is not a duration of at least 1m", get("APIGUARD_APPROVAL_TTL"))
+	}
+	c.NotifyTargets = get("APIGUARD_NOTIFY_TARGETS")
+	c.PublicURL = strings.TrimSuffix(get("APIGUARD_PUBLIC_URL"), "/")
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
+		bad("APIGUARD_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
+	}
+	c.APIKey = get("APIGUARD_API_KEY")
+	if c.APIKey != "" && len(c.APIKey) < 16 {
+		bad("APIGUARD_API_KEY", "is %d characters: use at least 16 (a random key)", len(c.APIKey))
+	}
+	if c.StaleAfter, err = ParseDuration(get("APIGUARD_HEALTH_STALE_AFTER")); err != nil || c.StaleAfter < time.Minute {
+		bad("APIGUARD_HEALTH_STALE_AFTER", "%q is not a duration of at least 1m", get("APIGUARD_HEALTH_STALE_AFTER"))
+	}
 	c.ServiceBusConn = get("ServiceBusConnection")
 	c.ServiceBusSpace = get("ServiceBusConnection__fullyQualifiedNamespace")
 	if c.ServiceBusConn != "" && c.ServiceBusSpace != "" {

@@ -319,3 +319,32 @@ func statusClass(s vocab.Status) string {
 	}
 	return "st-quiet"
 }
+
+// consoleIncidents bounds the recent incidents the page shows.
+const consoleIncidents = 50
+
+// console gathers the page's data from the application and renders it.
+func (a *API) console(c *call) (string, error) {
+	now := a.now().UTC()
+	blocks, err := a.app.Blocks(c.ctx, flow.BlockFilter{})
+	if err != nil {
+		return "", err
+	}
+	incidents, _, err := a.app.Incidents(c.ctx, flow.IncidentQuery{Since: now.Add(-24 * time.Hour), Until: now.Add(time.Minute), Limit: consoleIncidents})
+	if err != nil {
+		return "", err
+	}
+	pending, err := a.app.Pending(c.ctx)
+	if err != nil {
+		return "", err
+	}
+	health, err := a.app.Health(c.ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := RenderConsole(&b, Console{Blocks: blocks, Incidents: incidents, Pending: pending, Health: health, Now: now, Base: Prefix}); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -26,6 +26,12 @@ type History interface {
 	Reserve(ctx context.Context, bucket, key string, limit int) (bool, error)
 }
 
+// AllowList is a History that also keeps allow-list entries at run time (the
+// control API's): Decide then refuses them like APIGUARD_ALLOW_CIDRS.
+type AllowList interface {
+	Allowed(ctx context.Context) ([]Allowed, error)
+}
+
 // NoHistory is the history of a fresh deployment: no offences, no cap reached. The
 // offline plan command uses it.
 type NoHistory struct{}
@@ -139,9 +145,17 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 		add(d)
 		return out, nil
 	}
+	guard := e.guard
+	if al, ok := e.hist.(AllowList); ok && len(inc.Addresses) > 0 {
+		extra, err := al.Allowed(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("allow-list: %w", err)
+		}
+		guard = guard.With(extra)
+	}
 	for _, a := range inc.Addresses {
 		t := Target{Kind: vocab.KeyIP, Value: a.IP.String()}
-		if reason := e.guard.Why(a.IP); reason != "" {
+		if reason := guard.Why(a.IP); reason != "" {
 			d := base
 			d.Action, d.Address, d.Target = vocab.Skip, t.Value, &t
 			if play.Action != vocab.Record {

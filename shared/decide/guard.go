@@ -42,11 +42,32 @@ var protected = []struct {
 
 // Guard says why an address must never be blocked, or "" when it may be.
 type Guard struct {
-	allow []netip.Prefix
+	allow []Allowed
+}
+
+// Allowed is one allow-list entry and how a refusal names it.
+type Allowed struct {
+	Prefix netip.Prefix
+	// Why names the entry in a refusal: "in APIGUARD_ALLOW_CIDRS", "by alice until ...".
+	Why string
 }
 
 // NewGuard protects the built-in ranges plus the configured allow-list.
-func NewGuard(allow []netip.Prefix) *Guard { return &Guard{allow: allow} }
+func NewGuard(allow []netip.Prefix) *Guard {
+	g := &Guard{allow: make([]Allowed, len(allow))}
+	for i, p := range allow {
+		g.allow[i] = Allowed{Prefix: p, Why: "in APIGUARD_ALLOW_CIDRS"}
+	}
+	return g
+}
+
+// With is g plus allow-list entries kept at run time (the control API's).
+func (g *Guard) With(extra []Allowed) *Guard {
+	if len(extra) == 0 {
+		return g
+	}
+	return &Guard{allow: append(append([]Allowed(nil), g.allow...), extra...)}
+}
 
 // Why returns the reason addr is protected, or "".
 func (g *Guard) Why(addr netip.Addr) string {
@@ -54,9 +75,9 @@ func (g *Guard) Why(addr netip.Addr) string {
 		return "not a valid address"
 	}
 	addr = addr.Unmap()
-	for _, p := range g.allow {
-		if p.Contains(addr) {
-			return fmt.Sprintf("allow-listed (%s in APIGUARD_ALLOW_CIDRS)", p)
+	for _, a := range g.allow {
+		if a.Prefix.Contains(addr) {
+			return fmt.Sprintf("allow-listed (%s %s)", a.Prefix, a.Why)
 		}
 	}
 	for _, p := range protected {
@@ -85,8 +106,8 @@ func (g *Guard) WhyPrefix(p netip.Prefix) string {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked()
 	}
 	for _, a := range g.allow {
-		if a.Overlaps(p) {
-			return fmt.Sprintf("overlaps allow-listed %s (APIGUARD_ALLOW_CIDRS)", a)
+		if a.Prefix.Overlaps(p) {
+			return fmt.Sprintf("overlaps allow-listed %s (%s)", a.Prefix, a.Why)
 		}
 	}
 	for _, r := range protected {

@@ -8,6 +8,7 @@ package fault
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -38,7 +39,9 @@ func (d Disposition) String() string {
 type Error struct {
 	Disposition Disposition
 	Status      int
-	Err         error
+	// Field names the input that is wrong, for a rejection of one field.
+	Field string
+	Err   error
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -61,6 +64,30 @@ func Rejected(status int, err error) error {
 		status = http.StatusBadRequest
 	}
 	return &Error{Disposition: Reject, Status: status, Err: err}
+}
+
+// Invalid rejects one named input field (400), saying what is wrong with it.
+func Invalid(field, format string, args ...any) error {
+	return &Error{Disposition: Reject, Status: http.StatusBadRequest, Field: field, Err: fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...))}
+}
+
+// NotFound rejects a request for something that does not exist (404).
+func NotFound(format string, args ...any) error {
+	return &Error{Disposition: Reject, Status: http.StatusNotFound, Err: fmt.Errorf(format, args...)}
+}
+
+// Conflict rejects a request that the current state does not allow (409).
+func Conflict(format string, args ...any) error {
+	return &Error{Disposition: Reject, Status: http.StatusConflict, Err: fmt.Errorf(format, args...)}
+}
+
+// FieldOf returns the input field a rejection names, or "".
+func FieldOf(err error) string {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	return ""
 }
 
 // Aside marks err as affecting one item of a batch only.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/alert"
 	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/notify"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/vocab"
 )
@@ -117,6 +118,8 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 
 	var audit []record.AuditEvent
 	var changed []vocab.Action
+	var kept []record.AuditEvent // the block changes to announce once the incident is complete
+	var pending []Decision
 	recs := make([]record.DecisionRecord, 0, len(decisions))
 	for _, d := range decisions {
 		body, err := json.Marshal(d)
@@ -127,9 +130,10 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 		if d.Target != nil {
 			target = d.Target.Value
 		}
+		status := vocab.StatusOf(d.Action, d.Mode)
 		recs = append(recs, record.DecisionRecord{
 			IncidentID: inc.ID, EventTime: eventTime, Index: d.Index, Action: string(d.Action),
-			Target: target, Mode: string(d.Mode), Created: received, Body: body,
+			Target: target, Mode: string(d.Mode), Status: string(status), Created: received, Updated: received, Body: body,
 		})
 		if Offence(d) {
 			if err := a.store.AddOffence(ctx, record.Offence{
@@ -139,7 +143,11 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 				return Outcome{}, fmt.Errorf("record offence of %s: %w", target, err)
 			}
 		}
-		if d.Action.Enforcing() {
+		switch {
+		case status == vocab.StatusPending:
+			// Nothing is kept until an operator approves.
+			pending = append(pending, Decision{ID: DecisionID(inc.ID, d.Index), Incident: inc.ID, Status: status, Updated: received, Decision: d})
+		case d.Action.Enforcing():
 			// Every enforcing decision asks for a reconcile, written or not: a retried
 			// delivery must not lose the request its first attempt failed to send.
 			if !slices.Contains(changed, d.Action) {
@@ -151,6 +159,7 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 			}
 			if ev != nil {
 				audit = append(audit, *ev)
+				kept = append(kept, *ev)
 			}
 		}
 	}
@@ -170,6 +179,12 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 	}
 	if err := a.store.PutIncident(ctx, incidentRecord(inc, eventTime, received, normalized, len(decisions), true)); err != nil {
 		return Outcome{}, fmt.Errorf("write incident %s: %w", inc.ID, err)
+	}
+	for _, ev := range kept {
+		a.announceKept(ev)
+	}
+	for _, d := range pending {
+		a.announcePending(d)
 	}
 	return Outcome{Incident: inc, Decisions: decisions}, nil
 }
@@ -211,8 +226,32 @@ func (a *App) earlier(ctx context.Context, inc alert.Incident, eventTime time.Ti
 func incidentRecord(inc alert.Incident, eventTime, received time.Time, normalized []byte, decisions int, complete bool) record.IncidentRecord {
 	return record.IncidentRecord{
 		ID: inc.ID, EventTime: eventTime, Received: received, AlertType: inc.AlertType, Severity: string(inc.Severity),
-		Source: "alert", Normalized: normalized, Raw: inc.Raw, DecisionCount: decisions, Complete: complete,
+		Source: sourceOf(inc), Normalized: normalized, Raw: inc.Raw, DecisionCount: decisions, Complete: complete,
 	}
+}
+
+// sourceOf says where an incident came from: a Defender alert, or apiguard's own
+// traffic detection.
+func sourceOf(inc alert.Incident) string {
+	if inc.Shape == findingShape {
+		return "finding"
+	}
+	return "alert"
+}
+
+// announceKept announces the block change that keepBlock audited.
+func (a *App) announceKept(ev record.AuditEvent) {
+	var detail struct {
+		After record.Block `json:"after"`
+	}
+	if json.Unmarshal(ev.Detail, &detail) != nil {
+		return
+	}
+	typ := notify.TypeBlockCreated
+	if ev.Kind == "block.extended" {
+		typ = notify.TypeBlockExtended
+	}
+	a.announceChange(typ, detail.After, detail.After.Reason)
 }
 
 // keepBlock merges a decision into the desired block of its target: a new block, or an

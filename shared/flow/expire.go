@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apiguard/apiguard/shared/notify"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/vocab"
 )
@@ -30,7 +31,18 @@ func (a *App) Expire(ctx context.Context, log zerolog.Logger) (string, error) {
 	if err != nil {
 		return summary, err
 	}
-	return summary, a.RequestRepair(ctx, "periodic repair")
+	lapsed, err := a.lapsePending(ctx)
+	summary += fmt.Sprintf(", %d pending decisions lapsed", lapsed)
+	if err != nil {
+		return summary, err
+	}
+	if err := a.RequestRepair(ctx, "periodic repair"); err != nil {
+		return summary, err
+	}
+	// Health is evaluated here, on the timer's period, so a change of status is
+	// announced even when nobody asks.
+	status, err := a.checkHealth(ctx, log)
+	return summary + ", health " + status, err
 }
 
 // Sweep removes every desired block past its expiry and audits each removal. A block
@@ -89,5 +101,6 @@ func (a *App) expire(ctx context.Context, log zerolog.Logger, b record.Block, no
 		return false, nil
 	}
 	log.Info().Str("target", b.Target).Str("action", b.Action).Time("expired", b.Expires).Msg("desired block expired")
+	a.announceChange(notify.TypeBlockRemoved, b, "expired")
 	return true, nil
 }

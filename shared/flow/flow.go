@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -26,6 +27,7 @@ import (
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/detect"
 	"github.com/apiguard/apiguard/shared/enforce"
+	"github.com/apiguard/apiguard/shared/notify"
 	"github.com/apiguard/apiguard/shared/queue"
 	"github.com/apiguard/apiguard/shared/record"
 )
@@ -36,7 +38,30 @@ type Store interface {
 	Incidents
 	Blocks
 	Offences
+	Trail
+	Allow
+	Records
+}
+
+// Allow keeps the allow-list entries operators add.
+type Allow interface {
+	PutAllow(ctx context.Context, e record.AllowEntry) error
+	ListAllow(ctx context.Context) ([]record.AllowEntry, error)
+	DeleteAllow(ctx context.Context, prefix string) (bool, error)
+}
+
+// Records keeps what health reads: per-kind records and hourly counters.
+type Records interface {
+	MergeHealth(ctx context.Context, kind, name string, fn func(cur *record.HealthRecord) (*record.HealthRecord, error)) (record.HealthRecord, bool, error)
+	ListHealth(ctx context.Context, kind string) ([]record.HealthRecord, error)
+	AddCount(ctx context.Context, name string, at time.Time, n int64) error
+	SumCounts(ctx context.Context, name string, from, to time.Time) (int64, error)
+}
+
+// Trail keeps the audit trail.
+type Trail interface {
 	enforce.Auditor
+	ListAudit(ctx context.Context, from, to time.Time) ([]record.AuditEvent, error)
 }
 
 // Incidents keeps incidents and their decisions.
@@ -45,10 +70,15 @@ type Incidents interface {
 	PutIncident(ctx context.Context, rec record.IncidentRecord) error
 	PutDecisions(ctx context.Context, recs []record.DecisionRecord) error
 	ListDecisions(ctx context.Context, incidentID string, eventTime time.Time) ([]record.DecisionRecord, error)
+	UpdateDecision(ctx context.Context, incidentID string, eventTime time.Time, index int, fn func(cur *record.DecisionRecord) (*record.DecisionRecord, error)) (record.DecisionRecord, bool, error)
+	ListDecisionsByStatus(ctx context.Context, q record.DecisionQuery) ([]record.DecisionRecord, string, error)
+	LocateIncident(ctx context.Context, id string) (time.Time, bool, error)
+	ListIncidents(ctx context.Context, q record.IncidentQuery) ([]record.IncidentRecord, string, error)
 }
 
 // Blocks keeps the desired blocks the reconcilers enforce.
 type Blocks interface {
+	GetBlock(ctx context.Context, action, target string) (record.Block, bool, error)
 	MergeBlock(ctx context.Context, action, target string, fn func(cur *record.Block) (*record.Block, error)) (record.Block, bool, error)
 	ListBlocks(ctx context.Context, action string) ([]record.Block, error)
 	ListExpiredBlocks(ctx context.Context, action string, now time.Time) ([]record.Block, error)
@@ -60,6 +90,7 @@ type Offences interface {
 	AddOffence(ctx context.Context, o record.Offence) error
 	CountOffences(ctx context.Context, target string, since time.Time, excludeIncident string) (int, error)
 	Reserve(ctx context.Context, bucket, key string, limit int) (bool, error)
+	RevertOffences(ctx context.Context, target, incidentID string) (int, error)
 }
 
 var (
@@ -93,6 +124,12 @@ type Deps struct {
 	ARM ARMFactory
 	// Sleep waits between reconcile attempts; nil is a real timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Notify announces changes (blocks, pending decisions, health); nil announces
+	// nothing.
+	Notify notify.Notifier
+	// DeadLetters counts dead-lettered reconcile and traffic messages for health; nil
+	// when no Service Bus namespace is configured.
+	DeadLetters DeadLetters
 	// Log is the logger of construction and of the detector engine; the operations
 	// take the invocation's logger.
 	Log zerolog.Logger
@@ -107,6 +144,9 @@ type App struct {
 	detector *detect.Engine
 	queue    Sender
 	targets  *targets
+	notify   notify.Notifier
+
+	deadLetters DeadLetters
 }
 
 // New builds an App. It validates what it is given and builds every client, but does
@@ -127,8 +167,8 @@ func New(d Deps) (*App, error) {
 		return nil, fmt.Errorf("detector: %w", err)
 	}
 	a := &App{
-		cfg: d.Config, now: d.Now, store: d.Store, queue: d.Queue, detector: detector,
-		decider: decide.New(d.Config, history{d.Store}, d.Now),
+		cfg: d.Config, now: d.Now, store: d.Store, queue: d.Queue, detector: detector, notify: d.Notify, deadLetters: d.DeadLetters,
+		decider: decide.New(d.Config, history{d.Store, d.Now}, d.Now),
 	}
 	if a.targets, err = newTargets(d.Config, d.Store, d.ARM, d.Now, d.Sleep); err != nil {
 		return nil, err
@@ -154,8 +194,14 @@ func DetectConfig(cfg *config.Config) (*detect.Config, error) {
 	return dc, nil
 }
 
-// history is what the decision engine remembers, read from the store.
-type history struct{ s Offences }
+// history is what the decision engine remembers, read from the store: offences, the
+// hourly cap, and the operators' allow-list entries.
+type history struct {
+	s   Store
+	now func() time.Time
+}
+
+var _ decide.AllowList = history{}
 
 func (h history) Offences(ctx context.Context, target string, since time.Time, exclude string) (int, error) {
 	return h.s.CountOffences(ctx, target, since, exclude)
@@ -163,4 +209,29 @@ func (h history) Offences(ctx context.Context, target string, since time.Time, e
 
 func (h history) Reserve(ctx context.Context, bucket, key string, limit int) (bool, error) {
 	return h.s.Reserve(ctx, bucket, key, limit)
+}
+
+// Allowed is the operators' allow-list entries that have not expired.
+func (h history) Allowed(ctx context.Context) ([]decide.Allowed, error) {
+	all, err := h.s.ListAllow(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("allow-list: %w", err)
+	}
+	now := h.now()
+	var out []decide.Allowed
+	for _, e := range all {
+		if !e.Expires.IsZero() && !e.Expires.After(now) {
+			continue
+		}
+		p, err := netip.ParsePrefix(e.Prefix)
+		if err != nil {
+			continue // the store keeps canonical prefixes only
+		}
+		why := "by " + e.Actor
+		if !e.Expires.IsZero() {
+			why += " until " + e.Expires.UTC().Format(time.RFC3339)
+		}
+		out = append(out, decide.Allowed{Prefix: p, Why: why + ": " + e.Reason})
+	}
+	return out, nil
 }

@@ -180,6 +180,9 @@ func (a *App) send(ctx context.Context, keys []string, reason string) error {
 	if a.queue == nil || len(keys) == 0 {
 		return nil
 	}
+	if err := a.awaited(ctx, keys); err != nil {
+		return err
+	}
 	msgs := make([]queue.Message, len(keys))
 	for i, k := range keys {
 		msgs[i] = queue.Message{Target: k, Reason: reason}
@@ -195,7 +198,9 @@ func (a *App) Reconcile(ctx context.Context, log zerolog.Logger, target string) 
 	if !ok {
 		return false, fmt.Errorf("%w: %s is not a configured WAF or APIM target", ErrUnknownTarget, target)
 	}
-	return fn(ctx, log)
+	wrote, err = fn(ctx, log)
+	a.recordHealth(ctx, log, healthTarget, target, err)
+	return wrote, err
 }
 
 // Remediate reconciles the targets named by a batch of reconcile requests, each once

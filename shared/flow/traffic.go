@@ -56,6 +56,9 @@ func (a *App) Traffic(ctx context.Context, log zerolog.Logger, batches []queue.L
 		default:
 			refused++
 			log.Error().Err(err).Int("index", i).Str("batch", b.ID).Msg("log batch cannot be read: set aside")
+			if err := a.store.AddCount(ctx, countSetAside, a.now(), 1); err != nil {
+				retry = append(retry, fmt.Errorf("count the batch set aside: %w", err))
+			}
 		}
 	}
 	summary := fmt.Sprintf("%d batches, %d records, %d findings, %d batches refused", len(batches), records, findings, refused)
@@ -77,6 +80,9 @@ func (a *App) ProcessBatch(ctx context.Context, log zerolog.Logger, b queue.LogB
 	res.SetAside = batch.SetAside[:min(len(batch.SetAside), maxSetAsideReported)]
 	if n := len(batch.SetAside); n > 0 {
 		log.Warn().Int("set_aside", n).Str("first_reason", batch.SetAside[0].Reason).Msg("records set aside")
+		if err := a.store.AddCount(ctx, countSetAside, a.now(), int64(n)); err != nil {
+			return res, fmt.Errorf("count set-aside records: %w", err)
+		}
 	}
 	found, err := a.Process(ctx, log, b.ID, batch.Records)
 	found.Batch, found.Format, found.SetAside = res.Batch, res.Format, res.SetAside
@@ -119,6 +125,9 @@ func (a *App) Detect(ctx context.Context, batchID string, recs []traffic.Record)
 	return findings, nil
 }
 
+// findingShape marks an incident made from a finding.
+const findingShape alert.Shape = "finding"
+
 // IncidentOf turns a finding into the incident the decision engine reads: the same
 // playbook (alert type "apiguard.<detector>"), protected ranges, escalation, cap and
 // audit as an alert. The finding's id is deterministic per detector, key and window, so
@@ -135,7 +144,7 @@ func IncidentOf(f detect.Finding) alert.Incident {
 		EndTime:     f.WindowEnd.UTC(),
 		Addresses:   []alert.Address{},
 		Confidence:  f.Confidence,
-		Shape:       "finding",
+		Shape:       findingShape,
 		Raw:         raw,
 	}
 	switch {

@@ -67,12 +67,14 @@ func claimIdempotency(ctx context.Context, t rowTable, conflicts backoff, scope,
 // the row; one that does not fit even so (about 760 KiB compressed) is a
 // fault.Rejected error and nothing is stored (the caller then releases the key).
 // A key that is not claimed is an error wrapping ErrNotFound (a 404 rejection).
-// The record keeps its RequestHash, Created and Expires.
-func (s *Store) FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte) error {
-	return finishIdempotency(ctx, s.idempotency, s.conflicts, scope, key, status, contentType, body)
+// The record keeps its RequestHash and Created; its Expires becomes keepUntil when
+// that is later, so a claim can be short-lived while in progress (a crashed request
+// frees its key soon) and its answer kept longer.
+func (s *Store) FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte, keepUntil time.Time) error {
+	return finishIdempotency(ctx, s.idempotency, s.conflicts, scope, key, status, contentType, body, keepUntil)
 }
 
-func finishIdempotency(ctx context.Context, t rowTable, conflicts backoff, scope, key string, status int, contentType string, body []byte) error {
+func finishIdempotency(ctx context.Context, t rowTable, conflicts backoff, scope, key string, status int, contentType string, body []byte, keepUntil time.Time) error {
 	pk, rk, err := idempotencyKeys(scope, key)
 	if err != nil {
 		return err
@@ -89,6 +91,9 @@ func finishIdempotency(ctx context.Context, t rowTable, conflicts backoff, scope
 	m := idempotencyMerge("finish", pk, rk, notFound("idempotency key %s of %s is not claimed", key, scope))
 	_, _, err = m.run(ctx, t, conflicts, func(cur *IdempotencyRecord) (*IdempotencyRecord, error) {
 		cur.Status, cur.ContentType, cur.Body = status, contentType, body
+		if keepUntil.After(cur.Expires) {
+			cur.Expires = keepUntil
+		}
 		return cur, nil
 	})
 	return err

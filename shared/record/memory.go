@@ -173,8 +173,8 @@ func (m *Memory) ClaimIdempotency(ctx context.Context, scope, key, requestHash s
 }
 
 // FinishIdempotency is Store.FinishIdempotency.
-func (m *Memory) FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte) error {
-	return finishIdempotency(ctx, &m.idempotency, m.conflicts, scope, key, status, contentType, body)
+func (m *Memory) FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte, keepUntil time.Time) error {
+	return finishIdempotency(ctx, &m.idempotency, m.conflicts, scope, key, status, contentType, body, keepUntil)
 }
 
 // ReleaseIdempotency is Store.ReleaseIdempotency.

@@ -48,11 +48,44 @@ type Mode string
 
 const (
 	DryRun  Mode = "dryrun"  // decide and record, enforce nothing
+	Approve Mode = "approve" // decide and record, enforce once an operator approves
 	Enforce Mode = "enforce" // reconcile into the enforcement points
 )
 
 // Modes lists every mode.
-func Modes() []Mode { return []Mode{DryRun, Enforce} }
+func Modes() []Mode { return []Mode{DryRun, Approve, Enforce} }
+
+// Status is where a decision stands: what it put in force, or why not.
+type Status string
+
+const (
+	StatusRecorded Status = "recorded" // nothing to enforce: record, skip, deferred
+	StatusDryRun   Status = "dryrun"   // would enforce; the mode is dryrun
+	StatusPending  Status = "pending"  // waits for an operator's approval
+	StatusEnforced Status = "enforced" // in force (or was, until it expired)
+	StatusRejected Status = "rejected" // an operator rejected it while pending
+	StatusLapsed   Status = "lapsed"   // pending for longer than the approval time
+	StatusReverted Status = "reverted" // an operator undid it
+)
+
+// Statuses lists every status.
+func Statuses() []Status {
+	return []Status{StatusRecorded, StatusDryRun, StatusPending, StatusEnforced, StatusRejected, StatusLapsed, StatusReverted}
+}
+
+// StatusOf is the status a new decision starts in.
+func StatusOf(a Action, m Mode) Status {
+	if !a.Enforcing() {
+		return StatusRecorded
+	}
+	switch m {
+	case Enforce:
+		return StatusEnforced
+	case Approve:
+		return StatusPending
+	}
+	return StatusDryRun
+}
 
 // KeyType is what a detector keeps state for and what a decision acts on.
 type KeyType string

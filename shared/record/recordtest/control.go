@@ -655,7 +655,7 @@ func idempotency(t *testing.T, s Store) {
 
 	// Finished: the answer comes back with the record.
 	body := jsonAlert(300 * 1024) // compressed to fit
-	if err := s.FinishIdempotency(ctx, scope, key, http.StatusCreated, "application/json", body); err != nil {
+	if err := s.FinishIdempotency(ctx, scope, key, http.StatusCreated, "application/json", body, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	done, claimed := claim("h1", now.Add(time.Second))
@@ -664,23 +664,33 @@ func idempotency(t *testing.T, s Store) {
 		t.Fatalf("finished = status %d, %q, %d bytes, %v", done.Status, done.ContentType, len(done.Body), claimed)
 	}
 	// An answer that cannot fit is refused and leaves the record as it was.
-	if err := s.FinishIdempotency(ctx, scope, key, http.StatusOK, "application/octet-stream", noise(8, 1024*1024)); fault.Of(err) != fault.Reject {
+	if err := s.FinishIdempotency(ctx, scope, key, http.StatusOK, "application/octet-stream", noise(8, 1024*1024), time.Time{}); fault.Of(err) != fault.Reject {
 		t.Fatalf("a body too big = %v, want a rejection", err)
 	}
 	if rec, _ := claim("h1", now.Add(time.Second)); rec.Status != http.StatusCreated || !bytes.Equal(rec.Body, body) {
 		t.Fatalf("after a refused finish: status %d", rec.Status)
 	}
-	// An empty answer.
-	if err := s.FinishIdempotency(ctx, scope, key, http.StatusNoContent, "", nil); err != nil {
+	// An empty answer, kept a little longer than the claim: Expires moves on, never back.
+	if err := s.FinishIdempotency(ctx, scope, key, http.StatusNoContent, "", nil, now.Add(time.Minute+time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if rec, _ := claim("h1", now.Add(time.Second)); rec.Status != http.StatusNoContent || rec.Body != nil || rec.ContentType != "" {
+	if rec, _ := claim("h1", now.Add(time.Second)); rec.Status != http.StatusNoContent || rec.Body != nil || rec.ContentType != "" ||
+		!rec.Expires.Equal(edm(now.Add(time.Minute+time.Second))) {
 		t.Fatalf("empty answer = %+v", rec)
+	}
+	if rec, claimed := claim("h1", now.Add(time.Minute)); claimed || rec.Status != http.StatusNoContent {
+		t.Fatalf("kept answer claimed at the claim's old expiry = %+v, %v", rec, claimed)
+	}
+	if err := s.FinishIdempotency(ctx, scope, key, http.StatusNoContent, "", nil, now); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := claim("h1", now.Add(time.Second)); !rec.Expires.Equal(edm(now.Add(time.Minute + time.Second))) {
+		t.Fatalf("an earlier keepUntil moved Expires back: %v", rec.Expires)
 	}
 
 	// Expired at Expires: the next claim replaces it.
-	again, claimed := claim("h3", now.Add(time.Minute))
-	if !claimed || again.RequestHash != "h3" || again.Status != 0 || again.Body != nil || !again.Created.Equal(edm(now.Add(time.Minute))) {
+	again, claimed := claim("h3", now.Add(time.Minute+time.Second))
+	if !claimed || again.RequestHash != "h3" || again.Status != 0 || again.Body != nil || !again.Created.Equal(edm(now.Add(time.Minute+time.Second))) {
 		t.Fatalf("claim of an expired key = %+v, %v", again, claimed)
 	}
 	// Released: the next claim runs again.
@@ -690,11 +700,11 @@ func idempotency(t *testing.T, s Store) {
 	if err := s.ReleaseIdempotency(ctx, scope, key); err != nil {
 		t.Fatalf("release of a released key: %v", err)
 	}
-	if rec, claimed := claim("h4", now.Add(time.Minute)); !claimed || rec.RequestHash != "h4" {
+	if rec, claimed := claim("h4", now.Add(time.Minute+time.Second)); !claimed || rec.RequestHash != "h4" {
 		t.Fatalf("claim after release = %+v, %v", rec, claimed)
 	}
 	// Finishing a key nobody claimed: ErrNotFound, a 404 rejection.
-	err := s.FinishIdempotency(ctx, scope, "never claimed", http.StatusOK, "", nil)
+	err := s.FinishIdempotency(ctx, scope, "never claimed", http.StatusOK, "", nil, time.Time{})
 	if !errors.Is(err, record.ErrNotFound) || fault.StatusOf(err) != http.StatusNotFound {
 		t.Fatalf("finish unclaimed = %v", err)
 	}

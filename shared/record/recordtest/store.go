@@ -45,7 +45,7 @@ type Store interface {
 	ListAllow(ctx context.Context) ([]record.AllowEntry, error)
 	DeleteAllow(ctx context.Context, prefix string) (bool, error)
 	ClaimIdempotency(ctx context.Context, scope, key, requestHash string, now time.Time, ttl time.Duration) (rec record.IdempotencyRecord, claimed bool, err error)
-	FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte) error
+	FinishIdempotency(ctx context.Context, scope, key string, status int, contentType string, body []byte, keepUntil time.Time) error
 	ReleaseIdempotency(ctx context.Context, scope, key string) error
 	MergeHealth(ctx context.Context, kind, name string, fn func(cur *record.HealthRecord) (*record.HealthRecord, error)) (record.HealthRecord, bool, error)
 	ListHealth(ctx context.Context, kind string) ([]record.HealthRecord, error)
@@ -1022,10 +1022,10 @@ func keysRejected(t *testing.T, s Store) {
 		"ClaimIdempotency long escaped":        claim("scope", strings.Repeat("/", 200), at, time.Hour),
 		"ClaimIdempotency no ttl":              claim("scope", "k", at, 0),
 		"ClaimIdempotency no time":             claim("scope", "k", time.Time{}, time.Hour),
-		"FinishIdempotency empty key":          func() error { return s.FinishIdempotency(ctx, "scope", "", 200, "", nil) },
-		"FinishIdempotency status 0":           func() error { return s.FinishIdempotency(ctx, "scope", "k", 0, "", nil) },
+		"FinishIdempotency empty key":          func() error { return s.FinishIdempotency(ctx, "scope", "", 200, "", nil, time.Time{}) },
+		"FinishIdempotency status 0":           func() error { return s.FinishIdempotency(ctx, "scope", "k", 0, "", nil, time.Time{}) },
 		"FinishIdempotency body too big": func() error {
-			return s.FinishIdempotency(ctx, "scope", "k", 200, "application/octet-stream", noise(6, 1024*1024))
+			return s.FinishIdempotency(ctx, "scope", "k", 200, "application/octet-stream", noise(6, 1024*1024), time.Time{})
 		},
 		"ReleaseIdempotency long key": func() error { return s.ReleaseIdempotency(ctx, "scope", strings.Repeat("k", 201)) },
 		"MergeHealth empty kind": func() error {

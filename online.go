@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apiguard/apiguard/shared/config"
+	"github.com/apiguard/apiguard/shared/control"
+	"github.com/apiguard/apiguard/shared/flow"
+	"github.com/apiguard/apiguard/shared/notify"
+)
+
+// online is apiguard as the server and the Functions host run it: the application
+// layer over Table Storage, notifications out, and the control API.
+type online struct {
+	control.App
+	// close delivers the notifications still queued, within ctx.
+	close func(ctx context.Context) error
+}
+
+// openOnline builds it. lookup resolves the settings that notification targets name
+// for their secrets; q carries reconcile requests; dl counts dead letters (nil: none).
+func openOnline(cfg *config.Config, lookup func(string) (string, bool), log zerolog.Logger, q flow.Sender, dl flow.DeadLetters) (online, error) {
+	store, err := flow.OpenTables(cfg)
+	if err != nil {
+		return online{}, err
+	}
+	targets, err := notify.ParseTargets(cfg.NotifyTargets, lookup)
+	if err != nil {
+		return online{}, fmt.Errorf("APIGUARD_NOTIFY_TARGETS: %w", err)
+	}
+	deps := flow.Deps{Config: cfg, Store: store, Detect: store.DetectStates(), Queue: q, Now: time.Now, Log: log}
+	if dl != nil {
+		deps.DeadLetters = dl
+	}
+	closer := func(context.Context) error { return nil }
+	var app *flow.App
+	if len(targets) > 0 {
+		source := cfg.PublicURL
+		if source == "" {
+			source = "/apiguard"
+		}
+		d := notify.New(targets, notify.Options{Source: source, Log: log,
+			// A delivery that finally failed shows in health.
+			OnFailure: func(target string, _ notify.Event, err error) {
+				app.NotifyFailed(context.Background(), log, target, err)
+			}})
+		deps.Notify, closer = d, d.Close
+	}
+	if app, err = flow.New(deps); err != nil {
+		return online{}, err
+	}
+	api := control.NewApp(app, control.Options{Log: log, MaxBody: cfg.MaxBodyBytes, Keys: store})
+	return online{App: api, close: closer}, nil
+}

@@ -1,0 +1,35 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// AuditEntry is one entry of the audit trail.
+type AuditEntry struct {
+	Time    time.Time       `json:"time"`
+	ID      string          `json:"id"`
+	Kind    string          `json:"kind"`
+	Subject string          `json:"subject"`
+	Actor   string          `json:"actor"`
+	Detail  json.RawMessage `json:"detail,omitempty"`
+}
+
+// Audit lists the audit trail from since to until, oldest first; target, when set,
+// keeps the entries whose subject names it.
+func (a *App) Audit(ctx context.Context, since, until time.Time, target string) ([]AuditEntry, error) {
+	events, err := a.store.ListAudit(ctx, since, until)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEntry, 0, len(events))
+	for _, e := range events {
+		if target != "" && !strings.Contains(e.Subject, target) {
+			continue
+		}
+		out = append(out, AuditEntry{Time: e.Time, ID: e.ID, Kind: e.Kind, Subject: e.Subject, Actor: e.Actor, Detail: e.Detail})
+	}
+	return out, nil
+}
