@@ -163,3 +163,20 @@ func TestPackageLayout(t *testing.T) {
 		t.Errorf("embedded functions %d, on disk %d (%v)", len(defs), len(dirs), err)
 	}
 }
+
+// serve refuses to expose the control API beyond loopback without a key.
+func TestServeRefusesExposureWithoutKey(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"serve", "--addr", "0.0.0.0:0"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "APIGUARD_API_KEY") {
+		t.Errorf("exit %d: %s", code, errOut.String())
+	}
+	for _, c := range []struct {
+		addr, key string
+		ok        bool
+	}{{"127.0.0.1:7071", "", true}, {"[::1]:7071", "", true}, {"localhost:7071", "", true}, {"0.0.0.0:7071", "", false},
+		{"10.0.0.4:7071", "", false}, {"0.0.0.0:7071", "0123456789abcdef", true}, {"nonsense", "", false}} {
+		if err := checkExposure(c.addr, c.key); (err == nil) != c.ok {
+			t.Errorf("%s key=%q: %v", c.addr, c.key, err)
+		}
+	}
+}
