@@ -15,7 +15,8 @@ FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./sh
   ./shared/cidr:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey \
   ./shared/apim/include:FuzzInsertRemove ./shared/apim/fragment:FuzzRender \
   ./shared/enforce/azureapim:FuzzParseServiceID ./shared/enforce/azureapim:FuzzParseScope \
-  ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState
+  ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState \
+  ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
 .PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time { return c.t }
 
 // testAPI is the control API over an in-memory application layer in enforce mode.
-func testAPI(t *testing.T, settings map[string]string) (*API, *record.Memory, *clock) {
+func testAPI(t testing.TB, settings map[string]string) (*API, *record.Memory, *clock) {
 	t.Helper()
 	env := map[string]string{"APIGUARD_MODE": "enforce"}
 	for k, v := range settings {
@@ -114,4 +115,59 @@ func TestOpenAPI(t *testing.T) {
 	if _, ok := doc["securityDefinitions"].(map[string]any)["apiKey"]; !ok {
 		t.Error("no apiKey security definition")
 	}
+}
+
+// Any request, however malformed, gets an answer the API documents: never a 5xx
+// (nothing is down in memory), a problem document for every 4xx, JSON for every 2xx.
+func FuzzRequests(f *testing.F) {
+	seeds := []struct{ method, path, body string }{
+		{"POST", "/blocks", `{"target": "45.153.160.201", "action": "block_waf", "duration": "4h", "reason": "r"}`},
+		{"POST", "/blocks", `{"target": "2001:db8::/32", "action": "block_apim", "duration": "1d", "reason": "r"}`},
+		{"POST", "/blocks", `{"target": "sub", "kind": "user", "action": "throttle", "duration": "90m", "reason": "r"}`},
+		{"GET", "/blocks?action=throttle&limit=2&continuation=x", ""},
+		{"DELETE", "/blocks/block_waf:45.153.160.201", ""},
+		{"POST", "/blocks/block_waf:1.2.3.4/extend", `{"duration": "1h"}`},
+		{"POST", "/allowlist", `{"target": "45.153.160.0/24", "reason": "r", "duration": "1h"}`},
+		{"DELETE", "/allowlist/45.153.160.0%2F24", ""},
+		{"POST", "/decisions/inc-1.0/revert", `{"allow": "1h"}`},
+		{"GET", "/audit?since=2026-11-23T00:00:00Z", ""},
+		{"GET", "/incidents/%00", ""},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.path, s.body)
+	}
+	a, _, _ := testAPI(f, nil)
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		switch method {
+		case "GET", "POST", "DELETE":
+		default:
+			return
+		}
+		u, err := url.Parse("http://127.0.0.1:7071" + Prefix + path)
+		if err != nil || !strings.HasPrefix(u.Path, Prefix+"/") {
+			return
+		}
+		req, err := http.NewRequest(method, u.String(), strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, req)
+		switch {
+		case w.Code >= 500:
+			t.Fatalf("%s %s %q: %d %s", method, path, body, w.Code, w.Body.String())
+		case w.Code >= 400:
+			var p problem
+			if w.Header().Get("Content-Type") != "application/problem+json" || json.Unmarshal(w.Body.Bytes(), &p) != nil ||
+				!strings.HasPrefix(p.Type, problemBase) || p.Status != w.Code {
+				t.Fatalf("%s %s: %d without a problem document: %s", method, path, w.Code, w.Body.String())
+			}
+		case w.Code == http.StatusNoContent:
+		case w.Header().Get("Content-Type") == "application/json":
+			if !json.Valid(w.Body.Bytes()) {
+				t.Fatalf("%s %s: invalid JSON answer", method, path)
+			}
+		}
+	})
 }
