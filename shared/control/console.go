@@ -320,8 +320,12 @@ func statusClass(s vocab.Status) string {
 	return "st-quiet"
 }
 
-// consoleIncidents bounds the recent incidents the page shows.
-const consoleIncidents = 50
+// The page shows at most consoleIncidents incidents, newest first, of the last
+// consoleDays of event time.
+const (
+	consoleIncidents = 50
+	consoleDays      = 30 * 24 * time.Hour
+)
 
 // console gathers the page's data from the application and renders it.
 func (a *API) console(c *call) (string, error) {
@@ -330,7 +334,7 @@ func (a *API) console(c *call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	incidents, _, err := a.app.Incidents(c.ctx, flow.IncidentQuery{Since: now.Add(-24 * time.Hour), Until: now.Add(time.Minute), Limit: consoleIncidents})
+	incidents, _, err := a.app.Incidents(c.ctx, flow.IncidentQuery{Since: now.Add(-consoleDays), Until: now.Add(time.Minute), Limit: consoleIncidents})
 	if err != nil {
 		return "", err
 	}
