@@ -39,6 +39,10 @@ Usage:
                                print the policy fragment apiguard would write for these blocks and throttles
   apiguard package --binary B --out ZIP
                                write the Flex Consumption deployment zip
+  apiguard blocks|decisions|allow|audit|health ... [--url URL] [--key KEY] [-o table|json]
+                               the control API from a terminal: blocks list|add|rm|extend,
+                               decisions list|approve|reject|revert, allow list|add|rm, audit,
+                               health (exit 1 when unhealthy); "apiguard blocks -h" for the rest
   apiguard version
 
 Settings come from the environment (see README.md); serve and plan fill in the rest from
@@ -72,6 +76,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runAPIM(args[1:], stdin, stdout, stderr)
 	case "package":
 		return runPackage(args[1:], stdout, stderr)
+	case "blocks", "decisions", "allow", "audit", "health":
+		return runClient(args, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "apiguard", version)
 		return 0
