@@ -277,14 +277,14 @@ func (c *client) call(method, path string, query url.Values, body, out any) ([]b
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, target, err)
 	}
 	if resp.StatusCode >= 300 {
-		return nil, answerError(method, path, resp, raw)
+		return nil, answerError(method, target, resp, raw)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return nil, fmt.Errorf("%s %s: the answer is not the JSON expected (is --url the app's /api?): %w", method, path, err)
+			return nil, fmt.Errorf("%s %s: the answer is not the JSON expected (is --url the app's /api?): %w", method, target, err)
 		}
 	}
 	return raw, nil
@@ -334,7 +334,7 @@ type problemAnswer struct {
 
 // answerError says what a refused or failed request answered: the problem's title,
 // detail and field, or the status and the start of a body that is no problem.
-func answerError(method, path string, resp *http.Response, raw []byte) error {
+func answerError(method, target string, resp *http.Response, raw []byte) error {
 	var p problemAnswer
 	if json.Unmarshal(raw, &p) == nil && p.Title != "" {
 		msg := p.Title
@@ -346,12 +346,15 @@ func answerError(method, path string, resp *http.Response, raw []byte) error {
 		}
 		return errors.New(msg)
 	}
-	msg := fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+	msg := fmt.Sprintf("%s %s: %s", method, target, resp.Status)
 	if text := clean(strings.TrimSpace(string(raw))); text != "" {
 		msg += ": " + cut(text, 200)
 	}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
 		msg += " (give the key with --key or APIGUARD_API_KEY)"
+	case http.StatusNotFound:
+		msg += " (is --url the app's /api?)"
 	}
 	return errors.New(msg)
 }
