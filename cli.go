@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -430,6 +431,15 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
+// listed reads a paged route as the list flags ask and prints it.
+func listed[T any](c *client, lf *listFlags, path string, q url.Values, what string, header []string, row func(T) []string) error {
+	items, raw, more, err := list[T](c, path, lf.query(q), lf.all)
+	if err != nil {
+		return err
+	}
+	return show(c, what, items, raw, more, header, row)
+}
+
 // show prints a list: its JSON, or a table with a note when pages were left.
 func show[T any](c *client, what string, items []T, jsonOut []byte, more bool, header []string, row func(T) []string) error {
 	if c.json {
@@ -598,6 +608,20 @@ func addListFlags(fl *flag.FlagSet) *listFlags {
 	return l
 }
 
+// rangeFlags are --since and --until of a list over time; back is the API's default span.
+type rangeFlags struct{ since, until string }
+
+func addRangeFlags(fl *flag.FlagSet, back string) *rangeFlags {
+	r := &rangeFlags{}
+	fl.StringVar(&r.since, "since", "", "from: RFC 3339, or a duration back from now such as 2h (default: "+back+" before --until)")
+	fl.StringVar(&r.until, "until", "", "to: RFC 3339, or a duration back from now (default: now)")
+	return r
+}
+
+func (r *rangeFlags) query(c *client, q url.Values) error {
+	return errors.Join(c.timeFlag(q, "since", r.since), c.timeFlag(q, "until", r.until))
+}
+
 func (l *listFlags) query(q url.Values) url.Values {
 	if l.limit != 0 {
 		q.Set("limit", strconv.Itoa(l.limit))
@@ -625,16 +649,12 @@ var blocksList = subcommand{
 			if err := errors.Join(oneOf("action", *action, vocab.EnforcingActions()), oneOf("mode", *mode, vocab.Modes())); err != nil {
 				return err
 			}
-			q := lf.query(url.Values{})
+			q := url.Values{}
 			setIf(q, "action", *action)
 			setIf(q, "target", *target)
 			setIf(q, "source", *source)
 			setIf(q, "mode", *mode)
-			items, raw, more, err := list[flow.Block](c, "/blocks", q, lf.all)
-			if err != nil {
-				return err
-			}
-			return show(c, "blocks", items, raw, more,
+			return listed(c, lf, "/blocks", q, "blocks",
 				[]string{"ID", "KIND", "MODE", "EXPIRES", "OFFENCES", "SOURCE", "REASON"},
 				func(b flow.Block) []string {
 					return []string{b.ID, string(b.Kind), string(b.Mode), c.until(b.Expires), strconv.Itoa(b.Offences), b.Source, cut(b.Reason, 60)}
@@ -740,20 +760,15 @@ var decisionsList = subcommand{
 	synopsis: "[--status S] [--since T] [--until T] [--all]",
 	flags: func(fl *flag.FlagSet) func(*client, []string) error {
 		status := fl.String("status", "", fmt.Sprintf("only decisions in this status: %v", vocab.Statuses()))
-		since := fl.String("since", "", "from: RFC 3339, or a duration back from now such as 24h (default: 7d before --until)")
-		until := fl.String("until", "", "to: RFC 3339, or a duration back from now (default: now)")
+		rf := addRangeFlags(fl, "7d")
 		lf := addListFlags(fl)
 		return func(c *client, _ []string) error {
-			q := lf.query(url.Values{})
-			if err := errors.Join(oneOf("status", *status, vocab.Statuses()), c.timeFlag(q, "since", *since), c.timeFlag(q, "until", *until)); err != nil {
+			q := url.Values{}
+			if err := errors.Join(oneOf("status", *status, vocab.Statuses()), rf.query(c, q)); err != nil {
 				return err
 			}
 			setIf(q, "status", *status)
-			items, raw, more, err := list[flow.Decision](c, "/decisions", q, lf.all)
-			if err != nil {
-				return err
-			}
-			return show(c, "decisions", items, raw, more,
+			return listed(c, lf, "/decisions", q, "decisions",
 				[]string{"ID", "STATUS", "ACTION", "TARGET", "DURATION", "SEVERITY", "ALERT", "UPDATED", "REASON"},
 				func(d flow.Decision) []string {
 					target := d.Address
@@ -809,11 +824,7 @@ var allowList = subcommand{
 	flags: func(fl *flag.FlagSet) func(*client, []string) error {
 		lf := addListFlags(fl)
 		return func(c *client, _ []string) error {
-			items, raw, more, err := list[flow.AllowEntry](c, "/allowlist", lf.query(url.Values{}), lf.all)
-			if err != nil {
-				return err
-			}
-			return show(c, "allow-list entries", items, raw, more,
+			return listed(c, lf, "/allowlist", url.Values{}, "allow-list entries",
 				[]string{"PREFIX", "EXPIRES", "ACTOR", "CREATED", "REASON"},
 				func(e flow.AllowEntry) []string {
 					return []string{e.Prefix, c.until(e.Expires), e.Actor, stamp(e.Created), cut(e.Reason, 60)}
@@ -861,21 +872,16 @@ var allowRemove = subcommand{
 var auditList = subcommand{
 	synopsis: "[--since T] [--until T] [--target T] [--all]",
 	flags: func(fl *flag.FlagSet) func(*client, []string) error {
-		since := fl.String("since", "", "from: RFC 3339, or a duration back from now such as 2h (default: 24h before --until)")
-		until := fl.String("until", "", "to: RFC 3339, or a duration back from now (default: now)")
+		rf := addRangeFlags(fl, "24h")
 		target := fl.String("target", "", "only entries about this address, identity, incident or target")
 		lf := addListFlags(fl)
 		return func(c *client, _ []string) error {
-			q := lf.query(url.Values{})
-			if err := errors.Join(c.timeFlag(q, "since", *since), c.timeFlag(q, "until", *until)); err != nil {
+			q := url.Values{}
+			if err := rf.query(c, q); err != nil {
 				return err
 			}
 			setIf(q, "target", *target)
-			items, raw, more, err := list[flow.AuditEntry](c, "/audit", q, lf.all)
-			if err != nil {
-				return err
-			}
-			return show(c, "audit entries", items, raw, more,
+			return listed(c, lf, "/audit", q, "audit entries",
 				[]string{"TIME", "KIND", "SUBJECT", "ACTOR"},
 				func(e flow.AuditEntry) []string { return []string{stamp(e.Time), e.Kind, e.Subject, e.Actor} })
 		}
@@ -910,7 +916,7 @@ func (c *client) healthTable(h flow.Health) {
 	}
 	fmt.Fprintf(c.stdout, "pending approvals %d, set aside in 24h %d, notifications failed in 24h %d\n",
 		h.PendingApprovals, h.SetAside24h, h.NotificationsFailed24h)
-	for _, q := range sortedKeys(h.DeadLetters) {
+	for _, q := range slices.Sorted(maps.Keys(h.DeadLetters)) {
 		fmt.Fprintf(c.stdout, "dead letters in %s: %d\n", clean(q), h.DeadLetters[q])
 	}
 	if len(h.Functions) > 0 {
@@ -929,13 +935,4 @@ func (c *client) healthTable(h flow.Health) {
 		}
 		c.table([]string{"TARGET", "IN SYNC", "LAST RECONCILE", "DIFFERS SINCE", "LAST FAILURE", "LAST ERROR"}, rows)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
