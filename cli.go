@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -256,7 +257,7 @@ func (c *client) call(method, path string, query url.Values, body, out any) ([]b
 	)
 	for attempt := 0; ; attempt++ {
 		resp, err = c.send(method, target, payload, idem)
-		if attempt == 1 || (err == nil && resp.StatusCode != http.StatusServiceUnavailable) {
+		if attempt == 1 || (err == nil && !unavailable(resp)) {
 			break
 		}
 		pause := retryPause
@@ -277,7 +278,7 @@ func (c *client) call(method, path string, query url.Values, body, out any) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, target, err)
 	}
-	if resp.StatusCode >= 300 {
+	if resp.StatusCode >= 300 && !answered(resp) {
 		return nil, answerError(method, target, resp, raw)
 	}
 	if out != nil {
@@ -313,6 +314,18 @@ func (c *client) send(method, target string, payload []byte, idem string) (*http
 		req.Header.Set("Idempotency-Key", idem)
 	}
 	return c.http.Do(req)
+}
+
+// answered reports whether a non-2xx answer is still the route's document, not a
+// problem: /health answers 503 with the health document when unhealthy.
+func answered(resp *http.Response) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return resp.StatusCode == http.StatusServiceUnavailable && mt == "application/json"
+}
+
+// unavailable is a 503 worth one retry: the service's problem, not an answer.
+func unavailable(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusServiceUnavailable && !answered(resp)
 }
 
 func newIdempotencyKey() string {

@@ -253,7 +253,7 @@ func TestCLIBlocks(t *testing.T) {
 func TestCLIRefused(t *testing.T) {
 	s := newCLIServer(t, nil)
 	code, out, errOut := s.cli(t, "blocks", "add", "10.1.2.3", "--action", "block_waf", "--duration", "4h", "--reason", "test")
-	want := "apiguard: Refused: target: 10.1.2.3/32 is never blocked: 10.0.0.0/8: private range (RFC 1918) (field: target)\n"
+	want := "apiguard: Refused: 10.1.2.3 is never blocked: 10.0.0.0/8: private range (RFC 1918) (field: target)\n"
 	if code != 1 || out != "" || errOut != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and stderr %q", code, out, errOut, want)
 	}

@@ -92,8 +92,11 @@ type route struct {
 	// Body is a prototype of the request body (nil: none).
 	Body any
 	// Answer is a prototype of the success answer; Status its status (default 200).
+	// An answer with an HTTPStatus() int method chooses another status, documented
+	// in Alt with the same schema.
 	Answer any
 	Status int
+	Alt    map[int]string
 	// Page marks a list answered as {"value": [...], "nextLink": ...}.
 	Page bool
 	// Produces is the answer's media type when not JSON; Header adds answer headers.
@@ -194,6 +197,9 @@ func (a *API) answer(w http.ResponseWriter, c *call, r route) (status int, conte
 	status = r.Status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	if s, ok := v.(interface{ HTTPStatus() int }); ok {
+		status = s.HTTPStatus()
 	}
 	for k, hv := range r.Header {
 		w.Header().Set(k, hv)

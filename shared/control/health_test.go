@@ -21,8 +21,9 @@ import (
 func (e *env) health(t *testing.T) flow.Health {
 	t.Helper()
 	var h flow.Health
-	if code := e.call(t, "GET", Prefix+"/health", "", &h); code != 200 {
-		t.Fatalf("health: %d", code)
+	code := e.call(t, "GET", Prefix+"/health", "", &h)
+	if (code == http.StatusOK) != (h.Status == "healthy") || (code != http.StatusOK && code != http.StatusServiceUnavailable) {
+		t.Fatalf("health answered %d for %q", code, h.Status)
 	}
 	return h
 }

@@ -141,9 +141,14 @@ func responses(g *schemas, r route) map[string]any {
 		ok["schema"] = g.of(reflect.TypeOf(r.Answer))
 	}
 	out := map[string]any{strconv.Itoa(status): ok}
+	for code, what := range r.Alt {
+		out[strconv.Itoa(code)] = map[string]any{"description": what, "schema": g.of(reflect.TypeOf(r.Answer))}
+	}
 	problemRef := map[string]any{"$ref": "#/definitions/Problem"}
 	add := func(code int, what string) {
-		out[strconv.Itoa(code)] = map[string]any{"description": what, "schema": problemRef}
+		if _, taken := out[strconv.Itoa(code)]; !taken {
+			out[strconv.Itoa(code)] = map[string]any{"description": what, "schema": problemRef}
+		}
 	}
 	if len(r.Params) > 0 || r.Body != nil {
 		add(http.StatusBadRequest, "A parameter or the body is invalid; the problem's field names it.")

@@ -302,6 +302,7 @@ func (a *API) table() []route {
 				"desired state, set-aside records, failed notifications, pending approvals, dead letters; unhealthy, with " +
 				"the causes, when apiguard has silently stopped.",
 			Answer: flow.Health{},
+			Alt:    map[int]string{http.StatusServiceUnavailable: "Unhealthy: the same document, with the causes (so a monitor that reads only the status sees it)."},
 			Call:   func(c *call) (any, error) { return c.api.app.Health(c.ctx) },
 		},
 		{

@@ -337,17 +337,17 @@ func (a *App) checkTarget(ctx context.Context, target string, kind vocab.KeyType
 	if q, err := netip.ParsePrefix(target); err == nil && q.Addr() != q.Masked().Addr() {
 		return "", "", fault.Invalid("target", "%q has host bits set: did you mean %s?", target, p)
 	}
+	text, k := p.String(), vocab.KeyType("cidr")
+	if p.IsSingleIP() {
+		text, k = p.Addr().String(), vocab.KeyIP
+	}
 	guard, err := a.guard(ctx)
 	if err != nil {
 		return "", "", err
 	}
 	if why := guard.WhyPrefix(p); why != "" {
 		return "", "", &fault.Error{Disposition: fault.Reject, Status: 422, Field: "target",
-			Err: fmt.Errorf("target: %s is never blocked: %s", p, why)}
-	}
-	text, k := p.String(), vocab.KeyType("cidr")
-	if p.IsSingleIP() {
-		text, k = p.Addr().String(), vocab.KeyIP
+			Err: fmt.Errorf("%s is never blocked: %s", text, why)}
 	}
 	if kind != "" && kind != k {
 		return "", "", fault.Invalid("kind", "%q is a %s, not a %s", target, k, kind)

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/apiguard/apiguard/shared/decide"
@@ -63,6 +64,15 @@ type Health struct {
 	// DeadLetters counts messages dead-lettered per queue, when a Service Bus
 	// namespace is configured.
 	DeadLetters map[string]int64 `json:"dead_letters,omitempty"`
+}
+
+// HTTPStatus is 200 when healthy and 503 when not, so a monitor that reads only the
+// status (an availability test, a load balancer probe) sees it.
+func (h Health) HTTPStatus() int {
+	if h.Status == "healthy" {
+		return http.StatusOK
+	}
+	return http.StatusServiceUnavailable
 }
 
 // FunctionHealth is one function's record.
