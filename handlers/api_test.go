@@ -82,15 +82,22 @@ func TestServeAPIKey(t *testing.T) {
 		hdr  map[string]string
 		want int
 	}{
-		{"no key", "/api/v1/health", nil, http.StatusUnauthorized},
-		{"wrong key", "/api/v1/health", map[string]string{"Authorization": "Bearer 0123456789abcdef-kez"}, http.StatusUnauthorized},
-		{"bearer", "/api/v1/health", map[string]string{"Authorization": "Bearer 0123456789abcdef-key"}, http.StatusOK},
-		{"functions header", "/api/v1/health", map[string]string{"x-functions-key": "0123456789abcdef-key"}, http.StatusOK},
+		{"no key", "/api/v1/blocks", nil, http.StatusUnauthorized},
+		{"wrong key", "/api/v1/blocks", map[string]string{"Authorization": "Bearer 0123456789abcdef-kez"}, http.StatusUnauthorized},
+		{"bearer", "/api/v1/blocks", map[string]string{"Authorization": "Bearer 0123456789abcdef-key"}, http.StatusOK},
+		{"functions header", "/api/v1/blocks", map[string]string{"x-functions-key": "0123456789abcdef-key"}, http.StatusOK},
 		{"code", "/api/v1/console?code=0123456789abcdef-key", nil, http.StatusOK},
 	} {
 		if code, body := get(c.path, c.hdr); code != c.want || strings.Contains(body, "0123456789abcdef") {
 			t.Errorf("%s: %d %s", c.name, code, body)
 		}
+	}
+	// An unhealthy answer (503, the health document) is no failure of the api function.
+	if code, _ := get("/api/v1/health", map[string]string{"x-functions-key": "0123456789abcdef-key"}); code != http.StatusServiceUnavailable {
+		t.Fatalf("health before any expire run: %d", code)
+	}
+	if _, body := get("/api/v1/health", map[string]string{"x-functions-key": "0123456789abcdef-key"}); strings.Contains(body, `"last_failure"`) {
+		t.Errorf("the health answer counted as a failure of the api function: %s", body)
 	}
 	// The other functions keep their own rules (loopback only).
 	resp, err := http.Post(srv.URL+"/api/alerts", "application/json", strings.NewReader(string(readFile(t, "../docs/examples/alert-arm.json"))))

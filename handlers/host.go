@@ -111,9 +111,10 @@ func (a *App) invoke(ctx context.Context, log zerolog.Logger, name string, fn Fu
 }
 
 // httpFailure is an HTTP answer's failure for health: a 5xx is the service's fault;
-// a 4xx is the caller's and the function worked.
+// a 4xx is the caller's and the function worked; a route's own document (the control
+// API marks it, e.g. health's 503 when unhealthy) is no failure either.
 func httpFailure(out envelope.HTTPResponse) error {
-	if out.StatusCode >= 500 {
+	if out.StatusCode >= 500 && out.Headers["X-Apiguard-Outcome"] != "answer" {
 		return fmt.Errorf("answered %d: %s", out.StatusCode, clipBody(out.Body))
 	}
 	return nil

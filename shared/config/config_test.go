@@ -175,6 +175,7 @@ func TestOnlyConfigReadsEnvironment(t *testing.T) {
 		"../../host.go":  true, // FUNCTIONS_CUSTOMHANDLER_PORT, set by the host itself
 		"../../main.go":  true,
 		"../../serve.go": true, // layers the environment over local.settings.json
+		"../../cli.go":   true, // the operator's shell (APIGUARD_URL, APIGUARD_API_KEY, USER), not app settings
 	}
 	var files []string
 	for _, glob := range []string{"../../*.go", "../../handlers/*.go", "../../shared/*/*.go", "../../shared/*/*/*.go"} {

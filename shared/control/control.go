@@ -71,6 +71,10 @@ func New(app *flow.App, opts Options) *API {
 	return a
 }
 
+// OutcomeHeader marks a route's own answer, so a 503 health document is not taken
+// for the API failing.
+const OutcomeHeader = "X-Apiguard-Outcome"
+
 // Prefix is where the routes sit below the host's /api: /api/v1/blocks.
 const Prefix = "/api/v1"
 
@@ -201,6 +205,9 @@ func (a *API) answer(w http.ResponseWriter, c *call, r route) (status int, conte
 	if s, ok := v.(interface{ HTTPStatus() int }); ok {
 		status = s.HTTPStatus()
 	}
+	// The route's own document, whatever its status (health's 503): not a failure of
+	// the API, which problems are.
+	w.Header().Set(OutcomeHeader, "answer")
 	for k, hv := range r.Header {
 		w.Header().Set(k, hv)
 	}
