@@ -102,18 +102,27 @@ const operatorSource = "operator:"
 
 // Block returns one desired block by id.
 func (a *App) Block(ctx context.Context, id string) (Block, error) {
-	action, target, err := parseBlockID(id)
+	b, err := a.blockByID(ctx, id)
 	if err != nil {
 		return Block{}, err
+	}
+	return blockOf(b), nil
+}
+
+// blockByID reads the desired block an id names, or a not-found rejection.
+func (a *App) blockByID(ctx context.Context, id string) (record.Block, error) {
+	action, target, err := parseBlockID(id)
+	if err != nil {
+		return record.Block{}, err
 	}
 	b, found, err := a.store.GetBlock(ctx, string(action), target)
 	if err != nil {
-		return Block{}, err
+		return record.Block{}, err
 	}
 	if !found {
-		return Block{}, fault.NotFound("no desired block %s", id)
+		return record.Block{}, fault.NotFound("no desired block %s", id)
 	}
-	return blockOf(b), nil
+	return b, nil
 }
 
 // BlockRequest is an operator's block or throttle.
@@ -189,16 +198,9 @@ func (a *App) CreateBlock(ctx context.Context, log zerolog.Logger, actor string,
 
 // RemoveBlock takes a desired block out now; the targets that hold it reconcile.
 func (a *App) RemoveBlock(ctx context.Context, log zerolog.Logger, actor, id string) (Block, error) {
-	action, target, err := parseBlockID(id)
+	b, err := a.blockByID(ctx, id)
 	if err != nil {
 		return Block{}, err
-	}
-	b, found, err := a.store.GetBlock(ctx, string(action), target)
-	if err != nil {
-		return Block{}, err
-	}
-	if !found {
-		return Block{}, fault.NotFound("no desired block %s", id)
 	}
 	if err := a.removeBlock(ctx, actor, b); err != nil {
 		return Block{}, err

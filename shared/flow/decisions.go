@@ -13,6 +13,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/fault"
+	"github.com/apiguard/apiguard/shared/notify"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/vocab"
 )
@@ -216,7 +217,7 @@ func (a *App) Approve(ctx context.Context, log zerolog.Logger, actor, id string)
 	if err := a.auditDecision(ctx, "decision.approved", actor, d, nil); err != nil {
 		return Decision{}, err
 	}
-	a.announceBlock("apiguard.block.created", d.Decision, l.rec.IncidentID, "approved by "+actor)
+	a.announceBlock(notify.TypeBlockCreated, d.Decision, l.rec.IncidentID, "approved by "+actor)
 	log.Info().Str("actor", actor).Str("decision", id).Msg("decision approved")
 	return d, nil
 }
