@@ -22,7 +22,7 @@ import (
 // a long-lived service. Use NewMemory.
 type Memory struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits memTable
-	allow, idempotency, health, counters                               memTable
+	allow, idempotency, health, counters, triage                       memTable
 	conflicts                                                          backoff
 }
 

@@ -38,7 +38,7 @@ const maxTableName = 63
 // one per process so each table is created at most once.
 type Store struct {
 	incidents, incidentIDs, decisions, blocks, offences, audit, limits, detect *table
-	allow, idempotency, health, counters                                       *table
+	allow, idempotency, health, counters, triage                               *table
 	conflicts                                                                  backoff
 
 	// reserveLocks queue this process's callers of Reserve per bucket (striped), so a
@@ -69,6 +69,7 @@ func (s *Store) tableNames() []tableName {
 		{&s.idempotency, "Idempotency"},
 		{&s.health, "Health"},
 		{&s.counters, "Counters"},
+		{&s.triage, "Triage"},
 	}
 }
 

@@ -53,6 +53,9 @@ type Store interface {
 	SumCounts(ctx context.Context, name string, from, to time.Time) (int64, error)
 	AppendAudit(ctx context.Context, events []record.AuditEvent) error
 	ListAudit(ctx context.Context, from, to time.Time) ([]record.AuditEvent, error)
+	PutTriageRun(ctx context.Context, run record.TriageRun) error
+	GetTriageRun(ctx context.Context, month string) (record.TriageRun, bool, error)
+	ListTriageMonths(ctx context.Context) ([]string, error)
 }
 
 var (
@@ -101,6 +104,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"hourly counters", counters},
 		{"hourly counters concurrent", countersConcurrent},
 		{"audit idempotent and by range", auditRange},
+		{"triage runs", triageRuns},
 		{"keys rejected before any I/O", keysRejected},
 		{"a cancelled context fails", cancelled},
 	}
@@ -1124,5 +1128,48 @@ func cancelled(t *testing.T, s Store) {
 	}
 	if got, err := s.SumCounts(ctx, "alerts", at, at); got != 0 || err != nil {
 		t.Errorf("SumCounts of an empty range = %v, %v", got, err)
+	}
+}
+
+// A month's triage report of several megabytes reads back whole; a smaller rewrite
+// replaces it; months list oldest first; a bad month is refused before any I/O.
+func triageRuns(t *testing.T, s Store) {
+	ctx := testContext(t)
+	at := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	if _, found, err := s.GetTriageRun(ctx, "2026-12"); found || err != nil {
+		t.Fatalf("before any run: %v %v", found, err)
+	}
+	// Noise as hex does not compress below half: the stream spans several part rows.
+	big := []byte(`{"apis":"` + fmt.Sprintf("%x", noise(9, 1_200_000)) + `"}`)
+	if err := s.PutTriageRun(ctx, record.TriageRun{Month: "2026-12", Created: at, Report: big}); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := s.GetTriageRun(ctx, "2026-12")
+	if err != nil || !found || !bytes.Equal(got.Report, big) || !got.Created.Equal(at) || got.Month != "2026-12" {
+		t.Fatalf("big run: found=%v err=%v, %d bytes", found, err, len(got.Report))
+	}
+	small := []byte(`{"apis":[]}`)
+	if err := s.PutTriageRun(ctx, record.TriageRun{Month: "2026-12", Created: at.Add(time.Hour), Report: small}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.GetTriageRun(ctx, "2026-12"); err != nil || !bytes.Equal(got.Report, small) {
+		t.Fatalf("rewritten run: %q %v", got.Report, err)
+	}
+	if err := s.PutTriageRun(ctx, record.TriageRun{Month: "2026-11", Created: at.Add(-30 * 24 * time.Hour), Report: small}); err != nil {
+		t.Fatal(err)
+	}
+	if months, err := s.ListTriageMonths(ctx); err != nil || strings.Join(months, ",") != "2026-11,2026-12" {
+		t.Fatalf("months %v %v", months, err)
+	}
+	for _, bad := range []string{"", "2026-13", "2026-1", "../x", "2026-12 "} {
+		if err := s.PutTriageRun(ctx, record.TriageRun{Month: bad, Report: small}); fault.Of(err) != fault.Reject {
+			t.Errorf("month %q: %v", bad, err)
+		}
+		if _, _, err := s.GetTriageRun(ctx, bad); fault.Of(err) != fault.Reject {
+			t.Errorf("get month %q: %v", bad, err)
+		}
+	}
+	if err := s.PutTriageRun(ctx, record.TriageRun{Month: "2026-10"}); fault.Of(err) != fault.Reject {
+		t.Errorf("empty report: %v", err)
 	}
 }
