@@ -117,3 +117,42 @@ func parseAPIMTargets(s string) ([]APIMTarget, error) {
 	}
 	return ts, errors.Join(errs...)
 }
+
+var subscriptionID = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// parseTriageScopes reads the triage's scopes: subscription ids and APIM service
+// resource ids. Empty takes the services of the APIM targets that name one.
+func parseTriageScopes(s string, targets []APIMTarget) ([]string, error) {
+	scopes := splitList(s)
+	if len(scopes) == 0 {
+		for _, t := range targets {
+			if t.ID != "" {
+				scopes = append(scopes, strings.TrimSuffix(t.ID, "/"))
+			}
+		}
+		return scopes, nil
+	}
+	var errs []error
+	for i, sc := range scopes {
+		switch {
+		case subscriptionID.MatchString(sc):
+			scopes[i] = strings.ToLower(sc)
+		case apimIDPattern.MatchString(sc):
+			scopes[i] = strings.TrimSuffix(sc, "/")
+		default:
+			errs = append(errs, fmt.Errorf("%q is neither a subscription id nor an API Management service resource id", sc))
+		}
+	}
+	return scopes, errors.Join(errs...)
+}
+
+// splitList reads a comma-separated list, blanks dropped.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

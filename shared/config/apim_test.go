@@ -43,3 +43,18 @@ func TestAPIMTargetProblemsAllNamed(t *testing.T) {
 		}
 	}
 }
+
+func TestTriageScopes(t *testing.T) {
+	svc := "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ApiManagement/service/contoso-apim"
+	got, err := parseTriageScopes("", []APIMTarget{{ID: svc + "/"}, {Dir: "local/apim"}})
+	if err != nil || len(got) != 1 || got[0] != svc {
+		t.Errorf("default: %v %v", got, err)
+	}
+	got, err = parseTriageScopes(" 0000AAAA-0000-0000-0000-000000000002 , "+svc, nil)
+	if err != nil || len(got) != 2 || got[0] != "0000aaaa-0000-0000-0000-000000000002" || got[1] != svc {
+		t.Errorf("explicit: %v %v", got, err)
+	}
+	if _, err := parseTriageScopes("nope,/subscriptions/x", nil); err == nil || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), `"/subscriptions/x"`) {
+		t.Errorf("bad scopes: %v", err)
+	}
+}

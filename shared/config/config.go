@@ -62,6 +62,9 @@ var Settings = []Setting{
 	{"APIGUARD_NOTIFY_TARGETS", "", "Where notifications go: a JSON array of webhook targets, see \"Notifications\" above."},
 	{"APIGUARD_PUBLIC_URL", "", "The app's base URL as callers reach it (e.g. https://<app>.azurewebsites.net/api): links in notifications. Empty: links are relative."},
 	{"APIGUARD_API_KEY", "", "Bearer key apiguard serve requires on /api/v1/ when it listens on a non-loopback address (the Functions host uses function keys instead)."},
+	{"APIGUARD_TRIAGE_SCOPES", "", "What the monthly triage reads: subscription ids and API Management service resource ids, comma-separated. Empty: the services of APIGUARD_APIM_TARGETS."},
+	{"APIGUARD_TRIAGE_SENSITIVE_TAGS", "", "API tags that mark an API as handling sensitive data, comma-separated (e.g. pii,payment,health)."},
+	{"APIGUARD_TRIAGE_MAX_CAPACITY", "60", "Defender for APIs onboarding waits while the service's Capacity metric is at or above this percent."},
 	{"APIGUARD_HEALTH_STALE_AFTER", "15m", "Health turns unhealthy when a target's desired state has differed from what it holds for longer than this."},
 	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
 	{"ServiceBusConnection__fullyQualifiedNamespace", "", "Service Bus namespace (e.g. ns.servicebus.windows.net) reached with managed identity, instead of a connection string."},
@@ -107,6 +110,12 @@ type Config struct {
 	NotifyTargets string
 	PublicURL     string
 	APIKey        string
+	// TriageScopes are subscription ids and APIM service ids the triage reads.
+	TriageScopes []string
+	// SensitiveTags mark APIs as handling sensitive data.
+	SensitiveTags []string
+	// MaxCapacity (percent) holds Defender onboarding back while the service is busier.
+	MaxCapacity float64
 	// StaleAfter bounds how long a target may differ from the desired state and
 	// health still say healthy.
 	StaleAfter      time.Duration
@@ -263,6 +272,13 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.APIKey = get("APIGUARD_API_KEY")
 	if c.APIKey != "" && len(c.APIKey) < 16 {
 		bad("APIGUARD_API_KEY", "is %d characters: use at least 16 (a random key)", len(c.APIKey))
+	}
+	if c.TriageScopes, err = parseTriageScopes(get("APIGUARD_TRIAGE_SCOPES"), c.APIMTargets); err != nil {
+		bad("APIGUARD_TRIAGE_SCOPES", "%v", err)
+	}
+	c.SensitiveTags = splitList(get("APIGUARD_TRIAGE_SENSITIVE_TAGS"))
+	if c.MaxCapacity, err = strconv.ParseFloat(get("APIGUARD_TRIAGE_MAX_CAPACITY"), 64); err != nil || c.MaxCapacity <= 0 || c.MaxCapacity > 100 {
+		bad("APIGUARD_TRIAGE_MAX_CAPACITY", "%q is not a percent above 0, at most 100", get("APIGUARD_TRIAGE_MAX_CAPACITY"))
 	}
 	if c.StaleAfter, err = ParseDuration(get("APIGUARD_HEALTH_STALE_AFTER")); err != nil || c.StaleAfter < time.Minute {
 		bad("APIGUARD_HEALTH_STALE_AFTER", "%q is not a duration of at least 1m", get("APIGUARD_HEALTH_STALE_AFTER"))
