@@ -208,7 +208,9 @@ func TestNotificationsNeverSlowDecisions(t *testing.T) {
 	ans := e.alert(t, 1, "45.153.181.1")
 	took := time.Since(start)
 	t.Logf("decision with a hanging and a failing receiver: %s (without receivers: %s)", took, baseline)
-	if took > baseline+500*time.Millisecond {
+	// A delivery on the decision's path would hold it for the hanging receiver's 2 s
+	// attempt timeout at least; the margin below absorbs a loaded machine.
+	if took > baseline+1500*time.Millisecond {
 		t.Errorf("a decision took %s with a hanging receiver, %s without", took, baseline)
 	}
 	deadline := time.Now().Add(5 * time.Second)

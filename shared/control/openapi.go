@@ -177,7 +177,7 @@ var (
 	rawType  = reflect.TypeOf(json.RawMessage{})
 	// enums are the vocabulary's types and their values.
 	enums = map[reflect.Type][]string{
-		reflect.TypeOf(vocab.Action("")):   strs([]vocab.Action{vocab.Record, vocab.Throttle, vocab.BlockWAF, vocab.BlockAPIM, vocab.Skip, vocab.Deferred}),
+		reflect.TypeOf(vocab.Action("")):   strs(vocab.Actions()),
 		reflect.TypeOf(vocab.Mode("")):     strs(vocab.Modes()),
 		reflect.TypeOf(vocab.KeyType("")):  {string(vocab.KeyIP), "cidr", string(vocab.KeySubscription), string(vocab.KeyUser), string(vocab.KeyAPI)},
 		reflect.TypeOf(vocab.Status("")):   strs(vocab.Statuses()),

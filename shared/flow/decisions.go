@@ -196,6 +196,9 @@ func (a *App) Approve(ctx context.Context, log zerolog.Logger, actor, id string)
 			Err: fmt.Errorf("decision %s cannot be approved: %s is never blocked now: %s", id, l.d.Target.Value, why)}
 	}
 	dec := l.d.Decision
+	if dec.Action == vocab.Onboard {
+		return a.approveOnboarding(ctx, log, actor, l)
+	}
 	dec.Mode, dec.Expires = vocab.Enforce, now.Add(time.Duration(dec.Seconds)*time.Second)
 	ev, err := a.keepBlock(ctx, l.rec.IncidentID, dec)
 	if err != nil {
@@ -219,6 +222,28 @@ func (a *App) Approve(ctx context.Context, log zerolog.Logger, actor, id string)
 	}
 	a.announceBlock(notify.TypeBlockCreated, d.Decision, l.rec.IncidentID, "approved by "+actor)
 	log.Info().Str("actor", actor).Str("decision", id).Msg("decision approved")
+	return d, nil
+}
+
+// approveOnboarding puts the decision's API under Defender for APIs: the one
+// onboarding a triage proposes, only once an operator approves it.
+func (a *App) approveOnboarding(ctx context.Context, log zerolog.Logger, actor string, l located) (Decision, error) {
+	if a.onboard == nil {
+		return Decision{}, fault.Conflict("decision %s onboards %s to Defender for APIs, but no onboarding is configured here", l.d.ID, l.d.Target.Value)
+	}
+	if err := a.onboard.Onboard(ctx, l.d.Target.Value); err != nil {
+		return Decision{}, fmt.Errorf("onboard %s: %w", l.d.Target.Value, err)
+	}
+	dec := l.d.Decision
+	dec.Mode = vocab.Enforce
+	d, err := a.setStatus(ctx, l, []vocab.Status{vocab.StatusPending}, vocab.StatusEnforced, &dec)
+	if err != nil {
+		return Decision{}, err
+	}
+	if err := a.auditDecision(ctx, "decision.approved", actor, d, map[string]any{"onboarded": l.d.Target.Value}); err != nil {
+		return Decision{}, err
+	}
+	log.Info().Str("actor", actor).Str("decision", d.ID).Str("api", l.d.Target.Value).Msg("API onboarded to Defender for APIs")
 	return d, nil
 }
 

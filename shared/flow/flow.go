@@ -130,6 +130,9 @@ type Deps struct {
 	// DeadLetters counts dead-lettered reconcile and traffic messages for health; nil
 	// when no Service Bus namespace is configured.
 	DeadLetters DeadLetters
+	// Onboard puts an API under Defender for APIs when an operator approves the
+	// triage's proposal; nil refuses such approvals.
+	Onboard Onboarder
 	// Log is the logger of construction and of the detector engine; the operations
 	// take the invocation's logger.
 	Log zerolog.Logger
@@ -147,6 +150,12 @@ type App struct {
 	notify   notify.Notifier
 
 	deadLetters DeadLetters
+	onboard     Onboarder
+}
+
+// Onboarder onboards one API Management API to Defender for APIs.
+type Onboarder interface {
+	Onboard(ctx context.Context, apiID string) error
 }
 
 // New builds an App. It validates what it is given and builds every client, but does
@@ -167,7 +176,7 @@ func New(d Deps) (*App, error) {
 		return nil, fmt.Errorf("detector: %w", err)
 	}
 	a := &App{
-		cfg: d.Config, now: d.Now, store: d.Store, queue: d.Queue, detector: detector, notify: d.Notify, deadLetters: d.DeadLetters,
+		cfg: d.Config, now: d.Now, store: d.Store, queue: d.Queue, detector: detector, notify: d.Notify, deadLetters: d.DeadLetters, onboard: d.Onboard,
 		decider: decide.New(d.Config, history{d.Store, d.Now}, d.Now),
 	}
 	if a.targets, err = newTargets(d.Config, d.Store, d.ARM, d.Now, d.Sleep); err != nil {

@@ -20,7 +20,15 @@ const (
 	BlockAPIM Action = "block_apim" // block at the gateway (APIM ip-filter)
 	Skip      Action = "skip"       // would have acted, but the target is protected
 	Deferred  Action = "deferred"   // would have blocked, but the hourly cap on new blocks is reached
+	// Onboard puts an API under Defender for APIs: the triage proposes it, an operator
+	// approves it. It keeps no desired block.
+	Onboard Action = "onboard"
 )
+
+// Actions lists every action.
+func Actions() []Action {
+	return []Action{Record, Throttle, BlockWAF, BlockAPIM, Skip, Deferred, Onboard}
+}
 
 // Enforcing reports whether a enforces something, and so keeps a desired block.
 func (a Action) Enforcing() bool { return a == Throttle || a == BlockWAF || a == BlockAPIM }
