@@ -19,7 +19,7 @@ FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./sh
   ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
-.PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots
+.PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots triage-shots
 
 build:
 	$(GO) build -o $(BIN) .
@@ -111,3 +111,19 @@ console-shots:
 	shoot sample.html console.png 1280,2060; \
 	shoot sample.html console-phone.png 390,1800; \
 	shoot quiet.html console-quiet.png 1280,900
+
+# triage-shots: rewrite the monthly triage report's samples (docs/triage-report/sample.*)
+# from shared/triage/report/testdata/sample.json, and screenshot the page with the
+# chromium and pngquant of console-shots (installed when missing). Fails when chromium
+# writes no screenshot.
+TRIAGE_SHOT := docs/triage-report/report.png
+triage-shots:
+	@command -v $(CHROMIUM) >/dev/null && command -v pngquant >/dev/null || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium pngquant; }
+	$(GO) test -count=1 ./shared/triage/report -run '^TestSamples$$' -update
+	@set -euo pipefail; profile=$$(mktemp -d); trap 'rm -rf $$profile' EXIT; rm -f $(TRIAGE_SHOT); \
+	$(CHROMIUM) $(CHROMIUM_FLAGS) --user-data-dir=$$profile --window-size=1280,2600 --screenshot=$(TRIAGE_SHOT) \
+	  file://$(CURDIR)/docs/triage-report/sample.html >$$profile/log 2>&1 || true; \
+	[ -s $(TRIAGE_SHOT) ] || { cat $$profile/log; echo "triage-shots: chromium wrote no $(TRIAGE_SHOT)"; exit 1; }; \
+	pngquant --force --skip-if-larger --strip --output $(TRIAGE_SHOT) $(TRIAGE_SHOT) || [ $$? -eq 98 ]; \
+	echo "$(TRIAGE_SHOT) from docs/triage-report/sample.html at 1280x2600"

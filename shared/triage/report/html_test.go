@@ -257,7 +257,7 @@ func TestHTMLStructure(t *testing.T) {
 		t.Errorf("changes heading %q", h)
 	}
 	var kinds []string
-	for _, g := range domAll(changes, domClass("changes")) {
+	for _, g := range domAll(changes, domClass("kind")) {
 		k, _ := domAttr(g, "data-kind")
 		kinds = append(kinds, k+" "+domText(g))
 	}
