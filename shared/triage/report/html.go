@@ -86,7 +86,7 @@ type (
 		Changes                  []changeGroup
 		Gaps                     []gapView
 		Coverage                 coverageView
-		Rows                     []row
+		Rows                     template.HTML // rowsHTML
 		Priorities               []priorityOption
 		Version                  int
 		HasChanges, FirstRun     bool
@@ -131,25 +131,6 @@ type (
 		N    int
 		APIs []named
 		Next bool
-	}
-	row struct {
-		Rank                     int
-		Priority, Class          string
-		Order                    int // the priority's place, for sorting
-		Candidate, Onboarded     bool
-		Service, Label, Name, ID string
-		Rules                    [][]string // each rule in its parts: "external", "unauthenticated"
-		Reason                   string
-		Signals                  []signalView
-		Recommendations          []recView
-	}
-	signalView struct {
-		Name, Answer, Class, Source string
-		Inferred                    bool
-	}
-	recView struct {
-		Kind, Text, Snippet, Operations string
-		Enforceable                     bool
 	}
 	priorityOption struct {
 		Priority, Term, Class string
@@ -238,35 +219,8 @@ func (d *digest) htmlView(opts HTMLOptions) htmlView {
 		v.Coverage.Batches = append(v.Coverage.Batches, batchView{N: i + 1, APIs: d.named(batch), Next: len(cov.Next) > 0 && slices.Equal(batch, cov.Next)})
 	}
 
-	v.Rows = make([]row, len(c.APIs))
-	for i := range c.APIs {
-		v.Rows[i] = rowOf(i+1, &c.APIs[i])
-	}
+	v.Rows = rowsHTML(c.APIs)
 	return v
-}
-
-func rowOf(rank int, a *triage.Ranked) row {
-	r := row{
-		Rank: rank, Priority: string(a.Priority), Class: priorityClass(a.Priority), Order: priorityOrder(a.Priority),
-		Candidate: a.Candidate, Onboarded: a.Onboarded, Service: a.Service, Label: label(a), ID: a.API,
-		Rules: make([][]string, len(a.Rules)), Reason: a.Reason,
-		Signals:         make([]signalView, len(a.Signals)),
-		Recommendations: make([]recView, len(a.Recommendations)),
-	}
-	if a.Name != r.Label {
-		r.Name = a.Name
-	}
-	for i, rule := range a.Rules {
-		r.Rules[i] = strings.Split(rule, "+") // the page may break a line after each "+"
-	}
-	for i, sg := range a.Signals {
-		r.Signals[i] = signalView{Name: sg.Name, Answer: answer(sg), Class: signalClass(sg), Source: sg.Source, Inferred: sg.Inferred}
-	}
-	for i, rec := range a.Recommendations {
-		r.Recommendations[i] = recView{Kind: rec.Kind, Text: rec.Text, Snippet: rec.Snippet,
-			Operations: strings.Join(rec.Operations, ", "), Enforceable: rec.Enforceable}
-	}
-	return r
 }
 
 // named resolves resource ids to the APIs' names, in the order given.

@@ -10,20 +10,20 @@ import (
 )
 
 // JSON writes the report for scripts: the Classification's JSON with a "version" and a
-// "summary" (README.md documents every field). It is indented, one field a line, so
-// two months' reports diff readably, and policy snippets keep their "<" and ">" (the
-// document is never embedded in a page). Nothing is written when the Classification is
-// refused.
+// "summary" (README.md documents every field), on one line and a newline, with policy
+// snippets keeping their "<" and ">" (the document is never embedded in a page).
+// Compact, not indented: indenting took six times as long as encoding (60 ms for 5,000
+// APIs), and jq indents it for a reader. Nothing is written when the Classification
+// is refused.
 func JSON(w io.Writer, c triage.Classification) error {
 	d, err := digestOf(c)
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	buf.Grow(2048 + 2048*len(c.APIs))
+	buf.Grow(2048 + 1536*len(c.APIs))
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(Document{Version: Version, Classification: arrays(c), Summary: d.summary}); err != nil {
 		return fmt.Errorf("report: encode JSON: %w", err)
 	}

@@ -2,10 +2,13 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/apiguard/apiguard/shared/triage"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/triage-report/sample.* from testdata/sample.json")
@@ -18,7 +21,7 @@ func TestSamples(t *testing.T) {
 	for name, render := range map[string]func(*bytes.Buffer) error{
 		"sample.html": func(b *bytes.Buffer) error { return HTML(b, c, HTMLOptions{}) },
 		"sample.md":   func(b *bytes.Buffer) error { return Markdown(b, c) },
-		"sample.json": func(b *bytes.Buffer) error { return JSON(b, c) },
+		"sample.json": func(b *bytes.Buffer) error { return indentedJSON(b, c) },
 	} {
 		var buf bytes.Buffer
 		if err := render(&buf); err != nil {
@@ -42,4 +45,14 @@ func TestSamples(t *testing.T) {
 			t.Errorf("%s is not what the report draws now: run make triage-shots", path)
 		}
 	}
+}
+
+// indentedJSON is the JSON report indented for reading, as docs/triage-report keeps
+// it (JSON writes one line).
+func indentedJSON(b *bytes.Buffer, c triage.Classification) error {
+	var line bytes.Buffer
+	if err := JSON(&line, c); err != nil {
+		return err
+	}
+	return json.Indent(b, line.Bytes(), "", "  ")
 }
