@@ -7,6 +7,7 @@ import (
 	"errors"
 	"html/template"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -358,7 +359,7 @@ func TestHTMLEscaping(t *testing.T) {
 		t.Run(evil, func(t *testing.T) {
 			c := sample(t)
 			a := &c.APIs[0]
-			a.Name, a.DisplayName, a.Service, a.Reason = evil, evil, evil, evil
+			a.API, a.Name, a.DisplayName, a.Service, a.Reason = evil, evil, evil, evil, evil
 			a.Rules = []string{evil}
 			a.Signals[0].Source = evil
 			a.Signals[1].Name = evil
@@ -399,6 +400,9 @@ func TestHTMLEscaping(t *testing.T) {
 			// signal, a gap's four fields, the waiting reason and an id not onboarded.
 			if got := strings.Count(domText(doc), evil); got < 20 {
 				t.Errorf("the hostile text reads back %d times, want at least 20", got)
+			}
+			if title, _ := domAttr(domAll(worklistRows(t, doc)[0], domClass("api"))[0], "title"); title != evil {
+				t.Errorf("the API's id reads back as %q", title)
 			}
 			var snippet bool
 			for _, pre := range domAll(doc, domTag("pre")) {
@@ -490,7 +494,7 @@ func TestHTMLSelfContained(t *testing.T) {
 			"default-src": "'none'", "script-src": "'" + cspHash(reportJS) + "'", "style-src": "'" + cspHash(reportCSS) + "'",
 			"base-uri": "'none'", "form-action": "'none'",
 		}
-		if !mapsEqual(directives, want) {
+		if !maps.Equal(directives, want) {
 			t.Errorf("%s: CSP %q", name, csp)
 		}
 		// The hashes are of what the page holds, byte for byte.
@@ -499,18 +503,6 @@ func TestHTMLSelfContained(t *testing.T) {
 			t.Errorf("%s: the script on the page is not the one hashed", name)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // chromiumDOM loads page in headless chromium and returns the DOM after the scripts
