@@ -71,8 +71,8 @@ func HTML(w io.Writer, c triage.Classification, opts HTMLOptions) error {
 // from fixed lists, never from data.
 type (
 	htmlView struct {
-		Title, Month, MonthName  string
-		Previous, PreviousName   string
+		Title, MonthName         string
+		PreviousName             string
 		CSP                      string
 		Style                    template.CSS
 		Script                   template.JS
@@ -119,7 +119,7 @@ type (
 		What, Scope, ScopeName, Error, Effect string
 	}
 	named struct {
-		Label, Service, ID string
+		Label, Service string
 	}
 	coverageView struct {
 		NotOnboarded []named
@@ -133,8 +133,8 @@ type (
 		Next bool
 	}
 	priorityOption struct {
-		Priority, Term, Class string
-		Count                 int
+		Priority, Class string
+		Count           int
 	}
 )
 
@@ -155,8 +155,7 @@ func (d *digest) htmlView(opts HTMLOptions) htmlView {
 		title = "API triage"
 	}
 	v := htmlView{
-		Title: title, Month: c.Month, MonthName: monthName(c.Month),
-		Previous: c.Previous, PreviousName: monthName(c.Previous),
+		Title: title, MonthName: monthName(c.Month), PreviousName: monthName(c.Previous),
 		CSP: htmlCSP, Style: template.CSS(reportCSS), Script: template.JS(reportJS),
 		CollectedISO: c.Collected.UTC().Format("2006-01-02T15:04:05Z07:00"), Collected: c.Collected.UTC().Format(timeLayout),
 		APIs: s.APIs, Services: d.services, Findings: s.Findings, Candidates: s.Candidates,
@@ -190,7 +189,7 @@ func (d *digest) htmlView(opts HTMLOptions) htmlView {
 		}
 		b.CountX = chartLabel + b.Width + 8
 		v.Chart.Bars = append(v.Chart.Bars, b)
-		v.Priorities = append(v.Priorities, priorityOption{Priority: string(p), Term: priorityTerms[p], Class: priorityClass(p), Count: n})
+		v.Priorities = append(v.Priorities, priorityOption{Priority: string(p), Class: priorityClass(p), Count: n})
 		words = append(words, fmt.Sprintf("%s %d", p, n))
 	}
 	v.Chart.Label = "APIs per priority: " + strings.Join(words, ", ")
@@ -228,7 +227,7 @@ func (d *digest) named(ids []string) []named {
 	out := make([]named, len(ids))
 	for i, id := range ids {
 		label, service := d.apiName(id, "")
-		out[i] = named{Label: label, Service: service, ID: id}
+		out[i] = named{Label: label, Service: service}
 	}
 	return out
 }
