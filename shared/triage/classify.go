@@ -7,7 +7,8 @@ import (
 )
 
 // Classify ranks every API of the inventory by the risk table, with the signals that
-// decided each rank. It is pure: no
+// decided each rank, and compares with last month's classification (prev, nil on the
+// first run). It is pure: no
 // I/O, no clock (ages are judged against inv.Collected), the same answer for the same
 // input. It never fails: what it cannot read it says (in the signals and the gaps) and
 // ranks on the cautious side.
@@ -51,6 +52,10 @@ func Classify(inv Inventory, prev *Classification, opts Options) Classification 
 	out.APIs = make([]Ranked, len(items))
 	for i, it := range items {
 		out.APIs[i] = it.Ranked
+	}
+	if prev != nil {
+		out.Previous = prev.Month
+		out.Changes = changes(prev.APIs, out.APIs)
 	}
 	out.Gaps = append(slices.Clip(inv.Gaps), c.gaps...)
 	return out
