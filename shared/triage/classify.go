@@ -7,8 +7,8 @@ import (
 )
 
 // Classify ranks every API of the inventory by the risk table, with the signals that
-// decided each rank, and compares with last month's classification (prev, nil on the
-// first run). It is pure: no
+// decided each rank, compares with last month's classification (prev, nil on the first
+// run) and plans Defender for APIs onboarding. It is pure: no
 // I/O, no clock (ages are judged against inv.Collected), the same answer for the same
 // input. It never fails: what it cannot read it says (in the signals and the gaps) and
 // ranks on the cautious side.
@@ -48,6 +48,7 @@ func Classify(inv Inventory, prev *Classification, opts Options) Classification 
 			out.Counts[it.Priority]++
 		}
 	}
+	out.Coverage = c.coverage(items)
 	order(items)
 	out.APIs = make([]Ranked, len(items))
 	for i, it := range items {
@@ -77,6 +78,8 @@ type item struct {
 	ac        *apiCtx
 	ext, sens bool // the values the rank used (unknown external counts as external)
 	auth      authResult
+	batch     int // 1-based onboarding batch within its service; 0 none
+	batches   int // the service's batch count
 }
 
 // classify ranks one API.
