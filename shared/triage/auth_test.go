@@ -28,6 +28,20 @@ func TestAuthenticated(t *testing.T) {
 			if (len(got.Gaps) > 0) != c.gapWanted {
 				t.Errorf("gaps %+v, want a gap: %v", got.Gaps, c.gapWanted)
 			}
+			var over []string
+			for _, rec := range r.Recommendations {
+				if rec.Kind == RecommendValidateJWT && strings.Contains(rec.Text, "no <base />") {
+					over = append(over, rec.Text)
+				}
+			}
+			if (len(over) > 0) != (len(c.overriding) > 0) {
+				t.Errorf("validate-jwt recommendation naming overriding operations: %q, want %v", over, c.overriding)
+			}
+			for _, op := range c.overriding {
+				if len(over) > 0 && !strings.Contains(over[0], op) {
+					t.Errorf("validate-jwt recommendation %q does not name operation %s", over[0], op)
+				}
+			}
 		})
 	}
 }

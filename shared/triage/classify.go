@@ -8,7 +8,7 @@ import (
 
 // Classify ranks every API of the inventory by the risk table, with the signals that
 // decided each rank, compares with last month's classification (prev, nil on the first
-// run) and plans Defender for APIs onboarding. It is pure: no
+// run), proposes remediations and plans Defender for APIs onboarding. It is pure: no
 // I/O, no clock (ages are judged against inv.Collected), the same answer for the same
 // input. It never fails: what it cannot read it says (in the signals and the gaps) and
 // ranks on the cautious side.
@@ -49,6 +49,9 @@ func Classify(inv Inventory, prev *Classification, opts Options) Classification 
 		}
 	}
 	out.Coverage = c.coverage(items)
+	for _, it := range items {
+		c.recommend(it)
+	}
 	order(items)
 	out.APIs = make([]Ranked, len(items))
 	for i, it := range items {

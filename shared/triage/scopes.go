@@ -63,6 +63,16 @@ func (sc *serviceCtx) access(api *API) access {
 	return a
 }
 
+// holdersOf returns the products that hold api, in the service's order.
+func (sc *serviceCtx) holdersOf(api *API) []*Product {
+	idx := sc.holders[apiKey(api.Name)]
+	ps := make([]*Product, len(idx))
+	for k, i := range idx {
+		ps[k] = &sc.svc.Products[i]
+	}
+	return ps
+}
+
 func (sc *serviceCtx) globalScope(c *classifier) *scope {
 	if sc.global == nil {
 		sc.global = c.read(sc.svc.Global, "the global policy", sc.svc.ID, "global policy")
