@@ -1,5 +1,7 @@
 package triage
 
+import "github.com/apiguard/apiguard/shared/vocab"
+
 // The words of the classification, declared once for the report and the app: the names
 // of the signals, the rules of the risk table, the kinds of change and of
 // recommendation.
@@ -38,7 +40,7 @@ const (
 	RecommendValidateJWT         = "validate-jwt"
 	RecommendRateLimit           = "rate-limit"
 	RecommendDeprecate           = "deprecate"
-	RecommendOnboard             = "onboard"
+	RecommendOnboard             = string(vocab.Onboard) // the action an approved onboarding decision takes
 )
 
 // label is how a reason names a priority.
