@@ -16,7 +16,7 @@ FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./sh
   ./shared/apim/include:FuzzInsertRemove ./shared/apim/fragment:FuzzRender \
   ./shared/enforce/azureapim:FuzzParseServiceID ./shared/enforce/azureapim:FuzzParseScope \
   ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState \
-  ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests ./shared/triage/report:FuzzEscape
+  ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests ./shared/triage:FuzzClassify ./shared/triage/report:FuzzEscape
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
 .PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots triage-shots

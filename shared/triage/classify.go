@@ -166,9 +166,9 @@ func sentence(clauses []string) string {
 	}
 }
 
-// leadThreshold: with more findings (P0 to P2) than this, the report leads with external
+// LeadThreshold: with more findings (P0 to P2) than this, the report leads with external
 // and sensitive APIs (the guidance: they usually hold most of the risk).
-const leadThreshold = 50
+const LeadThreshold = 50
 
 // order sorts the APIs most urgent first: by priority (P0, P1, P2, P3, Decommission),
 // external and sensitive first within a priority, then by name, service and id.
@@ -186,7 +186,7 @@ func order(items []*item) {
 			findings++
 		}
 	}
-	lead := findings > leadThreshold
+	lead := findings > LeadThreshold
 	slices.SortStableFunc(items, func(a, b *item) int {
 		as, bs := a.ext && a.sens, b.ext && b.sens
 		if lead && as != bs {

@@ -24,7 +24,7 @@ func FuzzEscape(f *testing.F) {
 				Reason: name, Signals: []triage.Signal{{Name: name, Known: true, Source: name}},
 				Recommendations: []triage.Recommendation{{Kind: name, Text: name, Snippet: name, Operations: []string{name}}}}},
 			Counts:   map[triage.Priority]int{triage.P0: 1},
-			Changes:  []triage.Change{{API: "gone", Name: name, Kind: ChangeRemoved, Signal: name}},
+			Changes:  []triage.Change{{API: "gone", Name: name, Kind: triage.ChangeRemoved, Signal: name}},
 			Gaps:     []triage.Gap{{Scope: name, What: name, Error: name, Effect: name}},
 			Coverage: triage.Coverage{NotOnboarded: []string{"/apis/" + name}, Waiting: name},
 		}

@@ -43,7 +43,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		APIs:       30,
 		Priorities: map[triage.Priority]int{triage.P0: 5, triage.P1: 7, triage.P2: 5, triage.P3: 10, triage.Decommission: 3},
 		Findings:   17, Candidates: 1,
-		Changes: map[string]int{ChangeNew: 3, ChangeRemoved: 1, ChangeRose: 1, ChangeFell: 1, ChangeNewlyInactive: 1, ChangeResolved: 1},
+		Changes: map[string]int{triage.ChangeNew: 3, triage.ChangeRemoved: 1, triage.ChangeRose: 1, triage.ChangeFell: 1, triage.ChangeNewlyInactive: 1, triage.ChangeResolved: 1},
 		Gaps:    3, NotOnboarded: 7,
 	}
 	if !reflect.DeepEqual(doc.Summary, want) {

@@ -22,27 +22,16 @@ const Version = 1
 // Findings are the APIs ranked P0 to P2. With more than FocusFindings of them the
 // guidance says to start with the external and sensitive ones (usually 5 to 15 APIs
 // holding most of the risk), and the Markdown's "Start here" puts them first.
-const FocusFindings = 50
-
-// The kinds of triage.Change, in the order the report lists them. The model documents
-// them in a comment; they are spelled here once for the three formats.
-const (
-	ChangeNew           = "new"
-	ChangeRemoved       = "removed"
-	ChangeRose          = "rose"
-	ChangeFell          = "fell"
-	ChangeNewlyInactive = "newly-inactive"
-	ChangeResolved      = "resolved"
-)
+const FocusFindings = triage.LeadThreshold
 
 // changeKinds are the kinds in report order, with their headings.
 var changeKinds = []struct{ kind, title string }{
-	{ChangeNew, "New"},
-	{ChangeRemoved, "Removed"},
-	{ChangeRose, "Rose"},
-	{ChangeFell, "Fell"},
-	{ChangeNewlyInactive, "Newly inactive"},
-	{ChangeResolved, "Resolved"},
+	{triage.ChangeNew, "New"},
+	{triage.ChangeRemoved, "Removed"},
+	{triage.ChangeRose, "Rose"},
+	{triage.ChangeFell, "Fell"},
+	{triage.ChangeNewlyInactive, "Newly inactive"},
+	{triage.ChangeResolved, "Resolved"},
 }
 
 // priorityTerms are the risk table's deadlines, as the guidance words them.

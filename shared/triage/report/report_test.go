@@ -44,7 +44,7 @@ func synthetic(n int) triage.Classification {
 		Counts: map[triage.Priority]int{},
 	}
 	prios := triage.Priorities()
-	kinds := []string{ChangeNew, ChangeRemoved, ChangeRose, ChangeFell, ChangeNewlyInactive, ChangeResolved}
+	kinds := []string{triage.ChangeNew, triage.ChangeRemoved, triage.ChangeRose, triage.ChangeFell, triage.ChangeNewlyInactive, triage.ChangeResolved}
 	for i := range n {
 		// A spread like a real tenant's: few P0, many P3.
 		var p triage.Priority
