@@ -41,6 +41,7 @@ type Store interface {
 	Trail
 	Allow
 	Records
+	Runs
 }
 
 // Allow keeps the allow-list entries operators add.
@@ -133,6 +134,8 @@ type Deps struct {
 	// Onboard puts an API under Defender for APIs when an operator approves the
 	// triage's proposal; nil refuses such approvals.
 	Onboard Onboarder
+	// Inventory reads the API inventory for the monthly triage; nil: no triage.
+	Inventory Inventory
 	// Log is the logger of construction and of the detector engine; the operations
 	// take the invocation's logger.
 	Log zerolog.Logger
@@ -151,6 +154,7 @@ type App struct {
 
 	deadLetters DeadLetters
 	onboard     Onboarder
+	inventory   Inventory
 }
 
 // Onboarder onboards one API Management API to Defender for APIs.
@@ -177,7 +181,8 @@ func New(d Deps) (*App, error) {
 	}
 	a := &App{
 		cfg: d.Config, now: d.Now, store: d.Store, queue: d.Queue, detector: detector, notify: d.Notify, deadLetters: d.DeadLetters, onboard: d.Onboard,
-		decider: decide.New(d.Config, history{d.Store, d.Now}, d.Now),
+		inventory: d.Inventory,
+		decider:   decide.New(d.Config, history{d.Store, d.Now}, d.Now),
 	}
 	if a.targets, err = newTargets(d.Config, d.Store, d.ARM, d.Now, d.Sleep); err != nil {
 		return nil, err

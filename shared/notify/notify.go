@@ -57,11 +57,12 @@ const (
 	TypeBlockExtended   = "apiguard.block.extended"
 	TypeDecisionPending = "apiguard.decision.pending"
 	TypeHealthChanged   = "apiguard.health.changed"
+	TypeTriageCompleted = "apiguard.triage.completed"
 )
 
 // Types lists every event type, the words a target's type filter may use.
 func Types() []string {
-	return []string{TypeBlockCreated, TypeBlockRemoved, TypeBlockExtended, TypeDecisionPending, TypeHealthChanged}
+	return []string{TypeBlockCreated, TypeBlockRemoved, TypeBlockExtended, TypeDecisionPending, TypeHealthChanged, TypeTriageCompleted}
 }
 
 // Notifier is what a sender of events needs. Notify never blocks on delivery and never
