@@ -23,6 +23,7 @@ type Operations interface {
 	Traffic(ctx context.Context, log zerolog.Logger, batches []queue.LogBatch) (string, error)
 	Expire(ctx context.Context, log zerolog.Logger) (string, error)
 	Remediate(ctx context.Context, log zerolog.Logger, reqs []queue.Message) (string, error)
+	Triage(ctx context.Context, log zerolog.Logger) (string, error)
 	// API is the control API, served below /api/v1.
 	API() http.Handler
 	// Invoked records how an invocation of a function ended, for health.

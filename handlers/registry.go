@@ -36,6 +36,7 @@ var Functions = map[string]Function{
 	"remediate": {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: remediateQueue},
 	"ingest":    {Trigger: "httpTrigger", Binding: "req", HTTP: ingestHTTP},
 	"traffic":   {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: trafficQueue},
+	"triage":    {Trigger: "timerTrigger", Binding: "timer", Timer: triageTimer},
 }
 
 // Def is what apiguard needs from one function.json.

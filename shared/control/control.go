@@ -106,7 +106,9 @@ type route struct {
 	// Produces is the answer's media type when not JSON; Header adds answer headers.
 	Produces string
 	Header   map[string]string
-	Call     func(c *call) (any, error)
+	// Formats are further media types the answer comes in (by Accept or ?format=).
+	Formats []string
+	Call    func(c *call) (any, error)
 }
 
 // param is a path or query parameter.
@@ -210,6 +212,13 @@ func (a *API) answer(w http.ResponseWriter, c *call, r route) (status int, conte
 	w.Header().Set(OutcomeHeader, "answer")
 	for k, hv := range r.Header {
 		w.Header().Set(k, hv)
+	}
+	if d, ok := v.(document); ok {
+		w.Header().Set("Content-Type", d.contentType)
+		w.Header().Set(OutcomeHeader, "answer")
+		w.WriteHeader(status)
+		_, _ = w.Write(d.body)
+		return status, d.contentType, d.body
 	}
 	if r.Produces != "" {
 		s, _ := v.(string)

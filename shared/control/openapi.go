@@ -33,6 +33,9 @@ func (a *API) OpenAPI(req *http.Request) map[string]any {
 		if r.Produces != "" {
 			op["produces"] = []string{r.Produces}
 		}
+		if len(r.Formats) > 0 {
+			op["produces"] = append([]string{"application/json"}, append(r.Formats, "application/problem+json")...)
+		}
 		var params []any
 		for _, p := range r.Params {
 			params = append(params, paramDoc(p))

@@ -306,6 +306,44 @@ func (a *API) table() []route {
 			Call:   func(c *call) (any, error) { return c.api.app.Health(c.ctx) },
 		},
 		{
+			Method: http.MethodGet, Path: "/triage/{month}", ID: "GetTriageReport", Tag: "Triage",
+			Summary: "Read a triage report",
+			Description: "The API inventory ranked by the risk table, with the reason for every rank, the changes since the " +
+				"month before, what could not be read, and Defender coverage. {month} is YYYY-MM or latest; the format is " +
+				"?format=json|md|html or the Accept header (JSON by default).",
+			Params: []param{
+				{Name: "month", In: "path", Type: "string", Required: true, Description: "YYYY-MM, or latest."},
+				{Name: "format", In: "query", Type: "string", Enum: []string{"json", "md", "html"}, Description: "The report's format (default: by Accept, else json)."},
+			},
+			Answer: triageDoc{}, Formats: []string{"text/markdown", "text/html"},
+			Call: func(c *call) (any, error) {
+				month, err := c.pathID("month")
+				if err != nil {
+					return nil, err
+				}
+				return c.api.triageReport(c, month)
+			},
+		},
+		{
+			Method: http.MethodPost, Path: "/triage/run", ID: "RunTriage", Tag: "Triage",
+			Summary: "Run the triage now",
+			Description: "Reads the inventory, ranks it, stores the month's report (replacing an earlier run of the month) and " +
+				"proposes the enforceable remediations as pending decisions. It can take minutes on a large inventory.",
+			Answer: TriageRun{},
+			Call: func(c *call) (any, error) {
+				summary, err := c.api.app.Triage(c.ctx, c.log)
+				if err != nil {
+					return nil, err
+				}
+				months, err := c.api.app.TriageMonths(c.ctx)
+				if err != nil || len(months) == 0 {
+					return nil, err
+				}
+				month := months[len(months)-1]
+				return TriageRun{Month: month, Summary: summary, Report: Prefix + "/triage/" + month}, nil
+			},
+		},
+		{
 			Method: http.MethodGet, Path: "/audit", ID: "ListAudit", Tag: "Audit",
 			Summary: "Read the audit trail", Description: "Every change apiguard made, oldest first.",
 			Params: []param{sinceParam, untilParam,
