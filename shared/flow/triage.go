@@ -115,7 +115,9 @@ func (a *App) previousRun(ctx context.Context, month string) (*triage.Classifica
 }
 
 // TriageMonths lists the months with a report, oldest first.
-func (a *App) TriageMonths(ctx context.Context) ([]string, error) { return a.store.ListTriageMonths(ctx) }
+func (a *App) TriageMonths(ctx context.Context) ([]string, error) {
+	return a.store.ListTriageMonths(ctx)
+}
 
 // TriageReport reads a month's report.
 func (a *App) TriageReport(ctx context.Context, month string) (triage.Classification, bool, error) {
