@@ -156,9 +156,15 @@ func parseScope(s string) (sub string, svc *azureapim.Service, err error) {
 	t := strings.TrimSuffix(strings.TrimSpace(s), "/")
 	segs := strings.Split(strings.TrimPrefix(t, "/"), "/")
 	switch {
-	case len(segs) == 1 && !strings.HasPrefix(t, "/") && safeName(segs[0]):
+	case len(segs) == 1 && !strings.HasPrefix(t, "/"):
+		if !isGUID(segs[0]) {
+			return "", nil, fmt.Errorf("scope %q: a subscription id is a GUID", s)
+		}
 		return segs[0], nil, nil
-	case len(segs) == 2 && strings.EqualFold(segs[0], "subscriptions") && safeName(segs[1]):
+	case len(segs) == 2 && strings.EqualFold(segs[0], "subscriptions"):
+		if !isGUID(segs[1]) {
+			return "", nil, fmt.Errorf("scope %q: a subscription id is a GUID", s)
+		}
 		return segs[1], nil, nil
 	}
 	v, perr := azureapim.ParseServiceID(t)
@@ -166,6 +172,26 @@ func parseScope(s string) (sub string, svc *azureapim.Service, err error) {
 		return "", nil, fmt.Errorf("scope %q: neither a subscription id nor an APIM service id (%v)", s, perr)
 	}
 	return "", &v, nil
+}
+
+// isGUID reports whether s has a GUID's shape (8-4-4-4-12 hex digits).
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // safeName reports whether a name read from ARM (or a scope) can stand as one path
