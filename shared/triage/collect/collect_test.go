@@ -24,37 +24,31 @@ func collectWorld(t *testing.T, w *triagetest.World) (triage.Inventory, collect.
 	return inv, st
 }
 
-func findService(t *testing.T, inv triage.Inventory, name string) *triage.Service {
+// named finds the item called name, failing the test when there is none.
+func named[T any](t *testing.T, items []T, name string, nameOf func(*T) string) *T {
 	t.Helper()
-	for i := range inv.Services {
-		if inv.Services[i].Name == name {
-			return &inv.Services[i]
+	for i := range items {
+		if nameOf(&items[i]) == name {
+			return &items[i]
 		}
 	}
-	t.Fatalf("no service %s", name)
+	t.Fatalf("no %s", name)
 	return nil
+}
+
+func findService(t *testing.T, inv triage.Inventory, name string) *triage.Service {
+	t.Helper()
+	return named(t, inv.Services, name, func(s *triage.Service) string { return s.Name })
 }
 
 func findAPI(t *testing.T, s *triage.Service, name string) *triage.API {
 	t.Helper()
-	for i := range s.APIs {
-		if s.APIs[i].Name == name {
-			return &s.APIs[i]
-		}
-	}
-	t.Fatalf("%s: no API %s", s.Name, name)
-	return nil
+	return named(t, s.APIs, name, func(a *triage.API) string { return a.Name })
 }
 
 func findOp(t *testing.T, a *triage.API, name string) *triage.Operation {
 	t.Helper()
-	for i := range a.Operations {
-		if a.Operations[i].Name == name {
-			return &a.Operations[i]
-		}
-	}
-	t.Fatalf("%s: no operation %s", a.Name, name)
-	return nil
+	return named(t, a.Operations, name, func(o *triage.Operation) string { return o.Name })
 }
 
 // The collector over the scenario reads the facts the ranks rest on.

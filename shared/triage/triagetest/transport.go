@@ -321,88 +321,95 @@ func (w *World) apimServers(sub string) *apimfake.ServerFactory {
 		},
 		PolicyServer: apimfake.PolicyServer{
 			Get: func(_ context.Context, rg, name string, _ armapimanagement.PolicyIDName, o *armapimanagement.PolicyClientGetOptions) (resp azfake.Responder[armapimanagement.PolicyClientGetResponse], errResp azfake.ErrorResponder) {
-				s := w.service(sub, rg, name)
-				if s == nil || s.Global == "" {
-					errResp.SetResponseError(http.StatusNotFound, "ResourceNotFound")
-					return
-				}
-				resp.SetResponse(http.StatusOK, armapimanagement.PolicyClientGetResponse{PolicyContract: policyContract(s.ID(), s.Global, formatOf(o)), ETag: to.Ptr(etag)}, nil)
+				id, doc := w.policy(sub, rg, name, "", "", "")
+				answerPolicy(&resp, &errResp, id, doc, o, func(c armapimanagement.PolicyContract) armapimanagement.PolicyClientGetResponse {
+					return armapimanagement.PolicyClientGetResponse{PolicyContract: c, ETag: to.Ptr(etag)}
+				})
 				return
 			},
 		},
 		ProductPolicyServer: apimfake.ProductPolicyServer{
 			Get: func(_ context.Context, rg, name, product string, _ armapimanagement.PolicyIDName, o *armapimanagement.ProductPolicyClientGetOptions) (resp azfake.Responder[armapimanagement.ProductPolicyClientGetResponse], errResp azfake.ErrorResponder) {
-				s := w.service(sub, rg, name)
-				var p *Product
-				if s != nil {
-					p = s.Product(product)
-				}
-				if p == nil || p.Policy == "" {
-					errResp.SetResponseError(http.StatusNotFound, "ResourceNotFound")
-					return
-				}
-				var f *armapimanagement.PolicyExportFormat
-				if o != nil {
-					f = o.Format
-				}
-				resp.SetResponse(http.StatusOK, armapimanagement.ProductPolicyClientGetResponse{PolicyContract: policyContract(s.ID()+"/products/"+p.Name, p.Policy, f), ETag: to.Ptr(etag)}, nil)
+				id, doc := w.policy(sub, rg, name, product, "", "")
+				answerPolicy(&resp, &errResp, id, doc, o, func(c armapimanagement.PolicyContract) armapimanagement.ProductPolicyClientGetResponse {
+					return armapimanagement.ProductPolicyClientGetResponse{PolicyContract: c, ETag: to.Ptr(etag)}
+				})
 				return
 			},
 		},
 		APIPolicyServer: apimfake.APIPolicyServer{
 			Get: func(_ context.Context, rg, name, api string, _ armapimanagement.PolicyIDName, o *armapimanagement.APIPolicyClientGetOptions) (resp azfake.Responder[armapimanagement.APIPolicyClientGetResponse], errResp azfake.ErrorResponder) {
-				s := w.service(sub, rg, name)
-				var a *API
-				if s != nil {
-					a = s.API(api)
-				}
-				if a == nil || a.Policy == "" {
-					errResp.SetResponseError(http.StatusNotFound, "ResourceNotFound")
-					return
-				}
-				var f *armapimanagement.PolicyExportFormat
-				if o != nil {
-					f = o.Format
-				}
-				resp.SetResponse(http.StatusOK, armapimanagement.APIPolicyClientGetResponse{PolicyContract: policyContract(s.ID()+"/apis/"+a.Name, a.Policy, f), ETag: to.Ptr(etag)}, nil)
+				id, doc := w.policy(sub, rg, name, "", api, "")
+				answerPolicy(&resp, &errResp, id, doc, o, func(c armapimanagement.PolicyContract) armapimanagement.APIPolicyClientGetResponse {
+					return armapimanagement.APIPolicyClientGetResponse{PolicyContract: c, ETag: to.Ptr(etag)}
+				})
 				return
 			},
 		},
 		APIOperationPolicyServer: apimfake.APIOperationPolicyServer{
 			Get: func(_ context.Context, rg, name, api, op string, _ armapimanagement.PolicyIDName, o *armapimanagement.APIOperationPolicyClientGetOptions) (resp azfake.Responder[armapimanagement.APIOperationPolicyClientGetResponse], errResp azfake.ErrorResponder) {
-				s := w.service(sub, rg, name)
-				var found *Operation
-				var a *API
-				if s != nil {
-					if a = s.API(api); a != nil {
-						for _, x := range a.Operations {
-							if strings.EqualFold(x.Name, op) {
-								found = x
-							}
-						}
-					}
-				}
-				if found == nil || found.Policy == "" {
-					errResp.SetResponseError(http.StatusNotFound, "ResourceNotFound")
-					return
-				}
-				var f *armapimanagement.PolicyExportFormat
-				if o != nil {
-					f = o.Format
-				}
-				resp.SetResponse(http.StatusOK, armapimanagement.APIOperationPolicyClientGetResponse{
-					PolicyContract: policyContract(s.ID()+"/apis/"+a.Name+"/operations/"+found.Name, found.Policy, f), ETag: to.Ptr(etag)}, nil)
+				id, doc := w.policy(sub, rg, name, "", api, op)
+				answerPolicy(&resp, &errResp, id, doc, o, func(c armapimanagement.PolicyContract) armapimanagement.APIOperationPolicyClientGetResponse {
+					return armapimanagement.APIOperationPolicyClientGetResponse{PolicyContract: c, ETag: to.Ptr(etag)}
+				})
 				return
 			},
 		},
 	}
 }
 
-func formatOf(o *armapimanagement.PolicyClientGetOptions) *armapimanagement.PolicyExportFormat {
-	if o == nil {
-		return nil
+// policy is the document at one scope (global when product, api and op are empty) and
+// the scope's resource id; doc "" when there is none.
+func (w *World) policy(sub, rg, name, product, api, op string) (id, doc string) {
+	s := w.service(sub, rg, name)
+	switch {
+	case s == nil:
+		return "", ""
+	case product != "":
+		if p := s.Product(product); p != nil {
+			return s.ID() + "/products/" + p.Name, p.Policy
+		}
+	case api != "":
+		a := s.API(api)
+		if a == nil {
+			return "", ""
+		}
+		if op == "" {
+			return s.ID() + "/apis/" + a.Name, a.Policy
+		}
+		for _, x := range a.Operations {
+			if strings.EqualFold(x.Name, op) {
+				return s.ID() + "/apis/" + a.Name + "/operations/" + x.Name, x.Policy
+			}
+		}
+	default:
+		return s.ID(), s.Global
 	}
-	return o.Format
+	return "", ""
+}
+
+// formatted is any policy read's options: they all carry the export format.
+type formatted interface {
+	*armapimanagement.PolicyClientGetOptions | *armapimanagement.ProductPolicyClientGetOptions |
+		*armapimanagement.APIPolicyClientGetOptions | *armapimanagement.APIOperationPolicyClientGetOptions
+}
+
+// formatOf reads the format of any of them: the four option types are one struct.
+func formatOf[O formatted](o O) *armapimanagement.PolicyExportFormat {
+	if p := (*armapimanagement.PolicyClientGetOptions)(o); p != nil {
+		return p.Format
+	}
+	return nil
+}
+
+// answerPolicy answers a policy read: the document, or 404 ResourceNotFound when the
+// scope has none (as APIM answers).
+func answerPolicy[R any, O formatted](resp *azfake.Responder[R], errResp *azfake.ErrorResponder, id, doc string, o O, wrap func(armapimanagement.PolicyContract) R) {
+	if doc == "" {
+		errResp.SetResponseError(http.StatusNotFound, "ResourceNotFound")
+		return
+	}
+	resp.SetResponse(http.StatusOK, wrap(policyContract(id, doc, formatOf(o))), nil)
 }
 
 // tagResources is the service's tag-to-entity links: API tags (named by the API's id,
