@@ -305,3 +305,24 @@ const webhooksAPI = `<policies>
 	<outbound><base /></outbound>
 	<on-error><base /></on-error>
 </policies>`
+
+// maskingAPI masks personal data in responses (the remediation for sensitive exposure).
+const maskingAPI = `<policies>
+	<inbound>
+		<base />
+	</inbound>
+	<backend><base /></backend>
+	<outbound>
+		<base />
+		<choose>
+			<when condition="@(context.Operation.Id == "list-staff" && context.Response.StatusCode == 200)">
+				<set-body>@{
+					var staff = context.Response.Body.As<JArray>();
+					foreach (var p in staff.Children<JObject>()) { p["email"] = "***"; p["phone"] = "***"; p.Remove("nationalId"); }
+					return staff.ToString();
+				}</set-body>
+			</when>
+		</choose>
+	</outbound>
+	<on-error><base /></on-error>
+</policies>`

@@ -52,7 +52,8 @@ func Scenario() *World { return build(false) }
 
 // ScenarioNextMonth is the same estate a month later: gift-cards is new, store-locator
 // removed, orders gained a subscription key (fell), catalog lost it (rose), loyalty is
-// newly inactive, customer-profile's unauthenticated finding is resolved.
+// newly inactive, warehouse masks its sensitive data (resolved: P2 to P3), and
+// customer-profile left the open product (a rule gone, its rank unchanged: no change).
 func ScenarioNextMonth() *World { return build(true) }
 
 func op(name, display, method, tmpl string) *Operation {
@@ -164,7 +165,7 @@ func shopService(next bool) *Service {
 			op("search-products", "Search products", "GET", "/products/search?q={q}"),
 		},
 		Defender: defender(3, 0, 0, 3, 0, "")})
-	add(&API{Name: "warehouse", DisplayName: "Warehouse", Path: "warehouse", SubscriptionRequired: true,
+	warehouse := add(&API{Name: "warehouse", DisplayName: "Warehouse", Path: "warehouse", SubscriptionRequired: true,
 		Operations: []*Operation{
 			op("list-stock", "List stock", "GET", "/stock"),
 			op("adjust-stock", "Adjust stock", "POST", "/stock/{itemId}/adjust"),
@@ -235,12 +236,12 @@ func shopService(next bool) *Service {
 			op("list-templates", "List templates", "GET", "/templates"),
 		},
 		Defender: defender(2, 0, 0, 0, 0, "")})
+	// Not onboarded: nothing but the unreadable policy could tell its authentication.
 	add(&API{Name: "invoices", DisplayName: "Invoices", Path: "invoices", Policy: invoicesAPI,
 		Operations: []*Operation{
 			op("get-invoice", "Get invoice", "GET", "/{invoiceId}"),
 			op("list-invoices", "List invoices", "GET", "/"),
-		},
-		Defender: defender(2, 0, 1, 1, 0, "")})
+		}})
 	add(&API{Name: "recommendations", DisplayName: "Recommendations", Path: "recommendations", SubscriptionRequired: true,
 		Operations: []*Operation{
 			op("for-customer", "Recommendations for a customer", "GET", "/customers/{customerId}"),
@@ -273,6 +274,9 @@ func shopService(next bool) *Service {
 		// Defender sees keyless calls; customer-profile left the open product.
 		catalog.Defender = defender(3, 0, 3, 3, 0, "")
 		profile.Defender = defender(3, 0, 0, 2, 1, "Confidential")
+		// Warehouse masks its staff data now: Defender sees no sensitive data exposed.
+		warehouse.Policy = maskingAPI
+		warehouse.Defender = defender(3, 0, 0, 0, 0, "")
 	}
 
 	starter := &Product{Name: "starter", DisplayName: "Starter", State: "published", SubscriptionRequired: true, Policy: starterProduct,
@@ -345,7 +349,7 @@ func partnerService() *Service {
 
 // unauthenticatedOps names the operations Defender saw called without authentication
 // where only some were.
-var unauthenticatedOps = map[string][]string{"search": {"query"}, "invoices": {"get-invoice"}}
+var unauthenticatedOps = map[string][]string{"search": {"query"}}
 
 // shopAssessments are the shop subscription's assessments: the two API assessments
 // for every operation of every onboarded API (the non-current revision included, which
