@@ -251,3 +251,12 @@ func (g *gapList) sorted() []triage.Gap {
 
 // errFatal marks an error that ends the run as it is (not a gap).
 var errFatal = errors.New("fatal")
+
+// Collector is Collect with its Options bound: what the app layer's triage reads
+// (flow.Inventory).
+type Collector struct{ Options Options }
+
+// Collect reads the inventory with c.Options.
+func (c Collector) Collect(ctx context.Context) (triage.Inventory, error) {
+	return Collect(ctx, c.Options)
+}

@@ -253,8 +253,8 @@ func TestScenarioCallCount(t *testing.T) {
 		"PolicyClient.Get":                                             2,
 		"TagResourceClient.NewListByServicePager":                      2,
 		"MetricsClient.List":                                           2,
-		"AssessmentsClient.NewListPager":                               13, // 96 shop items in pages of 8, the partner's 403
-		"APICollectionsClient.NewListByAzureAPIManagementServicePager": 4,  // 18 shop collections in 3 pages, the partner's 409
+		"AssessmentsClient.NewListPager":                               13, // 91 shop items in pages of 8, the partner's 403
+		"APICollectionsClient.NewListByAzureAPIManagementServicePager": 4,  // 17 shop collections in 3 pages, the partner's 409
 	}
 	total := 0
 	for _, n := range want {
