@@ -7,7 +7,7 @@
 //
 // Scenario is the first month; ScenarioNextMonth the same estate a month later with the
 // changes the report must tell (a new API, a removed one, authentication added and
-// lost, an API newly inactive, a rule resolved).
+// lost, an API newly inactive, a finding resolved).
 package triagetest
 
 import (
