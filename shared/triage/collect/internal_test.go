@@ -196,14 +196,38 @@ func TestRecorderPages(t *testing.T) {
 		t.Errorf("merged %s, entries %d, pending %v", body, len(r.entries), r.pending)
 	}
 
+	// A next page that fails once and succeeds when retried: the list is whole.
+	r = NewRecorder(transport(func(req *http.Request) (*http.Response, error) { return pages[req.URL.String()], nil }))
+	for _, step := range []struct{ url, status, body string }{
+		{base + "?api-version=1", "200", `{"value":[{"name":"a"}],"nextLink":"` + base + `?api-version=1&$skiptoken=2"}`},
+		{base + "?$skiptoken=2&api-version=1", "503", `{"error":{"code":"ServiceUnavailable"}}`},
+		{base + "?$skiptoken=2&api-version=1", "200", `{"value":[{"name":"b"}]}`},
+	} {
+		status := 200
+		if step.status != "200" {
+			status = 503
+		}
+		pages[step.url] = answer(status, step.body)
+		req, _ := http.NewRequest(http.MethodGet, step.url, nil)
+		_, _ = r.Do(req)
+	}
+	e = r.entries["subscriptions/s/providers/microsoft.apimanagement/service"]
+	if got, _ := e.bytes(); string(got) != `{"value":[{"name":"a"},{"name":"b"}]}` {
+		t.Errorf("after a retried page: %s", got)
+	}
+	if status, _ := e.failure(); status != 0 {
+		t.Errorf("a retried page left the failure %d", status)
+	}
+
+	// A next page that fails for good: the list is written as that failure.
 	pages[base+"?api-version=1"] = answer(200, `{"value":[{"name":"a"}],"nextLink":"`+base+`?api-version=1&$skiptoken=2"}`)
-	pages[base+"?$skiptoken=2&api-version=1"] = answer(503, `{"error":{"code":"ServiceUnavailable"}}`)
+	pages[base+"?$skiptoken=2&api-version=1"] = answer(403, `{"error":{"code":"AuthorizationFailed"}}`)
 	for _, u := range []string{base + "?api-version=1", base + "?$skiptoken=2&api-version=1"} {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		_, _ = r.Do(req)
 	}
-	if e := r.entries["subscriptions/s/providers/microsoft.apimanagement/service"]; e.status != 503 {
-		t.Errorf("a failed page: %+v", e)
+	if status, _ := r.entries["subscriptions/s/providers/microsoft.apimanagement/service"].failure(); status != 403 {
+		t.Errorf("a failed page: %d", status)
 	}
 	var m map[string]any
 	if json.Unmarshal(body, &m) != nil {

@@ -25,7 +25,8 @@ import (
 //   - A 2xx body is kept byte for byte.
 //   - A paged list (a first page with a nextLink) is kept as one body: the first page's
 //     fields with every page's items in value and no nextLink, re-encoded. A list not
-//     read to its end keeps the nextLink it stopped at.
+//     read to its end keeps the nextLink it stopped at; one whose next page failed
+//     (and was not retried with success) is kept as that failure.
 //   - A 404 that means "nothing here" (ResourceNotFound, as for a scope without a
 //     policy) is kept as an absent file, which Snapshot answers with the same 404.
 //   - Any other failure (403, 409, a 500 after the retries, a 404 naming a missing
@@ -54,6 +55,10 @@ type recorded struct {
 	fields map[string]json.RawMessage
 	items  []json.RawMessage
 	next   string
+	// A next page that failed (kept for a retry of it): the list is written as this
+	// failure unless a retry succeeds.
+	failStatus int
+	failBody   []byte
 }
 
 // NewRecorder records what inner answers (nil: HTTPS to ARM).
@@ -89,9 +94,10 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 func (r *Recorder) keep(u *url.URL, status int, body []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if list, ok := r.pending[normalizeURL(u)]; ok {
-		delete(r.pending, normalizeURL(u))
-		r.continueList(list, status, body)
+	link := normalizeURL(u)
+	if list, ok := r.pending[link]; ok {
+		delete(r.pending, link)
+		r.continueList(list, link, status, body)
 		return
 	}
 	key, err := keyOf(u.Path)
@@ -120,22 +126,25 @@ func (r *Recorder) keep(u *url.URL, status int, body []byte) {
 	}
 }
 
-// continueList adds a next page to the list it continues; a failed page makes the whole
-// list a failure, as the collector sees it.
-func (r *Recorder) continueList(key string, status int, body []byte) {
+// continueList adds a next page to the list it continues. A failed page makes the list
+// a failure, as the collector sees it, unless a retry of the page (the same link,
+// still followed) succeeds.
+func (r *Recorder) continueList(key, link string, status int, body []byte) {
 	e := r.entries[key]
 	if e == nil || !e.paged {
 		return
 	}
 	if status < 200 || status >= 300 {
-		r.entries[key] = &recorded{status: status, body: body}
+		e.failStatus, e.failBody = status, body
+		r.pending[link] = key
 		return
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
-		r.entries[key] = &recorded{status: http.StatusBadGateway, body: body}
+		e.failStatus, e.failBody = http.StatusBadGateway, body
 		return
 	}
+	e.failStatus, e.failBody = 0, nil
 	e.items = append(e.items, itemsOf(fields)...)
 	e.next = nextLink(fields)
 	if e.next != "" {
@@ -180,6 +189,17 @@ func errorCode(body []byte) string {
 	}
 	_ = json.Unmarshal(body, &wire)
 	return wire.Error.Code
+}
+
+// failure is the status and body the entry is written as in errors.json (0: none).
+func (e *recorded) failure() (int, []byte) {
+	switch {
+	case e.status >= 400:
+		return e.status, e.body
+	case e.failStatus != 0:
+		return e.failStatus, e.failBody
+	}
+	return 0, nil
 }
 
 // bytes is what the snapshot file holds: the body as read, or the merged list.
@@ -242,12 +262,12 @@ func (r *Recorder) WriteSnapshot(dir string) error {
 	failures := map[string]errorEntry{}
 	for _, key := range slices.Sorted(maps.Keys(r.entries)) {
 		e := r.entries[key]
-		if e.status >= 400 {
-			body := json.RawMessage(e.body)
+		if status, raw := e.failure(); status != 0 {
+			body := json.RawMessage(raw)
 			if !json.Valid(body) {
-				body, _ = json.Marshal(string(e.body))
+				body, _ = json.Marshal(string(raw))
 			}
-			failures[key] = errorEntry{Status: e.status, Body: body}
+			failures[key] = errorEntry{Status: status, Body: body}
 			continue
 		}
 		body, err := e.bytes()
