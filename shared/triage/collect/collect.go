@@ -37,6 +37,8 @@ const (
 	DefaultMaxPages        = 500
 	DefaultMaxPolicyFaults = 5
 	DefaultConcurrency     = 8
+	// DefaultReadsPerSecond is half of ARM's read refill rate per subscription.
+	DefaultReadsPerSecond = 12
 )
 
 // LastSeen is apiguard's own evidence of traffic: the last time (event time) it saw each
@@ -84,6 +86,11 @@ type Options struct {
 	MaxPolicyFaults int
 	// Concurrency bounds the requests in flight (default 8).
 	Concurrency int
+	// ReadsPerSecond paces the requests (default DefaultReadsPerSecond; negative: no
+	// pacing, for tests and snapshots). ARM refills a subscription's read budget at
+	// about 25 a second: a large inventory (one GET per operation policy) read at full
+	// speed would spend it all and throttle everything else the subscription runs.
+	ReadsPerSecond float64
 }
 
 // Stats counts the ARM requests one run made, retries included, by the SDK method that
@@ -111,6 +118,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
+	}
+	if o.ReadsPerSecond == 0 {
+		o.ReadsPerSecond = DefaultReadsPerSecond
 	}
 }
 

@@ -252,3 +252,20 @@ func TestBoundedBody(t *testing.T) {
 		}
 	}
 }
+
+// The pacer spaces requests: ten at 100 a second take at least 90 ms.
+func TestPacer(t *testing.T) {
+	p := pacer{every: every(100)}
+	start := time.Now()
+	for range 10 {
+		if err := p.wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took < 90*time.Millisecond {
+		t.Errorf("10 requests at 100/s in %s", took)
+	}
+	if every(-1) != 0 || every(0) != 0 {
+		t.Error("no pacing when not asked")
+	}
+}

@@ -24,6 +24,7 @@ type collector struct {
 	meter *meter
 	opts  *arm.ClientOptions
 	sem   chan struct{}
+	pace  pacer
 	gaps  gapList
 
 	mu            sync.Mutex
@@ -39,6 +40,7 @@ func newCollector(o Options) *collector {
 		meter:         m,
 		opts:          clientOptions(o.ClientOptions, m),
 		sem:           make(chan struct{}, o.Concurrency),
+		pace:          pacer{every: every(o.ReadsPerSecond)},
 		apim:          map[string]*armapimanagement.ClientFactory{},
 		subscriptions: map[string][]*serviceRead{},
 	}
@@ -77,9 +79,51 @@ func (c *collector) call(ctx context.Context, fn func(context.Context) error) er
 		return ctx.Err()
 	}
 	defer func() { <-c.sem }()
+	if err := c.pace.wait(ctx); err != nil {
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, c.o.CallTimeout)
 	defer cancel()
 	return fn(cctx)
+}
+
+// pacer spaces requests evenly: at most one per every.
+type pacer struct {
+	every time.Duration
+	mu    sync.Mutex
+	next  time.Time
+}
+
+func every(perSecond float64) time.Duration {
+	if perSecond <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / perSecond)
+}
+
+// wait blocks until the next request may go, or ctx ends.
+func (p *pacer) wait(ctx context.Context) error {
+	if p.every == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	now := time.Now()
+	at := p.next
+	if at.Before(now) {
+		at = now
+	}
+	p.next = at.Add(p.every)
+	p.mu.Unlock()
+	if d := at.Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // pages reads every page of p, each page one call, at most MaxPages.

@@ -210,5 +210,7 @@ func SnapshotOptions(dir string) (Options, error) {
 		LastSeen:      f,
 		WatchingSince: f.WatchingSince,
 		Now:           func() time.Time { return collected },
+		// Files, not ARM: no read budget to spare.
+		ReadsPerSecond: -1,
 	}, nil
 }
