@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/rs/zerolog"
 
 	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/control"
+	"github.com/apiguard/apiguard/shared/enforce/defender"
 	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/notify"
+	"github.com/apiguard/apiguard/shared/triage"
+	"github.com/apiguard/apiguard/shared/triage/collect"
 )
 
 // online is apiguard as the server and the Functions host run it: the application
@@ -19,6 +23,22 @@ type online struct {
 	control.App
 	// close delivers the notifications still queued, within ctx.
 	close func(ctx context.Context) error
+}
+
+// liveInventory is the triage's collector over Azure Resource Manager, with the start
+// of apiguard's traffic evidence read when it runs.
+type liveInventory struct {
+	opts collect.Options
+	app  *flow.App
+}
+
+func (l *liveInventory) Collect(ctx context.Context) (triage.Inventory, error) {
+	o := l.opts
+	var err error
+	if o.WatchingSince, err = l.app.WatchingSince(ctx); err != nil {
+		return triage.Inventory{}, err
+	}
+	return collect.Collect(ctx, o)
 }
 
 // openOnline builds it. lookup resolves the settings that notification targets name
@@ -50,8 +70,20 @@ func openOnline(cfg *config.Config, lookup func(string) (string, bool), log zero
 			}})
 		deps.Notify, closer = d, d.Close
 	}
+	var inventory *liveInventory
+	if len(cfg.TriageScopes) > 0 {
+		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return online{}, fmt.Errorf("managed identity for the triage: %w", err)
+		}
+		inventory = &liveInventory{opts: collect.Options{Scopes: cfg.TriageScopes, Credential: cred, LastSeen: store.DetectStates()}}
+		deps.Inventory, deps.Onboard = inventory, defender.Onboarder{Credential: cred}
+	}
 	if app, err = flow.New(deps); err != nil {
 		return online{}, err
+	}
+	if inventory != nil {
+		inventory.app = app
 	}
 	api := control.NewApp(app, control.Options{Log: log, MaxBody: cfg.MaxBodyBytes, Keys: store})
 	return online{App: api, close: closer}, nil

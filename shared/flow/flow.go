@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -155,6 +156,8 @@ type App struct {
 	deadLetters DeadLetters
 	onboard     Onboarder
 	inventory   Inventory
+	// watching is set once this process has recorded the start of its traffic evidence.
+	watching atomic.Bool
 }
 
 // Onboarder onboards one API Management API to Defender for APIs.

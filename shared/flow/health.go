@@ -19,6 +19,7 @@ const (
 	healthTarget   = "target"
 	healthNotify   = "notify"
 	healthStatus   = "status"
+	healthWatching = "watching"
 
 	countSetAside     = "set_aside"
 	countNotifyFailed = "notify_failed"
@@ -88,6 +89,45 @@ func (a *App) awaited(ctx context.Context, keys []string) error {
 		}
 	}
 	return nil
+}
+
+// WatchingSince is when apiguard's own traffic evidence starts: the event time of
+// the earliest record it has processed (zero: none). An API unseen for 90 days is
+// proven idle only when this reaches back 90 days.
+func (a *App) WatchingSince(ctx context.Context) (time.Time, error) {
+	recs, err := a.store.ListHealth(ctx, healthStatus)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, r := range recs {
+		if r.Name == healthWatching {
+			return r.LastSuccess, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// noteWatching moves the start of the evidence back to t when t is earlier; once a
+// process has noted it, later batches cost nothing.
+func (a *App) noteWatching(ctx context.Context, t time.Time) error {
+	if t.IsZero() || a.watching.Load() {
+		return nil
+	}
+	_, _, err := a.store.MergeHealth(ctx, healthStatus, healthWatching, func(cur *record.HealthRecord) (*record.HealthRecord, error) {
+		if cur != nil && !cur.LastSuccess.IsZero() && !cur.LastSuccess.After(t) {
+			return nil, nil
+		}
+		next := record.HealthRecord{Kind: healthStatus, Name: healthWatching}
+		if cur != nil {
+			next = *cur
+		}
+		next.LastSuccess, next.Updated = t.UTC(), a.now().UTC()
+		return &next, nil
+	})
+	if err == nil {
+		a.watching.Store(true)
+	}
+	return err
 }
 
 // NotifyFailed records a notification that finally could not be delivered.

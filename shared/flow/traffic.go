@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -100,6 +101,9 @@ func (a *App) Process(ctx context.Context, log zerolog.Logger, batchID string, r
 		return res, err
 	}
 	res.Findings = append(res.Findings, findings...)
+	if err := a.noteWatching(ctx, earliest(recs)); err != nil {
+		return res, fmt.Errorf("note the start of traffic evidence: %w", err)
+	}
 	for _, f := range findings {
 		o, err := a.decide(ctx, log, IncidentOf(f))
 		if err != nil {
@@ -113,6 +117,17 @@ func (a *App) Process(ctx context.Context, log zerolog.Logger, batchID string, r
 		res.Incidents = append(res.Incidents, o)
 	}
 	return res, nil
+}
+
+// earliest is the earliest event time of records (zero for none).
+func earliest(recs []traffic.Record) time.Time {
+	var t time.Time
+	for i := range recs {
+		if !recs[i].Time.IsZero() && (t.IsZero() || recs[i].Time.Before(t)) {
+			t = recs[i].Time
+		}
+	}
+	return t
 }
 
 // Detect runs the detectors on decoded records and decides nothing: replay without

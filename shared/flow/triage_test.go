@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/shared/queue"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/triage"
 	"github.com/apiguard/apiguard/shared/vocab"
@@ -151,4 +152,34 @@ func TestTriageComparesWithLastMonth(t *testing.T) {
 	if !removed {
 		t.Errorf("changes %+v: the removed API is not listed", report.Changes)
 	}
+}
+
+// The start of the traffic evidence is the earliest event time processed, and only
+// moves back.
+func TestWatchingSince(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	a := testApp(t, c, nil, record.NewMemory(), nil)
+	if ws, err := a.WatchingSince(t.Context()); err != nil || !ws.IsZero() {
+		t.Fatalf("before any traffic: %v %v", ws, err)
+	}
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	line := func(ts time.Time) string {
+		return fmt.Sprintf("45.153.190.1 - - [%s] \"GET /a HTTP/1.1\" 200 10 \"-\" \"ua\"\n", ts.Format("02/Jan/2006:15:04:05 -0700"))
+	}
+	for i, ts := range []time.Time{at.Add(time.Hour), at, at.Add(2 * time.Hour)} {
+		a2 := a
+		if i == 1 {
+			a2 = testApp(t, c, nil, a.store, nil) // another instance: its own first note
+		}
+		if _, err := a2.ProcessBatch(t.Context(), quiet, queueBatch(fmt.Sprint(i), line(ts))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ws, err := a.WatchingSince(t.Context()); err != nil || !ws.Equal(at) {
+		t.Errorf("watching since %v, want %v (%v)", ws, at, err)
+	}
+}
+
+func queueBatch(id, body string) queue.LogBatch {
+	return queue.LogBatch{ID: "test:" + id, Body: []byte(body), Format: "combined"}
 }
