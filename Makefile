@@ -10,16 +10,17 @@ FUZZTIME ?= 5m
 # make test fuzzes by execution count: a wall-clock -fuzztime races Go 1.26's fuzz
 # coordinator at the deadline (golang/go#75804) and fails spuriously on loaded machines.
 FUZZTIME_SHORT ?= 20000x
-# Fuzz targets as package:Function.
+# Fuzz targets as package:Function[:count for make test, when one execution is slow].
 FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./shared/schedule:FuzzParse \
   ./shared/cidr:FuzzAggregate ./shared/waf:FuzzParseDocument ./shared/enforce/azure:FuzzParseResourceID ./shared/record:FuzzEscapeKey \
   ./shared/apim/include:FuzzInsertRemove ./shared/apim/fragment:FuzzRender \
   ./shared/enforce/azureapim:FuzzParseServiceID ./shared/enforce/azureapim:FuzzParseScope \
   ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState \
-  ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests ./shared/triage:FuzzClassify ./shared/triage/report:FuzzEscape
+  ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests ./shared/triage:FuzzClassify ./shared/triage/report:FuzzEscape \
+  ./shared/triage/collect:FuzzSnapshot:300x
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
-.PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots triage-shots
+.PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots triage-shots triage-demo
 
 build:
 	$(GO) build -o $(BIN) .
@@ -56,9 +57,10 @@ unit:
 
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; \
-	  echo "fuzz $$pkg $$fn for $(FUZZTIME_SHORT)"; \
-	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME_SHORT); \
+	  pkg=$${t%%:*}; rest=$${t#*:}; fn=$${rest%%:*}; n=$(FUZZTIME_SHORT); \
+	  [ "$$rest" = "$$fn" ] || n=$${rest#*:}; \
+	  echo "fuzz $$pkg $$fn for $$n"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $$n; \
 	done
 
 # fuzz: the same targets for longer (FUZZTIME=30m make fuzz). A bare "context deadline
@@ -66,7 +68,7 @@ fuzz-short:
 # a finding; anything else fails.
 fuzz:
 	@set -eo pipefail; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; log=$$(mktemp); \
+	  pkg=$${t%%:*}; rest=$${t#*:}; fn=$${rest%%:*}; log=$$(mktemp); \
 	  if $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) 2>&1 | tee $$log; then rm -f $$log; continue; fi; \
 	  if grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
 	    echo "fuzz $$fn: deadline race at the end of -fuzztime (golang/go#75804), no finding"; rm -f $$log; continue; fi; \
@@ -127,3 +129,15 @@ triage-shots:
 	[ -s $(TRIAGE_SHOT) ] || { cat $$profile/log; echo "triage-shots: chromium wrote no $(TRIAGE_SHOT)"; exit 1; }; \
 	pngquant --force --skip-if-larger --strip --output $(TRIAGE_SHOT) $(TRIAGE_SHOT) || [ $$? -eq 98 ]; \
 	echo "$(TRIAGE_SHOT) from docs/triage-report/sample.html at 1280x2600"
+
+# triage-demo: the monthly triage without Azure. Writes the test scenario's two months
+# as snapshot folders (ARM answered by the SDK fakes) under local/triage-demo, then ranks
+# them with the binary: December alone, January against December's report.
+TRIAGE_DEMO := local/triage-demo
+triage-demo: build
+	@set -euo pipefail; mkdir -p $(TRIAGE_DEMO); \
+	$(GO) run ./shared/triage/triagetest/demo $(TRIAGE_DEMO); \
+	export APIGUARD_TRIAGE_SENSITIVE_TAGS=pii,payment,health; \
+	$(BIN) triage --snapshot $(TRIAGE_DEMO)/2026-12 --out $(TRIAGE_DEMO)/2026-12.json; \
+	for f in md html; do $(BIN) triage --snapshot $(TRIAGE_DEMO)/2027-01 --previous $(TRIAGE_DEMO)/2026-12.json --format $$f --out $(TRIAGE_DEMO)/2027-01.$$f; done; \
+	echo "triage-demo: open $(TRIAGE_DEMO)/2027-01.html (January against December); $(TRIAGE_DEMO)/2027-01.md is the Teams/mail summary"

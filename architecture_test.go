@@ -38,6 +38,13 @@ func TestLayering(t *testing.T) {
 		{"./shared/...", []string{"handlers"}},
 		{"./shared/apim/...", []string{"shared/waf"}},
 		{"./shared/waf/...", []string{"shared/apim"}},
+		// Ranking and rendering are pure: they read an inventory, not Azure or the store.
+		{"./shared/triage", []string{"shared/triage/collect", "shared/record", "shared/flow"}},
+		{"./shared/triage/report", []string{"shared/triage/collect", "shared/record", "shared/flow"}},
+		// The test worlds and fakes stay out of the binary that ships.
+		{".", []string{"shared/cidr/cidrtest", "shared/detect/detecttest", "shared/enforce/azure/armfake",
+			"shared/enforce/azureapim/apimfake", "shared/enforce/backendtest", "shared/enforce/fakearm",
+			"shared/record/azuritetest", "shared/record/recordtest", "shared/triage/triagetest"}},
 	} {
 		for _, p := range deps(t, c.from) {
 			for _, f := range c.forbidden {

@@ -37,6 +37,10 @@ Usage:
                                print the APIM policy with apiguard's include-fragment inserted (or removed)
   apiguard apim fragment [--block ADDR]... [--block-file FILE] [--forwarded ADDR]... [--throttle SPEC]...
                                print the policy fragment apiguard would write for these blocks and throttles
+  apiguard triage snapshot --out DIR [--settings FILE]
+                               read the API inventory from Azure into a snapshot folder
+  apiguard triage --snapshot DIR [--previous FILE] [--format json|md|html] [--out FILE]
+                               rank a snapshot offline, as the monthly triage does
   apiguard package --binary B --out ZIP
                                write the Flex Consumption deployment zip
   apiguard blocks|decisions|allow|audit|health ... [--url URL] [--key KEY] [-o table|json]
@@ -74,6 +78,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runWAF(args[1:], stdin, stdout, stderr)
 	case "apim":
 		return runAPIM(args[1:], stdin, stdout, stderr)
+	case "triage":
+		return runTriage(args[1:], stdout, stderr)
 	case "package":
 		return runPackage(args[1:], stdout, stderr)
 	case "blocks", "decisions", "allow", "audit", "health":

@@ -20,11 +20,23 @@ import (
 // offlineApp is the application layer over in-memory parts: the state of a fresh
 // deployment, no queue (nothing is enforced), and the given clock. The offline
 // commands run the server's flows on it, so they answer as the server does.
-func offlineApp(cfg *config.Config, now func() time.Time, log zerolog.Logger) (*flow.App, error) {
+func offlineApp(cfg *config.Config, now func() time.Time, log zerolog.Logger) (*flow.App, *record.Memory, error) {
 	// Detector state keeps every key it sees up to the bound and evicts on event time
 	// only, never by the wall clock.
-	return flow.New(flow.Deps{Config: cfg, Store: record.NewMemory(), Detect: detect.NewMemoryStore(2_000_000, 24*time.Hour),
+	store := record.NewMemory()
+	app, err := flow.New(flow.Deps{Config: cfg, Store: store, Detect: detect.NewMemoryStore(2_000_000, 24*time.Hour),
 		Now: now, Log: log})
+	return app, store, err
+}
+
+// loadSettings reads the settings as serve does: the environment over a local
+// settings file.
+func loadSettings(path string) (*config.Config, error) {
+	lookup, err := settingsLookup(path)
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(lookup)
 }
 
 // runPlan decides one alert file offline: no store, no history (a fresh deployment),
@@ -49,7 +61,7 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
-	app, err := offlineApp(cfg, time.Now, zerolog.Nop())
+	app, _, err := offlineApp(cfg, time.Now, zerolog.Nop())
 	if err != nil {
 		return configError(stderr, err)
 	}

@@ -83,7 +83,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	// Replay decides on event time: the clock is the latest event time read so far.
 	clock := &eventClock{}
-	app, err := offlineApp(cfg, clock.now, zerolog.Nop())
+	app, _, err := offlineApp(cfg, clock.now, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintln(stderr, "apiguard replay:", err)
 		return 2

@@ -2,10 +2,12 @@ package collect
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
@@ -301,3 +304,38 @@ func (r *Recorder) WriteSnapshot(dir string) error {
 // leave the folder, a file over the size limit, a request other than GET. The run fails
 // with it (a rejection), never a gap.
 var ErrRefused = errors.New("snapshot refused")
+
+// TakeSnapshot collects with opts through a Recorder in front of opts' transport (nil:
+// HTTPS to ARM) and writes the snapshot folder dir, which must be empty or absent:
+// every ARM read, then apiguard's own data (SeenFile). A run that fails writes nothing.
+func TakeSnapshot(ctx context.Context, opts Options, dir string) (Stats, error) {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return Stats{}, fmt.Errorf("snapshot %s: the folder is not empty", dir)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Stats{}, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	var co arm.ClientOptions
+	if opts.ClientOptions != nil {
+		co = *opts.ClientOptions
+	}
+	inner := co.Transport
+	if inner == nil {
+		inner = defaultTransport()
+	}
+	rec := NewRecorder(inner)
+	co.Transport = rec
+	opts.ClientOptions = &co
+	stats := opts.Stats
+	if stats == nil {
+		stats = &Stats{}
+		opts.Stats = stats
+	}
+	inv, err := Collect(ctx, opts)
+	if err != nil {
+		return *stats, err
+	}
+	if err := rec.WriteSnapshot(dir); err != nil {
+		return *stats, err
+	}
+	return *stats, SeenOf(inv, opts.Scopes).Write(dir)
+}

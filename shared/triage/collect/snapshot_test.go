@@ -389,3 +389,50 @@ func TestSnapshotKeepsFailures(t *testing.T) {
 		t.Errorf("retired service: %v", err)
 	}
 }
+
+// TakeSnapshot is what the snapshot command runs: the folder it writes replays to the
+// same inventory; a folder in use is refused before a single ARM read; a run that fails
+// leaves nothing behind.
+func TestTakeSnapshot(t *testing.T) {
+	w := triagetest.Scenario()
+	dir := filepath.Join(t.TempDir(), "snap")
+	stats, err := collect.TakeSnapshot(t.Context(), w.Options(), dir)
+	if err != nil || stats.Calls == 0 {
+		t.Fatalf("%d calls: %v", stats.Calls, err)
+	}
+	online, err := collect.Collect(t.Context(), w.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline, err := replay(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := asJSON(t, online), asJSON(t, offline); a != b {
+		t.Errorf("the snapshot replays to another inventory\n got %.400s\nwant %.400s", b, a)
+	}
+
+	stats, err = collect.TakeSnapshot(t.Context(), w.Options(), dir)
+	if err == nil || !strings.Contains(err.Error(), "not empty") || stats.Calls != 0 {
+		t.Errorf("into a folder in use: %d calls, %v", stats.Calls, err)
+	}
+
+	failing := filepath.Join(t.TempDir(), "failing")
+	o := w.Options()
+	o.ClientOptions.Transport = failingTransport{}
+	o.ClientOptions.Retry.MaxRetries = -1
+	if _, err := collect.TakeSnapshot(t.Context(), o, failing); err == nil {
+		t.Fatal("a run with every read failing wrote a snapshot")
+	}
+	if _, err := os.Stat(failing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a failed run left %s behind (%v)", failing, err)
+	}
+}
+
+// failingTransport answers every read with a 503, which fails the run.
+type failingTransport struct{}
+
+func (failingTransport) Do(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusServiceUnavailable, Request: req, Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader(`{"error":{"code":"ServiceUnavailable","message":"try later"}}`))}, nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/shared/triage"
+	"github.com/apiguard/apiguard/shared/triage/collect"
+	"github.com/apiguard/apiguard/shared/triage/report"
+	"github.com/apiguard/apiguard/shared/triage/triagetest"
+)
+
+func runTriageCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(append([]string{"triage"}, args...), strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// triageSettings is a settings file with the sensitive tags the scenarios assume.
+func triageSettings(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "settings.json")
+	raw, _ := json.Marshal(map[string]any{"Values": map[string]string{
+		"APIGUARD_TRIAGE_SENSITIVE_TAGS": strings.Join(triagetest.SensitiveTags, ","),
+	}})
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The acceptance: an inventory read over ARM (the SDK fakes) and the same inventory
+// written as a snapshot folder give the same report, this month and next month
+// against this month's report, through the command a user runs.
+func TestTriageSnapshotGivesTheSameReport(t *testing.T) {
+	settings := triageSettings(t)
+	opts := triage.Options{SensitiveTags: triagetest.SensitiveTags}
+	dir := t.TempDir()
+	var prev *triage.Classification
+	var prevFile string
+	for i, w := range []*triagetest.World{triagetest.Scenario(), triagetest.ScenarioNextMonth()} {
+		// Online: the collector straight over the fakes.
+		inv, err := collect.Collect(t.Context(), w.Options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		online := triage.Classify(inv, prev, opts)
+		var want bytes.Buffer
+		if err := report.JSON(&want, online); err != nil {
+			t.Fatal(err)
+		}
+
+		// Offline: the same reads recorded into a folder, then the command over it.
+		snap := filepath.Join(dir, online.Month)
+		if _, err := collect.TakeSnapshot(t.Context(), w.Options(), snap); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(snap, "apiguard", "last-seen.json")); err != nil {
+			t.Fatalf("snapshot without apiguard's data: %v", err)
+		}
+		args := []string{"--snapshot", snap, "--settings", settings}
+		if prevFile != "" {
+			args = append(args, "--previous", prevFile)
+		}
+		code, got, errOut := runTriageCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("month %d: exit %d: %s", i+1, code, errOut)
+		}
+		if got != want.String() {
+			t.Fatalf("month %d: the offline report differs from the online one\noffline: %.600s\n online: %.600s", i+1, got, want.String())
+		}
+		if i == 1 && len(online.Changes) == 0 {
+			t.Fatal("next month against this month lists no changes: the comparison was not exercised")
+		}
+
+		// The other formats, written to a file.
+		for _, f := range []string{"md", "html"} {
+			out := filepath.Join(dir, online.Month+"."+f)
+			if code, _, errOut := runTriageCLI(t, append(args, "--format", f, "--out", out)...); code != 0 {
+				t.Fatalf("--format %s: exit %d: %s", f, code, errOut)
+			}
+			body, _ := os.ReadFile(out)
+			var again bytes.Buffer
+			if f == "md" {
+				err = report.Markdown(&again, online)
+			} else {
+				err = report.HTML(&again, online, report.HTMLOptions{})
+			}
+			if err != nil || !bytes.Equal(body, again.Bytes()) {
+				t.Errorf("--format %s: the offline report differs from the online one (%v)", f, err)
+			}
+		}
+
+		prev = &online
+		prevFile = filepath.Join(dir, online.Month+".json")
+		if err := os.WriteFile(prevFile, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTriageCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.json")
+	os.WriteFile(garbage, []byte(`{"not":"a report"}`), 0o644)
+	snap := filepath.Join(dir, "snap")
+	w := triagetest.Scenario()
+	if _, err := collect.TakeSnapshot(t.Context(), w.Options(), snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{nil, 2, "usage"},
+		{[]string{"--snapshot", snap, "--format", "xml"}, 2, `"xml" is not json, md or html`},
+		{[]string{"--snapshot", snap, "extra"}, 2, "usage"},
+		{[]string{"--snapshot", filepath.Join(dir, "absent")}, 1, "absent"},
+		{[]string{"--snapshot", snap, "--previous", garbage}, 1, "not a triage report"},
+		{[]string{"--snapshot", snap, "--previous", filepath.Join(dir, "none.json")}, 1, "--previous"},
+		{[]string{"snapshot"}, 2, "usage"},
+	} {
+		code, out, errOut := runTriageCLI(t, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.says) || out != "" {
+			t.Errorf("triage %v: exit %d, stdout %d bytes, stderr %q; want exit %d saying %q", c.args, code, len(out), errOut, c.code, c.says)
+		}
+	}
+}
