@@ -76,7 +76,8 @@ func openOnline(cfg *config.Config, lookup func(string) (string, bool), log zero
 		if err != nil {
 			return online{}, fmt.Errorf("managed identity for the triage: %w", err)
 		}
-		inventory = &liveInventory{opts: collect.Options{Scopes: cfg.TriageScopes, Credential: cred, LastSeen: store.DetectStates()}}
+		inventory = &liveInventory{opts: collect.Options{Scopes: cfg.TriageScopes, Credential: cred,
+			LastSeen: store.DetectStates(), ReadsPerSecond: cfg.TriageReadsPerSecond}}
 		deps.Inventory, deps.Onboard = inventory, defender.Onboarder{Credential: cred}
 	}
 	if app, err = flow.New(deps); err != nil {

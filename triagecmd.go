@@ -136,7 +136,7 @@ func runTriageSnapshot(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiguard triage snapshot: credential:", err)
 		return 1
 	}
-	opts := collect.Options{Scopes: cfg.TriageScopes, Credential: cred}
+	opts := collect.Options{Scopes: cfg.TriageScopes, Credential: cred, ReadsPerSecond: cfg.TriageReadsPerSecond}
 	if cfg.TablesConnection != "" || cfg.TablesURL != "" {
 		store, err := flow.OpenTables(cfg)
 		if err != nil {

@@ -64,6 +64,7 @@ var Settings = []Setting{
 	{"APIGUARD_API_KEY", "", "Bearer key apiguard serve requires on /api/v1/ when it listens on a non-loopback address (the Functions host uses function keys instead)."},
 	{"APIGUARD_TRIAGE_SCOPES", "", "What the monthly triage reads: subscription ids and API Management service resource ids, comma-separated. Empty: the services of APIGUARD_APIM_TARGETS."},
 	{"APIGUARD_TRIAGE_SENSITIVE_TAGS", "", "API tags that mark an API as handling sensitive data, comma-separated (e.g. pii,payment,health)."},
+	{"APIGUARD_TRIAGE_READS_PER_SECOND", "12", "Pace of the triage's Azure Resource Manager reads (ARM refills about 25 reads a second per subscription and identity); a run of N reads takes N/pace seconds and must fit the function timeout."},
 	{"APIGUARD_TRIAGE_MAX_CAPACITY", "60", "Defender for APIs onboarding waits while the service's Capacity metric is at or above this percent."},
 	{"APIGUARD_HEALTH_STALE_AFTER", "15m", "Health turns unhealthy when a target's desired state has differed from what it holds for longer than this."},
 	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
@@ -116,6 +117,8 @@ type Config struct {
 	SensitiveTags []string
 	// MaxCapacity (percent) holds Defender onboarding back while the service is busier.
 	MaxCapacity float64
+	// TriageReadsPerSecond paces the triage collector's ARM reads.
+	TriageReadsPerSecond float64
 	// StaleAfter bounds how long a target may differ from the desired state and
 	// health still say healthy.
 	StaleAfter      time.Duration
@@ -279,6 +282,9 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.SensitiveTags = splitList(get("APIGUARD_TRIAGE_SENSITIVE_TAGS"))
 	if c.MaxCapacity, err = strconv.ParseFloat(get("APIGUARD_TRIAGE_MAX_CAPACITY"), 64); err != nil || c.MaxCapacity <= 0 || c.MaxCapacity > 100 {
 		bad("APIGUARD_TRIAGE_MAX_CAPACITY", "%q is not a percent above 0, at most 100", get("APIGUARD_TRIAGE_MAX_CAPACITY"))
+	}
+	if c.TriageReadsPerSecond, err = strconv.ParseFloat(get("APIGUARD_TRIAGE_READS_PER_SECOND"), 64); err != nil || c.TriageReadsPerSecond <= 0 || c.TriageReadsPerSecond > 25 {
+		bad("APIGUARD_TRIAGE_READS_PER_SECOND", "%q is not a rate above 0, at most 25 (ARM's refill)", get("APIGUARD_TRIAGE_READS_PER_SECOND"))
 	}
 	if c.StaleAfter, err = ParseDuration(get("APIGUARD_HEALTH_STALE_AFTER")); err != nil || c.StaleAfter < time.Minute {
 		bad("APIGUARD_HEALTH_STALE_AFTER", "%q is not a duration of at least 1m", get("APIGUARD_HEALTH_STALE_AFTER"))

@@ -48,13 +48,15 @@ func TestEveryProblemNamedAtOnce(t *testing.T) {
 		"APIGUARD_TABLE_PREFIX":            "9bad",
 		"APIGUARD_MAX_BODY_BYTES":          "12",
 		"APIGUARD_TABLES_CONNECTION":       "garbage",
+		"APIGUARD_TRIAGE_READS_PER_SECOND": "100",
+		"APIGUARD_TRIAGE_MAX_CAPACITY":     "0",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, name := range []string{"APIGUARD_MODE:", "APIGUARD_LOG_LEVEL", "not-an-ip", "300.1.1.1/24", "APIGUARD_DURATION_HIGH",
 		"APIGUARD_JITTER", "APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "nuke", "maybe", "APIGUARD_TABLE_PREFIX", "APIGUARD_MAX_BODY_BYTES",
-		"APIGUARD_TABLES_CONNECTION"} {
+		"APIGUARD_TABLES_CONNECTION", "APIGUARD_TRIAGE_READS_PER_SECOND", "APIGUARD_TRIAGE_MAX_CAPACITY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}

@@ -43,6 +43,9 @@ type serviceRead struct {
 	products    []*triage.Product
 	tags        map[string][]string // lower-case API name -> tag names
 	collections map[string]*triage.Collection
+	// policies is the set of scopes that hold a policy, from allPolicies; nil when that
+	// list could not be read, and every scope is then read.
+	policies policyIndex
 }
 
 // apiRead is one API being read: the model's API plus what matching needs.
@@ -70,6 +73,9 @@ func (c *collector) readService(ctx context.Context, s *serviceRead) error {
 		return err
 	}
 	rg, name, id := s.svc.ResourceGroup, s.svc.Name, s.svc.String()
+	if s.policies, err = c.policyIndex(ctx, f, s); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 
 	g.Go(func() error {
@@ -138,7 +144,7 @@ func (c *collector) readService(ctx context.Context, s *serviceRead) error {
 				return nil
 			})
 			g.Go(func() error {
-				pol, err := c.policy(gctx, id+"/products/"+p.Name, "products/"+p.Name, func(ctx context.Context) (armapimanagement.PolicyContract, error) {
+				pol, err := c.policy(gctx, s.policies, id+"/products/"+p.Name, "products/"+p.Name, func(ctx context.Context) (armapimanagement.PolicyContract, error) {
 					r, err := f.NewProductPolicyClient().Get(ctx, rg, name, p.Name, armapimanagement.PolicyIDNamePolicy,
 						&armapimanagement.ProductPolicyClientGetOptions{Format: to.Ptr(armapimanagement.PolicyExportFormatRawxml)})
 					return r.PolicyContract, err
@@ -162,7 +168,7 @@ func (c *collector) readService(ctx context.Context, s *serviceRead) error {
 	})
 
 	g.Go(func() error {
-		pol, err := c.policy(gctx, id, "global", func(ctx context.Context) (armapimanagement.PolicyContract, error) {
+		pol, err := c.policy(gctx, s.policies, id, "global", func(ctx context.Context) (armapimanagement.PolicyContract, error) {
 			r, err := f.NewPolicyClient().Get(ctx, rg, name, armapimanagement.PolicyIDNamePolicy,
 				&armapimanagement.PolicyClientGetOptions{Format: to.Ptr(armapimanagement.PolicyExportFormatRawxml)})
 			return r.PolicyContract, err
@@ -245,7 +251,7 @@ func (c *collector) readAPI(ctx context.Context, f *armapimanagement.ClientFacto
 	rg, name, api := s.svc.ResourceGroup, s.svc.Name, a.out.Name
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		pol, err := c.policy(gctx, a.out.ID, "apis/"+api, func(ctx context.Context) (armapimanagement.PolicyContract, error) {
+		pol, err := c.policy(gctx, s.policies, a.out.ID, "apis/"+api, func(ctx context.Context) (armapimanagement.PolicyContract, error) {
 			r, err := f.NewAPIPolicyClient().Get(ctx, rg, name, api, armapimanagement.PolicyIDNamePolicy,
 				&armapimanagement.APIPolicyClientGetOptions{Format: to.Ptr(armapimanagement.PolicyExportFormatRawxml)})
 			return r.PolicyContract, err
@@ -282,7 +288,7 @@ func (c *collector) readAPI(ctx context.Context, f *armapimanagement.ClientFacto
 		for i := range a.out.Operations {
 			op := &a.out.Operations[i]
 			g.Go(func() error {
-				pol, err := c.policy(gctx, a.out.ID, "apis/"+api+"/operations/"+op.Name, func(ctx context.Context) (armapimanagement.PolicyContract, error) {
+				pol, err := c.policy(gctx, s.policies, a.out.ID, "apis/"+api+"/operations/"+op.Name, func(ctx context.Context) (armapimanagement.PolicyContract, error) {
 					r, err := f.NewAPIOperationPolicyClient().Get(ctx, rg, name, api, op.Name, armapimanagement.PolicyIDNamePolicy,
 						&armapimanagement.APIOperationPolicyClientGetOptions{Format: to.Ptr(armapimanagement.PolicyExportFormatRawxml)})
 					return r.PolicyContract, err
@@ -299,11 +305,53 @@ func (c *collector) readAPI(ctx context.Context, f *armapimanagement.ClientFacto
 // ARM's codes for a 404 whose container is missing: not "no policy here".
 var containerMissing = []string{"SubscriptionNotFound", "ResourceGroupNotFound", "ParentResourceNotFound"}
 
-// policy reads one scope's policy as raw XML. A 404 is "no policy" (the scope
+// policyIndex holds the scopes of one service that have a policy, as "global",
+// "products/{p}", "apis/{api}" and "apis/{api}/operations/{op}", lower case.
+type policyIndex map[string]bool
+
+// policyIndex lists the service's policies (allPolicies: references, no bodies), so that
+// only the scopes that have one are read: most operations have none, and a GET of each
+// would be most of a run's ARM reads. A list the service does not answer (an older
+// service, a 4xx) gives nil, and every scope is read as before; 429, 5xx after the
+// retries and network faults fail the run, as for any list.
+func (c *collector) policyIndex(ctx context.Context, f *armapimanagement.ClientFactory, s *serviceRead) (policyIndex, error) {
+	idx := policyIndex{}
+	prefix := strings.ToLower(s.svc.String()) + "/"
+	err := pages(ctx, c, f.NewAllPoliciesClient().NewListByServicePager(s.svc.ResourceGroup, s.svc.Name, nil),
+		func(p armapimanagement.AllPoliciesClientListByServiceResponse) {
+			for _, v := range p.Value {
+				if v == nil || v.Properties == nil || v.Properties.ReferencePolicyID == nil {
+					continue
+				}
+				rest, ok := strings.CutPrefix(strings.ToLower(*v.Properties.ReferencePolicyID), prefix)
+				if !ok {
+					continue // another service's: not a scope read here
+				}
+				if rest == "policies/policy" {
+					idx["global"] = true
+				} else if scope, ok := strings.CutSuffix(rest, "/policies/policy"); ok {
+					idx[scope] = true
+				}
+			}
+		})
+	if err == nil {
+		return idx, nil
+	}
+	if f := classify(ctx, err); f.transient || f.fatal {
+		return nil, f.fail("policy list", s.svc.String())
+	}
+	return nil, nil
+}
+
+// policy reads one scope's policy as raw XML. A scope that the service's policy list
+// does not name has none, and is not read. A 404 is "no policy" (the scope
 // inherits); a 5xx after the SDK's retries is an unread policy and a gap, up to
 // MaxPolicyFaults in a run, beyond which the run fails as transient; 429, 408 and
 // network faults fail the run; other 4xx are unread policies and gaps.
-func (c *collector) policy(ctx context.Context, gapScope, scope string, get func(context.Context) (armapimanagement.PolicyContract, error)) (triage.Policy, error) {
+func (c *collector) policy(ctx context.Context, idx policyIndex, gapScope, scope string, get func(context.Context) (armapimanagement.PolicyContract, error)) (triage.Policy, error) {
+	if idx != nil && !idx[strings.ToLower(scope)] {
+		return triage.Policy{}, nil
+	}
 	var pc armapimanagement.PolicyContract
 	err := c.call(ctx, func(ctx context.Context) error {
 		var err error

@@ -2,6 +2,7 @@ package collect_test
 
 import (
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -237,7 +238,8 @@ func TestScenarioInventory(t *testing.T) {
 }
 
 // The scenario costs a known number of ARM requests: one list per collection, one get
-// per policy scope, the SDK's three retries of the one failing policy.
+// per scope that the policy list names, the SDK's three retries of the one failing
+// policy.
 func TestScenarioCallCount(t *testing.T) {
 	_, st := collectWorld(t, triagetest.Scenario())
 	want := map[string]int{
@@ -245,11 +247,12 @@ func TestScenarioCallCount(t *testing.T) {
 		"ServiceClient.Get":                                            2,  // the partner service, the retired one (404)
 		"APIClient.NewListByServicePager":                              5,  // 20 + 10 current APIs in pages of 8
 		"APIOperationClient.NewListByAPIPager":                         30, // one per API
-		"APIPolicyClient.Get":                                          30, // one per API
-		"APIOperationPolicyClient.Get":                                 64, // 61 operations, get-invoice's 500 tried 4 times
+		"AllPoliciesClient.NewListByServicePager":                      3,  // 13 shop references in pages of 8 (one to a non-current revision, not read), 8 partner ones
+		"APIPolicyClient.Get":                                          9,  // the 9 APIs with a policy of their own
+		"APIOperationPolicyClient.Get":                                 9,  // 6 operations with a policy, get-invoice's 500 tried 4 times
 		"ProductClient.NewListByServicePager":                          2,
 		"ProductAPIClient.NewListByProductPager":                       7, // 6 products, unlimited's 13 APIs in 2 pages
-		"ProductPolicyClient.Get":                                      6,
+		"ProductPolicyClient.Get":                                      3, // the 3 products with a policy
 		"PolicyClient.Get":                                             2,
 		"TagResourceClient.NewListByServicePager":                      2,
 		"MetricsClient.List":                                           2,
@@ -289,5 +292,27 @@ func TestNextMonthInventory(t *testing.T) {
 	}
 	if len(inv.Gaps) != len(triagetest.NextMonthExpected().Gaps) {
 		t.Errorf("gaps %v", inv.Gaps)
+	}
+}
+
+// A service that does not answer the policy list (an older one, or a 4xx) has every
+// scope read instead: the same inventory for more requests.
+func TestPolicyListFallback(t *testing.T) {
+	listed, st := collectWorld(t, triagetest.Scenario())
+	for _, status := range []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound} {
+		w := triagetest.Scenario()
+		for _, id := range []string{triagetest.ShopID, triagetest.PartnerID} {
+			w.Faults[strings.ToLower(id+"/allPolicies")] = triagetest.Fault{Status: status, Code: "NoPolicyList"}
+		}
+		every, st2 := collectWorld(t, w)
+		if a, b := asJSON(t, listed), asJSON(t, every); a != b {
+			t.Errorf("%d: reading every scope gives another inventory than reading the listed ones\n got %.300s\nwant %.300s", status, b, a)
+		}
+		if got, want := st2.ByKind["APIOperationPolicyClient.Get"], 64; got != want {
+			t.Errorf("%d: %d operation policy reads, want one per operation (61) and get-invoice's retries: %d", status, got, want)
+		}
+		if st2.Calls <= st.Calls {
+			t.Errorf("%d: %d calls without the list, %d with it", status, st2.Calls, st.Calls)
+		}
 	}
 }

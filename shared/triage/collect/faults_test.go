@@ -49,8 +49,11 @@ func TestTransientFaultsFailTheRun(t *testing.T) {
 			w.FailNext(strings.ToLower(triagetest.ShopID)+"/products", 100, http.StatusTooManyRequests, "SubscriptionRequestsThrottled")
 		}, "HTTP 429"},
 		{"429 on one policy", func(w *triagetest.World, _ *collect.Options) {
-			w.FailNext(strings.ToLower(triagetest.ShopID)+"/apis/orders/policies/policy", 100, http.StatusTooManyRequests, "TooManyRequests")
-		}, "policy of apis/orders"},
+			w.FailNext(strings.ToLower(triagetest.ShopID)+"/apis/returns/policies/policy", 100, http.StatusTooManyRequests, "TooManyRequests")
+		}, "policy of apis/returns"},
+		{"503 on the policy list", func(w *triagetest.World, _ *collect.Options) {
+			w.FailNext(strings.ToLower(triagetest.ShopID)+"/allpolicies", 100, http.StatusServiceUnavailable, "ServiceUnavailable")
+		}, "policy list"},
 		{"503 on the assessments", func(w *triagetest.World, _ *collect.Options) {
 			w.FailNext("/subscriptions/"+triagetest.SubShop+"/providers/microsoft.security/assessments", 100, http.StatusServiceUnavailable, "ServiceUnavailable")
 		}, "assessments"},

@@ -319,6 +319,17 @@ func (w *World) apimServers(sub string) *apimfake.ServerFactory {
 				})
 			},
 		},
+		AllPoliciesServer: apimfake.AllPoliciesServer{
+			NewListByServicePager: func(rg, name string, _ *armapimanagement.AllPoliciesClientListByServiceOptions) azfake.PagerResponder[armapimanagement.AllPoliciesClientListByServiceResponse] {
+				s := w.service(sub, rg, name)
+				if s == nil {
+					return missing[armapimanagement.AllPoliciesClientListByServiceResponse]()
+				}
+				return paged(w, w.allPolicies(s), func(v []*armapimanagement.AllPoliciesContract) armapimanagement.AllPoliciesClientListByServiceResponse {
+					return armapimanagement.AllPoliciesClientListByServiceResponse{AllPoliciesCollection: armapimanagement.AllPoliciesCollection{Value: v}}
+				})
+			},
+		},
 		PolicyServer: apimfake.PolicyServer{
 			Get: func(_ context.Context, rg, name string, _ armapimanagement.PolicyIDName, o *armapimanagement.PolicyClientGetOptions) (resp azfake.Responder[armapimanagement.PolicyClientGetResponse], errResp azfake.ErrorResponder) {
 				id, doc := w.policy(sub, rg, name, "", "", "")
@@ -386,6 +397,39 @@ func (w *World) policy(sub, rg, name, product, api, op string) (id, doc string) 
 		return s.ID(), s.Global
 	}
 	return "", ""
+}
+
+// allPolicies is the service's policy list as allPolicies answers it: a reference to
+// every scope with a policy. A scope programmed to fail (Faults) is listed too: its
+// policy exists, reading it fails.
+func (w *World) allPolicies(s *Service) []*armapimanagement.AllPoliciesContract {
+	var out []*armapimanagement.AllPoliciesContract
+	add := func(scope, doc string) {
+		ref := scope + "/policies/policy"
+		if _, failing := w.Faults[strings.ToLower(ref)]; doc == "" && !failing {
+			return
+		}
+		out = append(out, &armapimanagement.AllPoliciesContract{
+			ID:   to.Ptr(fmt.Sprintf("%s/allPolicies/%d", s.ID(), len(out)+1)),
+			Name: to.Ptr(fmt.Sprint(len(out) + 1)),
+			Type: to.Ptr("Microsoft.ApiManagement/service/allpolicies"),
+			Properties: &armapimanagement.AllPoliciesContractProperties{
+				ReferencePolicyID: to.Ptr(ref),
+				ComplianceState:   to.Ptr(armapimanagement.PolicyComplianceStateCompliant),
+			},
+		})
+	}
+	add(s.ID(), s.Global)
+	for _, p := range s.Products {
+		add(s.ID()+"/products/"+p.Name, p.Policy)
+	}
+	for _, a := range s.APIs {
+		add(s.ID()+"/apis/"+a.Name, a.Policy)
+		for _, op := range a.Operations {
+			add(s.ID()+"/apis/"+a.Name+"/operations/"+op.Name, op.Policy)
+		}
+	}
+	return out
 }
 
 // formatted is any policy read's options: they all carry the export format.
