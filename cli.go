@@ -42,6 +42,7 @@ var clientGroups = map[string]map[string]subcommand{
 	"blocks":    {"list": blocksList, "add": blocksAdd, "rm": blocksRemove, "extend": blocksExtend},
 	"decisions": {"list": decisionsList, "approve": decisionAnswer("approve"), "reject": decisionAnswer("reject"), "revert": decisionAnswer("revert")},
 	"allow":     {"list": allowList, "add": allowAdd, "rm": allowRemove},
+	"triage":    {"show": triageShow, "run": triageRun},
 }
 
 var clientSingles = map[string]subcommand{"audit": auditList, "health": healthCheck}

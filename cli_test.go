@@ -55,6 +55,12 @@ type cliServer struct {
 
 func newCLIServer(t *testing.T, settings map[string]string) *cliServer {
 	t.Helper()
+	return newCLIServerWith(t, settings, nil)
+}
+
+// newCLIServerWith lets a test add parts to the application's dependencies.
+func newCLIServerWith(t *testing.T, settings map[string]string, more func(*flow.Deps)) *cliServer {
+	t.Helper()
 	s := &cliServer{policy: filepath.Join(t.TempDir(), "waf", "frontdoor.json")}
 	env := map[string]string{
 		"APIGUARD_MODE":        "enforce",
@@ -76,7 +82,11 @@ func newCLIServer(t *testing.T, settings map[string]string) *cliServer {
 			t.Errorf("reconcile %s: %v", target, err)
 		}
 	})
-	s.app, err = flow.New(flow.Deps{Config: cfg, Store: s.store, Detect: detect.NewMemoryStore(1000, time.Hour), Queue: s.queue, Log: zerolog.Nop()})
+	deps := flow.Deps{Config: cfg, Store: s.store, Detect: detect.NewMemoryStore(1000, time.Hour), Queue: s.queue, Log: zerolog.Nop()}
+	if more != nil {
+		more(&deps)
+	}
+	s.app, err = flow.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

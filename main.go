@@ -41,6 +41,8 @@ Usage:
                                read the API inventory from Azure into a snapshot folder
   apiguard triage --snapshot DIR [--previous FILE] [--format json|md|html] [--out FILE]
                                rank a snapshot offline, as the monthly triage does
+  apiguard triage show latest|YYYY-MM [--format md|json|html] | triage run  [--url URL] [--key KEY]
+                               the stored monthly reports, and a run now, through the control API
   apiguard package --binary B --out ZIP
                                write the Flex Consumption deployment zip
   apiguard blocks|decisions|allow|audit|health ... [--url URL] [--key KEY] [-o table|json]

@@ -27,12 +27,20 @@ const triageUsage = `usage:
       with apiguard's own last-seen data when Table Storage is configured
   apiguard triage --snapshot DIR [--previous FILE] [--format json|md|html] [--out FILE] [--settings FILE]
       rank a snapshot offline, against a previous report (the JSON format), as the server would
+  apiguard triage show latest|YYYY-MM [--format md|json|html] [client flags]
+  apiguard triage run [client flags]
+      the stored reports and a run now, through the control API (see apiguard blocks -h for --url, --key)
 `
 
 // runTriage is the triage offline: a snapshot of the inventory, and the report of one.
 func runTriage(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "snapshot" {
-		return runTriageSnapshot(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "snapshot":
+			return runTriageSnapshot(args[1:], stdout, stderr)
+		case "show", "run":
+			return runClient(append([]string{"triage"}, args...), stdout, stderr)
+		}
 	}
 	fl := flag.NewFlagSet("triage", flag.ContinueOnError)
 	fl.SetOutput(stderr)

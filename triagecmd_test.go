@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/triage"
 	"github.com/apiguard/apiguard/shared/triage/collect"
 	"github.com/apiguard/apiguard/shared/triage/report"
@@ -129,6 +131,63 @@ func TestTriageCommandErrors(t *testing.T) {
 		code, out, errOut := runTriageCLI(t, c.args...)
 		if code != c.code || !strings.Contains(errOut, c.says) || out != "" {
 			t.Errorf("triage %v: exit %d, stdout %d bytes, stderr %q; want exit %d saying %q", c.args, code, len(out), errOut, c.code, c.says)
+		}
+	}
+}
+
+// worldInventory is the scenario's inventory read over the fakes, as the server's
+// collector reads Azure.
+type worldInventory struct{ w *triagetest.World }
+
+func (i worldInventory) Collect(ctx context.Context) (triage.Inventory, error) {
+	return collect.Collect(ctx, i.w.Options())
+}
+
+// The client commands: a run now, then the stored report in each format, as the
+// server renders it.
+func TestCLITriage(t *testing.T) {
+	s := newCLIServerWith(t, map[string]string{"APIGUARD_TRIAGE_SENSITIVE_TAGS": strings.Join(triagetest.SensitiveTags, ",")},
+		func(d *flow.Deps) { d.Inventory = worldInventory{triagetest.Scenario()} })
+
+	if code, _, errOut := s.cli(t, "triage", "show", "latest"); code != 1 || !strings.Contains(errOut, "no triage has run yet") {
+		t.Errorf("before any run: exit %d, %q", code, errOut)
+	}
+	out := s.must(t, "triage", "run")
+	if !strings.HasPrefix(out, "triage of 2026-12: ") || !strings.Contains(out, "apiguard triage show 2026-12") {
+		t.Errorf("run: %q", out)
+	}
+
+	inv, err := collect.Collect(t.Context(), triagetest.Scenario().Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := triage.Classify(inv, nil, triage.Options{SensitiveTags: triagetest.SensitiveTags})
+	if got := s.must(t, "triage", "show", "latest"); !strings.HasPrefix(got, "# API triage: December 2026") || !strings.Contains(got, "| P0: this week |") {
+		t.Errorf("show latest (md): %.300q", got)
+	}
+	var doc struct {
+		Month string           `json:"month"`
+		APIs  []map[string]any `json:"apis"`
+	}
+	if err := json.Unmarshal([]byte(s.must(t, "triage", "show", "2026-12", "-o", "json")), &doc); err != nil || doc.Month != "2026-12" || len(doc.APIs) != len(c.APIs) {
+		t.Errorf("show -o json: month %q, %d APIs (want %d): %v", doc.Month, len(doc.APIs), len(c.APIs), err)
+	}
+	if got := s.must(t, "triage", "show", "2026-12", "--format", "html"); !strings.HasPrefix(got, "<!DOCTYPE html>") {
+		t.Errorf("show --format html: %.100q", got)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"triage", "show", "December"}, 2, "not latest or a month"},
+		{[]string{"triage", "show", "2026-13"}, 2, "not latest or a month"},
+		{[]string{"triage", "show", "latest", "--format", "pdf"}, 2, `"pdf" is not md, json or html`},
+		{[]string{"triage", "show", "2026-11"}, 1, "2026-11"},
+		{[]string{"triage", "show"}, 2, "takes 1 argument"},
+	} {
+		if code, _, errOut := s.cli(t, c.args...); code != c.code || !strings.Contains(errOut, c.says) {
+			t.Errorf("%v: exit %d, %q; want %d saying %q", c.args, code, errOut, c.code, c.says)
 		}
 	}
 }

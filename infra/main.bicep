@@ -30,6 +30,12 @@ param apimTargets string = ''
 @description('Proxies in front of the gateway whose X-Forwarded-For is trusted (comma-separated CIDRs).')
 param trustedProxies string = ''
 
+@description('What the monthly triage reads: subscription ids and API Management service ids, comma-separated (empty: the services of apimTargets). Grant the identity Reader on each and Security Reader on their subscriptions; Security Admin there lets approved onboarding decisions onboard APIs to Defender for APIs.')
+param triageScopes string = ''
+
+@description('API tags that mark sensitive data for the triage, comma-separated (e.g. pii,payment,health).')
+param triageSensitiveTags string = ''
+
 var suffix = uniqueString(resourceGroup().id)
 var storageName = toLower('${prefix}${suffix}')
 var deployContainer = 'deployments'
@@ -145,6 +151,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APIGUARD_WAF_TARGETS', value: wafTargets }
         { name: 'APIGUARD_APIM_TARGETS', value: apimTargets }
         { name: 'APIGUARD_TRUSTED_PROXIES', value: trustedProxies }
+        { name: 'APIGUARD_TRIAGE_SCOPES', value: triageScopes }
+        { name: 'APIGUARD_TRIAGE_SENSITIVE_TAGS', value: triageSensitiveTags }
         { name: 'APIGUARD_RECONCILE_QUEUE', value: reconcileQueue.name }
         { name: 'APIGUARD_TRAFFIC_QUEUE', value: trafficQueue.name }
         { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${bus.name}.servicebus.windows.net' }
