@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/shared/triage"
@@ -256,7 +257,7 @@ func mdOn(service string) string {
 // no link, emphasis, code, strike-through, table cell, HTML, autolink or entity ("(",
 // "!" and ">" need nothing once "[" and "<" are escaped); "{{" is broken up (no
 // Adaptive Card functions when the text lands in a card); line breaks and other
-// control characters become spaces. Data never starts a line here, so the line-start
+// control characters become spaces, invisible format characters ‹U+XXXX›. Data never starts a line here, so the line-start
 // markers (#, >, -, +, digits) need nothing.
 func md(s string) string {
 	var b strings.Builder
@@ -266,6 +267,12 @@ func md(s string) string {
 		switch {
 		case r < ' ' || r == 0x7f || r == '\u2028' || r == '\u2029':
 			r = ' '
+		case unicode.Is(unicode.Cf, r):
+			// Invisible format characters (zero-width spaces, bidirectional overrides)
+			// would make a name read as another: they are shown.
+			fmt.Fprintf(&b, "‹U+%04X›", r)
+			prev = r
+			continue
 		case strings.ContainsRune("\\`*_[]<|~&", r):
 			b.WriteByte('\\')
 		case r == '{' && prev == '{':

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/apiguard/apiguard/shared/triage"
 )
@@ -253,14 +254,21 @@ func unescapeMD(s string) string {
 	return strings.ReplaceAll(b.String(), "\u200b", "")
 }
 
-// flatten is what md keeps of s: control characters and line breaks become spaces.
+// flatten is what md keeps of s: control characters and line breaks become spaces,
+// invisible format characters their code point.
 func flatten(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || r == '\u2028' || r == '\u2029' {
-			return ' '
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < ' ' || r == 0x7f || r == '\u2028' || r == '\u2029':
+			b.WriteByte(' ')
+		case unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, "‹U+%04X›", r)
+		default:
+			b.WriteRune(r)
 		}
-		return r
-	}, s)
+	}
+	return b.String()
 }
 
 // unescapedMarkup returns the first markup character of s not escaped by a backslash.
