@@ -44,7 +44,7 @@ func TestLayering(t *testing.T) {
 		// The test worlds and fakes stay out of the binary that ships.
 		{".", []string{"shared/cidr/cidrtest", "shared/detect/detecttest", "shared/enforce/azure/armfake",
 			"shared/enforce/azureapim/apimfake", "shared/enforce/backendtest", "shared/enforce/fakearm",
-			"shared/record/azuritetest", "shared/record/recordtest", "shared/triage/triagetest"}},
+			"shared/record/azuritetest", "shared/record/recordtest", "shared/triage/triagetest", "shared/pagetest"}},
 	} {
 		for _, p := range deps(t, c.from) {
 			for _, f := range c.forbidden {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/decide"
 	"github.com/apiguard/apiguard/shared/flow"
+	"github.com/apiguard/apiguard/shared/pagetest"
 	"github.com/apiguard/apiguard/shared/vocab"
 )
 
@@ -31,73 +32,12 @@ func renderConsole(t *testing.T, c Console) string {
 	return buf.String()
 }
 
-func parseConsole(t *testing.T, page string) *html.Node {
-	t.Helper()
-	doc, err := html.Parse(strings.NewReader(page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
-// domAll lists the elements under n that match, in document order.
-func domAll(n *html.Node, match func(*html.Node) bool) []*html.Node {
-	var out []*html.Node
-	for d := range n.Descendants() {
-		if d.Type == html.ElementNode && match(d) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func domAttr(n *html.Node, key string) (string, bool) {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val, true
-		}
-	}
-	return "", false
-}
-
-func domTag(tag string) func(*html.Node) bool {
-	return func(n *html.Node) bool { return n.Data == tag }
-}
-
-func domClass(class string) func(*html.Node) bool {
-	return func(n *html.Node) bool {
-		v, _ := domAttr(n, "class")
-		return slices.Contains(strings.Fields(v), class)
-	}
-}
-
-func domByID(t *testing.T, doc *html.Node, id string) *html.Node {
-	t.Helper()
-	found := domAll(doc, func(n *html.Node) bool { v, _ := domAttr(n, "id"); return v == id })
-	if len(found) != 1 {
-		t.Fatalf("elements with id %q: %d, want 1", id, len(found))
-	}
-	return found[0]
-}
-
-// domText is the text under n, entities decoded, its pieces apart (the page sets
-// many of them on lines of their own) and white space collapsed.
-func domText(n *html.Node) string {
-	var pieces []string
-	for d := range n.Descendants() {
-		if d.Type == html.TextNode {
-			pieces = append(pieces, d.Data)
-		}
-	}
-	return strings.Join(strings.Fields(strings.Join(pieces, " ")), " ")
-}
-
 // sectionRows are the data rows of a section's tables, one per item: the pending
 // table's second row per decision (the endpoints) is part of its item.
 func sectionRows(section *html.Node) []*html.Node {
 	var rows []*html.Node
-	for _, body := range domAll(section, domTag("tbody")) {
-		rows = append(rows, domAll(body, func(n *html.Node) bool { return n.Data == "tr" && !domClass("answer")(n) })...)
+	for _, body := range pagetest.All(section, pagetest.Tag("tbody")) {
+		rows = append(rows, pagetest.All(body, func(n *html.Node) bool { return n.Data == "tr" && !pagetest.Class("answer")(n) })...)
 	}
 	return rows
 }
@@ -118,12 +58,12 @@ func TestConsoleStructure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.c
-			doc := parseConsole(t, renderConsole(t, c))
+			doc := pagetest.Parse(t, renderConsole(t, c))
 
-			if got := domText(domByID(t, doc, "status")); got != tc.status {
+			if got := pagetest.Text(pagetest.ByID(t, doc, "status")); got != tc.status {
 				t.Errorf("status %q, want %q", got, tc.status)
 			}
-			header := domText(domAll(doc, domTag("header"))[0])
+			header := pagetest.Text(pagetest.All(doc, pagetest.Tag("header"))[0])
 			for _, cause := range c.Health.Causes {
 				if !strings.Contains(header, cause) {
 					t.Errorf("header lacks the cause %q", cause)
@@ -132,17 +72,17 @@ func TestConsoleStructure(t *testing.T) {
 
 			// The four sections, in order, with their counts in the headings.
 			var ids []string
-			for _, s := range domAll(doc, domTag("section")) {
-				id, _ := domAttr(s, "id")
+			for _, s := range pagetest.All(doc, pagetest.Tag("section")) {
+				id, _ := pagetest.Attr(s, "id")
 				ids = append(ids, id)
 			}
 			if want := []string{"blocks", "incidents", "pending", "health"}; !slices.Equal(ids, want) {
 				t.Fatalf("sections %v, want %v", ids, want)
 			}
 			for id, n := range map[string]int{"blocks": len(c.Blocks), "incidents": len(c.Incidents), "pending": len(c.Pending)} {
-				section := domByID(t, doc, id)
-				count := domAll(domAll(section, domTag("h2"))[0], domClass("count"))
-				if len(count) != 1 || domText(count[0]) != strconv.Itoa(n) {
+				section := pagetest.ByID(t, doc, id)
+				count := pagetest.All(pagetest.All(section, pagetest.Tag("h2"))[0], pagetest.Class("count"))
+				if len(count) != 1 || pagetest.Text(count[0]) != strconv.Itoa(n) {
 					t.Errorf("%s heading does not count %d", id, n)
 				}
 				if rows := sectionRows(section); len(rows) != n {
@@ -151,11 +91,11 @@ func TestConsoleStructure(t *testing.T) {
 			}
 
 			// Every block exactly once, with its target, action, mode and link.
-			blockRows := sectionRows(domByID(t, doc, "blocks"))
+			blockRows := sectionRows(pagetest.ByID(t, doc, "blocks"))
 			for _, b := range c.Blocks {
 				var mine []*html.Node
 				for _, r := range blockRows {
-					if ts := domAll(r, domClass("target")); len(ts) == 1 && domText(ts[0]) == b.Target {
+					if ts := pagetest.All(r, pagetest.Class("target")); len(ts) == 1 && pagetest.Text(ts[0]) == b.Target {
 						mine = append(mine, r)
 					}
 				}
@@ -163,26 +103,26 @@ func TestConsoleStructure(t *testing.T) {
 					t.Errorf("block %s: in %d rows, want 1", b.ID, len(mine))
 					continue
 				}
-				text := domText(mine[0])
+				text := pagetest.Text(mine[0])
 				for _, want := range []string{string(b.Action), string(b.Kind), string(b.Mode), b.Reason,
 					b.Expires.UTC().Format(timeLayout), strconv.Itoa(b.Offences)} {
 					if !strings.Contains(text, want) {
 						t.Errorf("block %s: row %q lacks %q", b.ID, text, want)
 					}
 				}
-				links := domAll(mine[0], domTag("a"))
+				links := pagetest.All(mine[0], pagetest.Tag("a"))
 				if strings.HasPrefix(b.Source, operatorSource) {
 					if len(links) != 0 || !strings.Contains(text, b.Source) {
 						t.Errorf("block %s: an operator's source is text, got %d links in %q", b.ID, len(links), text)
 					}
-				} else if len(links) != 1 || domText(links[0]) != b.Source {
+				} else if len(links) != 1 || pagetest.Text(links[0]) != b.Source {
 					t.Errorf("block %s: want one link to %s", b.ID, b.Source)
-				} else if href, _ := domAttr(links[0], "href"); href != "/api/v1/incidents/"+b.Source {
+				} else if href, _ := pagetest.Attr(links[0], "href"); href != "/api/v1/incidents/"+b.Source {
 					t.Errorf("block %s: source links %q", b.ID, href)
 				}
 			}
 
-			incidents := domText(domByID(t, doc, "incidents"))
+			incidents := pagetest.Text(pagetest.ByID(t, doc, "incidents"))
 			for _, inc := range c.Incidents {
 				for _, want := range slices.Concat([]string{inc.ID, inc.AlertType}, inc.Addresses, inc.Identities) {
 					if !strings.Contains(incidents, want) {
@@ -190,7 +130,7 @@ func TestConsoleStructure(t *testing.T) {
 					}
 				}
 			}
-			pending := domText(domByID(t, doc, "pending"))
+			pending := pagetest.Text(pagetest.ByID(t, doc, "pending"))
 			for _, d := range c.Pending {
 				for _, want := range []string{d.Target.Value, d.Duration, d.Reason,
 					"POST /api/v1/decisions/" + d.ID + "/approve", "POST /api/v1/decisions/" + d.ID + "/reject"} {
@@ -199,7 +139,7 @@ func TestConsoleStructure(t *testing.T) {
 					}
 				}
 			}
-			health := domText(domByID(t, doc, "health"))
+			health := pagetest.Text(pagetest.ByID(t, doc, "health"))
 			for _, f := range c.Health.Functions {
 				if !strings.Contains(health, f.Name) {
 					t.Errorf("health lacks function %s", f.Name)
@@ -212,8 +152,8 @@ func TestConsoleStructure(t *testing.T) {
 			}
 
 			var empties []string
-			for _, p := range domAll(doc, domClass("empty")) {
-				empties = append(empties, domText(p))
+			for _, p := range pagetest.All(doc, pagetest.Class("empty")) {
+				empties = append(empties, pagetest.Text(p))
 			}
 			if !slices.Equal(empties, tc.empty) {
 				t.Errorf("empty states %q, want %q", empties, tc.empty)
@@ -225,15 +165,15 @@ func TestConsoleStructure(t *testing.T) {
 // The times an operator reads: absolute UTC and how far from now.
 func TestConsoleTimes(t *testing.T) {
 	c := sampleConsole()
-	doc := parseConsole(t, renderConsole(t, c))
-	rows := sectionRows(domByID(t, doc, "blocks"))
+	doc := pagetest.Parse(t, renderConsole(t, c))
+	rows := sectionRows(pagetest.ByID(t, doc, "blocks"))
 	for i, want := range []string{"2026-03-14 13:12 UTC in 3h 12m", "2026-03-14 09:56 UTC expired 4m ago",
 		"2026-03-15 09:00 UTC in 23h", "2026-03-14 10:45 UTC in 45m"} {
-		cells := domAll(rows[i], domTag("td"))
-		if got := domText(cells[5]); got != want {
+		cells := pagetest.All(rows[i], pagetest.Tag("td"))
+		if got := pagetest.Text(cells[5]); got != want {
 			t.Errorf("block %d expires %q, want %q", i, got, want)
 		}
-		if iso, _ := domAttr(domAll(cells[5], domTag("time"))[0], "datetime"); iso != c.Blocks[i].Expires.Format(time.RFC3339) {
+		if iso, _ := pagetest.Attr(pagetest.All(cells[5], pagetest.Tag("time"))[0], "datetime"); iso != c.Blocks[i].Expires.Format(time.RFC3339) {
 			t.Errorf("block %d: datetime %q", i, iso)
 		}
 	}
@@ -293,11 +233,11 @@ func TestConsoleEscaping(t *testing.T) {
 					t.Errorf("page holds %q unescaped", raw)
 				}
 			}
-			doc := parseConsole(t, page)
-			if n := domAll(doc, func(n *html.Node) bool { return n.Data == "script" || n.Data == "img" }); len(n) > 0 {
+			doc := pagetest.Parse(t, page)
+			if n := pagetest.All(doc, func(n *html.Node) bool { return n.Data == "script" || n.Data == "img" }); len(n) > 0 {
 				t.Errorf("data made a <%s> element", n[0].Data)
 			}
-			for _, n := range domAll(doc, func(*html.Node) bool { return true }) {
+			for _, n := range pagetest.All(doc, func(*html.Node) bool { return true }) {
 				for _, a := range n.Attr {
 					if strings.HasPrefix(a.Key, "on") || a.Key == "src" {
 						t.Errorf("data made an attribute %s=%q on <%s>", a.Key, a.Val, n.Data)
@@ -307,23 +247,23 @@ func TestConsoleEscaping(t *testing.T) {
 			// Read back as text: the block reason and target, the incident's name,
 			// identity and alert type, the decision's reason, a cause, an error, a
 			// target and a queue.
-			if got := strings.Count(domText(doc), evil); got < 10 {
+			if got := strings.Count(pagetest.Text(doc), evil); got < 10 {
 				t.Errorf("the hostile text reads back %d times, want at least 10", got)
 			}
 			wantHref := "/api/v1/incidents/" + url.PathEscape(incID)
 			var hrefs int
-			for _, a := range domAll(doc, domTag("a")) {
-				if href, _ := domAttr(a, "href"); href == wantHref {
+			for _, a := range pagetest.All(doc, pagetest.Tag("a")) {
+				if href, _ := pagetest.Attr(a, "href"); href == wantHref {
 					hrefs++
-					if domText(a) != incID {
-						t.Errorf("link %q reads %q", href, domText(a))
+					if pagetest.Text(a) != incID {
+						t.Errorf("link %q reads %q", href, pagetest.Text(a))
 					}
 				}
 			}
 			if hrefs != 3 { // block source, incident, pending decision's incident
 				t.Errorf("%d links to %s, want 3", hrefs, wantHref)
 			}
-			if want := "POST /api/v1/decisions/" + url.PathEscape(incID+".0") + "/approve"; !strings.Contains(domText(doc), want) {
+			if want := "POST /api/v1/decisions/" + url.PathEscape(incID+".0") + "/approve"; !strings.Contains(pagetest.Text(doc), want) {
 				t.Errorf("approve endpoint %q not shown", want)
 			}
 		})
@@ -357,17 +297,17 @@ func TestConsoleDocument(t *testing.T) {
 			t.Fatalf("%s: ends with %v open (%v)", name, open, z.Err())
 		}
 
-		doc := parseConsole(t, page)
+		doc := pagetest.Parse(t, page)
 		metas := map[string]string{}
-		for _, m := range domAll(doc, domTag("meta")) {
-			if k, ok := domAttr(m, "http-equiv"); ok {
-				metas[strings.ToLower(k)], _ = domAttr(m, "content")
+		for _, m := range pagetest.All(doc, pagetest.Tag("meta")) {
+			if k, ok := pagetest.Attr(m, "http-equiv"); ok {
+				metas[strings.ToLower(k)], _ = pagetest.Attr(m, "content")
 			}
 		}
 		if metas["content-security-policy"] != consoleCSPMeta || metas["refresh"] != "60" {
 			t.Errorf("%s: meta %v", name, metas)
 		}
-		if n := domAll(doc, func(n *html.Node) bool { return n.Data == "script" || n.Data == "link" }); len(n) > 0 {
+		if n := pagetest.All(doc, func(n *html.Node) bool { return n.Data == "script" || n.Data == "link" }); len(n) > 0 {
 			t.Errorf("%s: has a <%s>", name, n[0].Data)
 		}
 		if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "url(") {
@@ -408,14 +348,14 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v\n%s", err, stderr.Bytes())
 	}
-	doc := parseConsole(t, string(out))
+	doc := pagetest.Parse(t, string(out))
 	for _, id := range []string{"blocks", "incidents", "pending", "health"} {
-		section := domByID(t, doc, id)
-		if section.Data != "section" || len(domAll(section, domTag("h2"))) != 1 {
+		section := pagetest.ByID(t, doc, id)
+		if section.Data != "section" || len(pagetest.All(section, pagetest.Tag("h2"))) != 1 {
 			t.Errorf("chromium's DOM: #%s is not a section with a heading", id)
 		}
 	}
-	if rows := sectionRows(domByID(t, doc, "blocks")); len(rows) != len(c.Blocks) {
+	if rows := sectionRows(pagetest.ByID(t, doc, "blocks")); len(rows) != len(c.Blocks) {
 		t.Errorf("chromium's DOM: %d block rows, want %d", len(rows), len(c.Blocks))
 	}
 }
@@ -427,11 +367,11 @@ func TestConsolePendingFallbacks(t *testing.T) {
 		ID: "inc-1.0", Incident: "inc-1", Status: vocab.StatusPending, Updated: consoleNow.Add(-90 * time.Minute),
 		Decision: decide.Decision{Action: vocab.BlockAPIM, Address: "192.0.2.9", Seconds: 7200, Reason: "r"},
 	}}}
-	rows := sectionRows(domByID(t, parseConsole(t, renderConsole(t, c)), "pending"))
+	rows := sectionRows(pagetest.ByID(t, pagetest.Parse(t, renderConsole(t, c)), "pending"))
 	if len(rows) != 1 {
 		t.Fatalf("%d rows", len(rows))
 	}
-	if got, want := domText(rows[0]), "192.0.2.9 ip block_apim 2h r incident inc-1 1h 30m since 2026-03-14 08:30 UTC"; got != want {
+	if got, want := pagetest.Text(rows[0]), "192.0.2.9 ip block_apim 2h r incident inc-1 1h 30m since 2026-03-14 08:30 UTC"; got != want {
 		t.Errorf("row %q, want %q", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/apiguard/apiguard/shared/pagetest"
 	"github.com/apiguard/apiguard/shared/triage"
 )
 
@@ -37,7 +38,7 @@ func FuzzEscape(f *testing.F) {
 			t.Fatal(err)
 		}
 		// A "+" in a rule adds a line-break opportunity, <wbr>; nothing else may change.
-		return len(domAll(doc, func(n *html.Node) bool { return n.Data != "wbr" })), doc
+		return len(pagetest.All(doc, func(n *html.Node) bool { return n.Data != "wbr" })), doc
 	}
 	plain, _ := shape(&testing.T{}, "orders")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -56,7 +57,7 @@ func FuzzEscape(f *testing.F) {
 			t.Errorf("%q: %d elements, %d with a plain name", s, n, plain)
 		}
 		if utf8.ValidString(s) && !strings.ContainsAny(s, "\r\x00") && strings.TrimSpace(s) != "" {
-			if got := domText(domAll(worklistRows(t, doc)[0], domClass("api"))[0]); got != strings.Join(strings.Fields(s), " ") {
+			if got := pagetest.Text(pagetest.All(worklistRows(t, doc)[0], pagetest.Class("api"))[0]); got != strings.Join(strings.Fields(s), " ") {
 				t.Errorf("%q reads back as %q", s, got)
 			}
 		}

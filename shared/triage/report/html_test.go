@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/apiguard/apiguard/shared/pagetest"
 	"github.com/apiguard/apiguard/shared/triage"
 )
 
@@ -29,66 +30,6 @@ func renderHTML(t *testing.T, c triage.Classification, opts HTMLOptions) string 
 		t.Fatal(err)
 	}
 	return buf.String()
-}
-
-func parseHTML(t *testing.T, page string) *html.Node {
-	t.Helper()
-	doc, err := html.Parse(strings.NewReader(page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
-// domAll lists the elements under n that match, in document order.
-func domAll(n *html.Node, match func(*html.Node) bool) []*html.Node {
-	var out []*html.Node
-	for d := range n.Descendants() {
-		if d.Type == html.ElementNode && match(d) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func domAttr(n *html.Node, key string) (string, bool) {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val, true
-		}
-	}
-	return "", false
-}
-
-func domTag(tag string) func(*html.Node) bool {
-	return func(n *html.Node) bool { return n.Data == tag }
-}
-
-func domClass(class string) func(*html.Node) bool {
-	return func(n *html.Node) bool {
-		v, _ := domAttr(n, "class")
-		return slices.Contains(strings.Fields(v), class)
-	}
-}
-
-func domByID(t *testing.T, doc *html.Node, id string) *html.Node {
-	t.Helper()
-	found := domAll(doc, func(n *html.Node) bool { v, _ := domAttr(n, "id"); return v == id })
-	if len(found) != 1 {
-		t.Fatalf("elements with id %q: %d, want 1", id, len(found))
-	}
-	return found[0]
-}
-
-// domText is the text under n, entities decoded, white space collapsed.
-func domText(n *html.Node) string {
-	var pieces []string
-	for d := range n.Descendants() {
-		if d.Type == html.TextNode {
-			pieces = append(pieces, d.Data)
-		}
-	}
-	return strings.Join(strings.Fields(strings.Join(pieces, " ")), " ")
 }
 
 // domRaw is the text under n as a reader sees it: the pieces joined as they stand,
@@ -106,37 +47,37 @@ func domRaw(n *html.Node) string {
 // worklistRows are the worklist's data rows.
 func worklistRows(t *testing.T, doc *html.Node) []*html.Node {
 	t.Helper()
-	bodies := domAll(domByID(t, doc, "worklist-table"), domTag("tbody"))
+	bodies := pagetest.All(pagetest.ByID(t, doc, "worklist-table"), pagetest.Tag("tbody"))
 	if len(bodies) != 1 {
 		t.Fatalf("%d tbody in the worklist", len(bodies))
 	}
-	return domAll(bodies[0], domTag("tr"))
+	return pagetest.All(bodies[0], pagetest.Tag("tr"))
 }
 
-func cells(row *html.Node) []*html.Node { return domAll(row, domTag("td")) }
+func cells(row *html.Node) []*html.Node { return pagetest.All(row, pagetest.Tag("td")) }
 
 func TestHTMLStructure(t *testing.T) {
 	c := sample(t)
-	doc := parseHTML(t, renderHTML(t, c, HTMLOptions{Title: "Contoso production"}))
+	doc := pagetest.Parse(t, renderHTML(t, c, HTMLOptions{Title: "Contoso production"}))
 
-	if got := domText(domAll(doc, domTag("title"))[0]); got != "Contoso production: December 2026" {
+	if got := pagetest.Text(pagetest.All(doc, pagetest.Tag("title"))[0]); got != "Contoso production: December 2026" {
 		t.Errorf("title %q", got)
 	}
-	if got := domText(domAll(doc, domTag("h1"))[0]); got != "Contoso production: December 2026" {
+	if got := pagetest.Text(pagetest.All(doc, pagetest.Tag("h1"))[0]); got != "Contoso production: December 2026" {
 		t.Errorf("h1 %q", got)
 	}
-	meta := domText(domByID(t, doc, "meta"))
+	meta := pagetest.Text(pagetest.ByID(t, doc, "meta"))
 	for _, want := range []string{"collected 2026-12-01 05:40 UTC", "compared with November 2026", "30 APIs in 2 services"} {
 		if !strings.Contains(meta, want) {
 			t.Errorf("header %q lacks %q", meta, want)
 		}
 	}
-	if iso, _ := domAttr(domAll(domByID(t, doc, "meta"), domTag("time"))[0], "datetime"); iso != "2026-12-01T05:40:12Z" {
+	if iso, _ := pagetest.Attr(pagetest.All(pagetest.ByID(t, doc, "meta"), pagetest.Tag("time"))[0], "datetime"); iso != "2026-12-01T05:40:12Z" {
 		t.Errorf("collected datetime %q", iso)
 	}
 	var ids []string
-	for _, s := range domAll(doc, domTag("section")) {
-		id, _ := domAttr(s, "id")
+	for _, s := range pagetest.All(doc, pagetest.Tag("section")) {
+		id, _ := pagetest.Attr(s, "id")
 		ids = append(ids, id)
 	}
 	if want := []string{"summary", "changes", "gaps", "coverage", "worklist"}; !slices.Equal(ids, want) {
@@ -145,34 +86,34 @@ func TestHTMLStructure(t *testing.T) {
 
 	// The chart: one bar per priority, in order, each with its count written out and a
 	// width in proportion.
-	bars := domAll(domByID(t, doc, "chart"), domClass("bar"))
+	bars := pagetest.All(pagetest.ByID(t, doc, "chart"), pagetest.Class("bar"))
 	if len(bars) != len(triage.Priorities()) {
 		t.Fatalf("%d bars, want %d", len(bars), len(triage.Priorities()))
 	}
 	widths := map[string]int{}
 	for i, b := range bars {
 		p := triage.Priorities()[i]
-		if got, _ := domAttr(b, "data-priority"); got != string(p) {
+		if got, _ := pagetest.Attr(b, "data-priority"); got != string(p) {
 			t.Errorf("bar %d is %q, want %s", i, got, p)
 		}
-		counts := domAll(b, domClass("count"))
-		if len(counts) != 1 || domText(counts[0]) != strconv.Itoa(c.Counts[p]) {
+		counts := pagetest.All(b, pagetest.Class("count"))
+		if len(counts) != 1 || pagetest.Text(counts[0]) != strconv.Itoa(c.Counts[p]) {
 			t.Errorf("bar %s does not read %d", p, c.Counts[p])
 		}
-		if label := domText(domAll(b, domClass("label"))[0]); label != string(p)+" "+priorityTerms[p] {
+		if label := pagetest.Text(pagetest.All(b, pagetest.Class("label"))[0]); label != string(p)+" "+priorityTerms[p] {
 			t.Errorf("bar %s labelled %q", p, label)
 		}
-		rect := domAll(b, domTag("rect"))
+		rect := pagetest.All(b, pagetest.Tag("rect"))
 		if len(rect) != 1 {
 			t.Fatalf("bar %s: %d rects", p, len(rect))
 		}
-		w, _ := domAttr(rect[0], "width")
+		w, _ := pagetest.Attr(rect[0], "width")
 		widths[string(p)], _ = strconv.Atoi(w)
 	}
 	if widths["P3"] != chartWidth-chartLabel-chartCountW || widths["P0"] != widths["P2"] || widths["P0"] != widths["P3"]*5/10 {
 		t.Errorf("bar widths %v not in proportion to the counts", widths)
 	}
-	if label := domText(domAll(domByID(t, doc, "chart"), domTag("title"))[0]); label != "APIs per priority: P0 5, P1 7, P2 5, P3 10, Decommission 3" {
+	if label := pagetest.Text(pagetest.All(pagetest.ByID(t, doc, "chart"), pagetest.Tag("title"))[0]); label != "APIs per priority: P0 5, P1 7, P2 5, P3 10, Decommission 3" {
 		t.Errorf("chart title %q", label)
 	}
 
@@ -188,12 +129,12 @@ func TestHTMLStructure(t *testing.T) {
 		if len(td) != 8 {
 			t.Fatalf("row %d: %d cells", i, len(td))
 		}
-		if got := domText(td[0]); got != strconv.Itoa(i+1) {
+		if got := pagetest.Text(td[0]); got != strconv.Itoa(i+1) {
 			t.Errorf("row %d ranked %q", i, got)
 		}
-		p, _ := domAttr(r, "data-priority")
+		p, _ := pagetest.Attr(r, "data-priority")
 		perPriority[p]++
-		prio := domText(td[1])
+		prio := pagetest.Text(td[1])
 		if want := string(a.Priority); a.Candidate {
 			want += " decommission candidate"
 			if prio != want {
@@ -202,14 +143,14 @@ func TestHTMLStructure(t *testing.T) {
 		} else if prio != want {
 			t.Errorf("%s: priority %q, want %q", a.Name, prio, want)
 		}
-		api := domText(td[2])
+		api := pagetest.Text(td[2])
 		if !strings.HasPrefix(api, label(&a)) || !strings.Contains(api, a.Name) || strings.Contains(api, "not onboarded") == a.Onboarded {
 			t.Errorf("%s: API cell %q", a.Name, api)
 		}
-		if domText(td[3]) != a.Service || domText(td[5]) != a.Reason || domRaw(td[4]) != strings.Join(a.Rules, " ") {
-			t.Errorf("%s: service %q, rules %q, reason %q", a.Name, domText(td[3]), domText(td[4]), domText(td[5]))
+		if pagetest.Text(td[3]) != a.Service || pagetest.Text(td[5]) != a.Reason || domRaw(td[4]) != strings.Join(a.Rules, " ") {
+			t.Errorf("%s: service %q, rules %q, reason %q", a.Name, pagetest.Text(td[3]), pagetest.Text(td[4]), pagetest.Text(td[5]))
 		}
-		sigs := domText(td[6])
+		sigs := pagetest.Text(td[6])
 		for _, s := range a.Signals {
 			want := s.Name + ": " + answer(s)
 			if s.Inferred {
@@ -219,13 +160,13 @@ func TestHTMLStructure(t *testing.T) {
 				t.Errorf("%s: signals %q lack %q or its source", a.Name, sigs, want)
 			}
 		}
-		if n := len(domAll(td[6], domTag("dd"))); n != len(a.Signals) {
+		if n := len(pagetest.All(td[6], pagetest.Tag("dd"))); n != len(a.Signals) {
 			t.Errorf("%s: %d sources, want %d", a.Name, n, len(a.Signals))
 		}
-		pres := domAll(td[7], domTag("pre"))
+		pres := pagetest.All(td[7], pagetest.Tag("pre"))
 		var snippets []string
 		for _, rec := range a.Recommendations {
-			if !strings.Contains(domText(td[7]), rec.Kind+" ") || !strings.Contains(domText(td[7]), rec.Text) {
+			if !strings.Contains(pagetest.Text(td[7]), rec.Kind+" ") || !strings.Contains(pagetest.Text(td[7]), rec.Text) {
 				t.Errorf("%s: recommendation %s missing", a.Name, rec.Kind)
 			}
 			if rec.Snippet != "" {
@@ -247,20 +188,20 @@ func TestHTMLStructure(t *testing.T) {
 		}
 	}
 	for _, a := range c.APIs {
-		if n := strings.Count(domText(domByID(t, doc, "worklist-table")), a.Reason); n != 1 && a.Priority != triage.P3 {
+		if n := strings.Count(pagetest.Text(pagetest.ByID(t, doc, "worklist-table")), a.Reason); n != 1 && a.Priority != triage.P3 {
 			t.Errorf("%s's reason appears %d times", a.Name, n)
 		}
 	}
 
 	// Changes, grouped by kind in report order.
-	changes := domByID(t, doc, "changes")
-	if h := domText(domAll(changes, domTag("h2"))[0]); h != "Changes since November 2026" {
+	changes := pagetest.ByID(t, doc, "changes")
+	if h := pagetest.Text(pagetest.All(changes, pagetest.Tag("h2"))[0]); h != "Changes since November 2026" {
 		t.Errorf("changes heading %q", h)
 	}
 	var kinds []string
-	for _, g := range domAll(changes, domClass("kind")) {
-		k, _ := domAttr(g, "data-kind")
-		kinds = append(kinds, k+" "+domText(g))
+	for _, g := range pagetest.All(changes, pagetest.Class("kind")) {
+		k, _ := pagetest.Attr(g, "data-kind")
+		kinds = append(kinds, k+" "+pagetest.Text(g))
 	}
 	if want := []string{
 		"new New (3) Partner webhooks apim-contoso-prod now P0 Store locator apim-contoso-prod now P1 KYC checks apim-contoso-int now P2",
@@ -274,27 +215,27 @@ func TestHTMLStructure(t *testing.T) {
 	}
 
 	// Gaps, each with what, where, the error and the effect.
-	gapRows := domAll(domAll(domByID(t, doc, "gaps"), domTag("tbody"))[0], domTag("tr"))
+	gapRows := pagetest.All(pagetest.All(pagetest.ByID(t, doc, "gaps"), pagetest.Tag("tbody"))[0], pagetest.Tag("tr"))
 	if len(gapRows) != len(c.Gaps) {
 		t.Fatalf("%d gap rows, want %d", len(gapRows), len(c.Gaps))
 	}
 	for i, g := range c.Gaps {
 		td := cells(gapRows[i])
-		if domText(td[0]) != g.What || !strings.Contains(domText(td[1]), g.Scope) || domText(td[2]) != g.Error || domText(td[3]) != g.Effect {
-			t.Errorf("gap %d reads %q", i, domText(gapRows[i]))
+		if pagetest.Text(td[0]) != g.What || !strings.Contains(pagetest.Text(td[1]), g.Scope) || pagetest.Text(td[2]) != g.Error || pagetest.Text(td[3]) != g.Effect {
+			t.Errorf("gap %d reads %q", i, pagetest.Text(gapRows[i]))
 		}
 	}
 
 	// Coverage: why onboarding waits, the plan batch by batch, every API not onboarded.
-	coverage := domByID(t, doc, "coverage")
-	if got := domText(domByID(t, doc, "waiting")); got != "Onboarding waits: "+c.Coverage.Waiting {
+	coverage := pagetest.ByID(t, doc, "coverage")
+	if got := pagetest.Text(pagetest.ByID(t, doc, "waiting")); got != "Onboarding waits: "+c.Coverage.Waiting {
 		t.Errorf("waiting %q", got)
 	}
-	batches := domAll(domAll(coverage, domTag("ol"))[0], domTag("li"))
+	batches := pagetest.All(pagetest.All(coverage, pagetest.Tag("ol"))[0], pagetest.Tag("li"))
 	if len(batches) != 3 || domRaw(batches[0]) != "Batch 1: build-info apim-contoso-int, Developer docs apim-contoso-int, Geo lookup apim-contoso-int" {
 		t.Errorf("batches %d, first %q", len(batches), domRaw(batches[0]))
 	}
-	all := domAll(domAll(coverage, domTag("details"))[0], domTag("li"))
+	all := pagetest.All(pagetest.All(coverage, pagetest.Tag("details"))[0], pagetest.Tag("li"))
 	if len(all) != len(c.Coverage.NotOnboarded) {
 		t.Errorf("%d APIs listed as not onboarded, want %d", len(all), len(c.Coverage.NotOnboarded))
 	}
@@ -306,8 +247,8 @@ func TestHTMLStates(t *testing.T) {
 	c := sample(t)
 	c.Previous, c.Changes, c.Gaps = "", nil, nil
 	c.Coverage.Next, c.Coverage.Waiting = c.Coverage.Batches[1], ""
-	doc := parseHTML(t, renderHTML(t, c, HTMLOptions{}))
-	if got := domText(domAll(doc, domTag("h1"))[0]); got != "API triage: December 2026" {
+	doc := pagetest.Parse(t, renderHTML(t, c, HTMLOptions{}))
+	if got := pagetest.Text(pagetest.All(doc, pagetest.Tag("h1"))[0]); got != "API triage: December 2026" {
 		t.Errorf("h1 %q", got)
 	}
 	for id, want := range map[string]string{
@@ -317,28 +258,28 @@ func TestHTMLStates(t *testing.T) {
 		"meta":     "collected 2026-12-01 05:40 UTC · first run: nothing to compare with · 30 APIs in 2 services",
 		"coverage": "Batch 2 (next): Store locator",
 	} {
-		if got := domText(domByID(t, doc, id)); !strings.Contains(got, want) {
+		if got := pagetest.Text(pagetest.ByID(t, doc, id)); !strings.Contains(got, want) {
 			t.Errorf("#%s reads %q, want %q", id, got, want)
 		}
 	}
-	if n := len(domAll(doc, func(n *html.Node) bool { id, _ := domAttr(n, "id"); return id == "focus" })); n != 0 {
+	if n := len(pagetest.All(doc, func(n *html.Node) bool { id, _ := pagetest.Attr(n, "id"); return id == "focus" })); n != 0 {
 		t.Errorf("a focus note under 50 findings")
 	}
 
 	c = sample(t)
 	c.Changes, c.Coverage = nil, triage.Coverage{}
-	doc = parseHTML(t, renderHTML(t, c, HTMLOptions{}))
+	doc = pagetest.Parse(t, renderHTML(t, c, HTMLOptions{}))
 	for id, want := range map[string]string{
 		"changes":  "No change since November 2026.",
 		"coverage": "Defender for APIs covers every API.",
 	} {
-		if got := domText(domByID(t, doc, id)); !strings.Contains(got, want) {
+		if got := pagetest.Text(pagetest.ByID(t, doc, id)); !strings.Contains(got, want) {
 			t.Errorf("#%s reads %q, want %q", id, got, want)
 		}
 	}
 
-	doc = parseHTML(t, renderHTML(t, synthetic(200), HTMLOptions{}))
-	if got := domText(domByID(t, doc, "focus")); !strings.HasPrefix(got, "More than 50 findings (70)") {
+	doc = pagetest.Parse(t, renderHTML(t, synthetic(200), HTMLOptions{}))
+	if got := pagetest.Text(pagetest.ByID(t, doc, "focus")); !strings.HasPrefix(got, "More than 50 findings (70)") {
 		t.Errorf("focus note %q", got)
 	}
 	if got := len(worklistRows(t, doc)); got != 200 {
@@ -346,8 +287,8 @@ func TestHTMLStates(t *testing.T) {
 	}
 
 	// Nothing at all still draws a page with its five bars.
-	doc = parseHTML(t, renderHTML(t, triage.Classification{}, HTMLOptions{}))
-	if bars := domAll(domByID(t, doc, "chart"), domClass("bar")); len(bars) != 5 {
+	doc = pagetest.Parse(t, renderHTML(t, triage.Classification{}, HTMLOptions{}))
+	if bars := pagetest.All(pagetest.ByID(t, doc, "chart"), pagetest.Class("bar")); len(bars) != 5 {
 		t.Errorf("%d bars for an empty month", len(bars))
 	}
 }
@@ -379,15 +320,15 @@ func TestHTMLEscaping(t *testing.T) {
 					t.Errorf("page holds %q unescaped", raw)
 				}
 			}
-			doc := parseHTML(t, page)
-			if n := domAll(doc, domTag("img")); len(n) > 0 {
+			doc := pagetest.Parse(t, page)
+			if n := pagetest.All(doc, pagetest.Tag("img")); len(n) > 0 {
 				t.Errorf("data made an <img>")
 			}
-			scripts := domAll(doc, domTag("script"))
+			scripts := pagetest.All(doc, pagetest.Tag("script"))
 			if len(scripts) != 1 || scripts[0].FirstChild.Data != reportJS {
 				t.Errorf("%d scripts, or the one is not the page's", len(scripts))
 			}
-			for _, n := range domAll(doc, func(*html.Node) bool { return true }) {
+			for _, n := range pagetest.All(doc, func(*html.Node) bool { return true }) {
 				for _, attr := range n.Attr {
 					if strings.HasPrefix(attr.Key, "on") || attr.Key == "src" {
 						t.Errorf("data made an attribute %s=%q on <%s>", attr.Key, attr.Val, n.Data)
@@ -398,14 +339,14 @@ func TestHTMLEscaping(t *testing.T) {
 			// API's name, display name, service, rule, reason, a source, a signal, a
 			// recommendation's kind, text, operation and snippet, a change's name and
 			// signal, a gap's four fields, the waiting reason and an id not onboarded.
-			if got := strings.Count(domText(doc), evil); got < 20 {
+			if got := strings.Count(pagetest.Text(doc), evil); got < 20 {
 				t.Errorf("the hostile text reads back %d times, want at least 20", got)
 			}
-			if title, _ := domAttr(domAll(worklistRows(t, doc)[0], domClass("api"))[0], "title"); title != evil {
+			if title, _ := pagetest.Attr(pagetest.All(worklistRows(t, doc)[0], pagetest.Class("api"))[0], "title"); title != evil {
 				t.Errorf("the API's id reads back as %q", title)
 			}
 			var snippet bool
-			for _, pre := range domAll(doc, domTag("pre")) {
+			for _, pre := range pagetest.All(doc, pagetest.Tag("pre")) {
 				snippet = snippet || pre.FirstChild.Data == evil
 			}
 			if !snippet {
@@ -442,16 +383,16 @@ func TestHTMLSelfContained(t *testing.T) {
 			t.Fatalf("%s: ends with %v open (%v)", name, open, z.Err())
 		}
 
-		doc := parseHTML(t, page)
-		for _, n := range domAll(doc, func(n *html.Node) bool {
+		doc := pagetest.Parse(t, page)
+		for _, n := range pagetest.All(doc, func(n *html.Node) bool {
 			return slices.Contains([]string{"link", "img", "iframe", "object", "embed", "base", "form", "audio", "video", "source", "image", "use", "a"}, n.Data)
 		}) {
-			href, _ := domAttr(n, "href")
+			href, _ := pagetest.Attr(n, "href")
 			if n.Data != "a" || !strings.HasPrefix(href, "#") {
 				t.Errorf("%s: <%s href=%q> refers outside the page", name, n.Data, href)
 			}
 		}
-		for _, n := range domAll(doc, func(*html.Node) bool { return true }) {
+		for _, n := range pagetest.All(doc, func(*html.Node) bool { return true }) {
 			for _, attr := range n.Attr {
 				switch k := strings.TrimPrefix(attr.Key, "xlink:"); k {
 				case "src", "srcset", "action", "formaction", "poster", "background", "style":
@@ -463,7 +404,7 @@ func TestHTMLSelfContained(t *testing.T) {
 				}
 			}
 		}
-		styles := domAll(doc, domTag("style"))
+		styles := pagetest.All(doc, pagetest.Tag("style"))
 		if len(styles) != 1 || styles[0].FirstChild.Data != reportCSS {
 			t.Fatalf("%s: %d style elements, or the one is not the page's", name, len(styles))
 		}
@@ -480,9 +421,9 @@ func TestHTMLSelfContained(t *testing.T) {
 
 		// The policy: nothing from anywhere, the page's style and script by hash.
 		var csp string
-		for _, m := range domAll(doc, domTag("meta")) {
-			if k, _ := domAttr(m, "http-equiv"); strings.EqualFold(k, "content-security-policy") {
-				csp, _ = domAttr(m, "content")
+		for _, m := range pagetest.All(doc, pagetest.Tag("meta")) {
+			if k, _ := pagetest.Attr(m, "http-equiv"); strings.EqualFold(k, "content-security-policy") {
+				csp, _ = pagetest.Attr(m, "content")
 			}
 		}
 		directives := map[string]string{}
@@ -498,7 +439,7 @@ func TestHTMLSelfContained(t *testing.T) {
 			t.Errorf("%s: CSP %q", name, csp)
 		}
 		// The hashes are of what the page holds, byte for byte.
-		script := domAll(doc, domTag("script"))[0].FirstChild.Data
+		script := pagetest.All(doc, pagetest.Tag("script"))[0].FirstChild.Data
 		if cspHash(script) != cspHash(reportJS) {
 			t.Errorf("%s: the script on the page is not the one hashed", name)
 		}
@@ -529,7 +470,7 @@ func chromiumDOM(t *testing.T, page string) *html.Node {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v\n%s", err, stderr.Bytes())
 	}
-	return parseHTML(t, string(out))
+	return pagetest.Parse(t, string(out))
 }
 
 // In a browser, under the page's own policy: the script runs (its hash is right),
@@ -579,7 +520,7 @@ func TestHTMLInChromium(t *testing.T) {
 		Filtered                  []string
 		WithoutP3                 int
 	}
-	if err := json.Unmarshal([]byte(domText(domByID(t, doc, "test-result"))), &got); err != nil {
+	if err := json.Unmarshal([]byte(pagetest.Text(pagetest.ByID(t, doc, "test-result"))), &got); err != nil {
 		t.Fatal(err)
 	}
 	if !got.Controls || got.Buttons != 6 {
@@ -623,10 +564,10 @@ func TestHTMLWithoutScript(t *testing.T) {
 	if rows := worklistRows(t, doc); len(rows) != len(c.APIs) {
 		t.Errorf("%d rows, want %d", len(rows), len(c.APIs))
 	}
-	if _, hidden := domAttr(domByID(t, doc, "controls"), "hidden"); !hidden {
+	if _, hidden := pagetest.Attr(pagetest.ByID(t, doc, "controls"), "hidden"); !hidden {
 		t.Errorf("the controls show without the script")
 	}
-	if n := len(domAll(doc, domTag("button"))); n != 0 {
+	if n := len(pagetest.All(doc, pagetest.Tag("button"))); n != 0 {
 		t.Errorf("%d buttons without the script", n)
 	}
 }
