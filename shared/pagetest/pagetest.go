@@ -4,6 +4,7 @@
 package pagetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -75,4 +76,18 @@ func Text(n *html.Node) string {
 		}
 	}
 	return strings.Join(strings.Fields(strings.Join(pieces, " ")), " ")
+}
+
+// ActiveAttrs lists the attributes under n that would run or load something: event
+// handlers (on...) and src. A page that takes data must have none the data made.
+func ActiveAttrs(n *html.Node) []string {
+	var out []string
+	for _, e := range All(n, func(*html.Node) bool { return true }) {
+		for _, a := range e.Attr {
+			if strings.HasPrefix(strings.ToLower(a.Key), "on") || strings.EqualFold(a.Key, "src") {
+				out = append(out, fmt.Sprintf("%s=%q on <%s>", a.Key, a.Val, e.Data))
+			}
+		}
+	}
+	return out
 }
