@@ -18,6 +18,8 @@ FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./sh
   ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState \
   ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests ./shared/triage:FuzzClassify ./shared/triage/report:FuzzEscape \
   ./shared/triage/collect:FuzzSnapshot:300x
+TRIAGE_DEMO := local/triage-demo
+TRIAGE_DEMO_SNAPSHOT := $(TRIAGE_DEMO)/2026-12/apiguard/last-seen.json
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
 .PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots triage-shots triage-demo
@@ -34,7 +36,7 @@ $(NODE_STAMP): package.json package-lock.json
 # the desired blocks (and the local policy files keep their owned rules), then apiguard
 # serve on 127.0.0.1:7071. Settings: local.settings.json when present, else the sample.
 # `rm -rf local` starts afresh.
-run: build $(NODE_STAMP)
+run: build $(NODE_STAMP) $(TRIAGE_DEMO_SNAPSHOT)
 	@set -euo pipefail; \
 	port=$$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'); \
 	mkdir -p local/azurite; \
@@ -44,6 +46,8 @@ run: build $(NODE_STAMP)
 	echo "Azurite Table Storage on 127.0.0.1:$$port (kept in local/azurite)"; \
 	export APIGUARD_TABLES_CONNECTION="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$(AZURITE_KEY);TableEndpoint=http://127.0.0.1:$$port/devstoreaccount1;"; \
 	echo "apiguard serve: try  curl -i -X POST --data @docs/examples/alert-arm.json http://127.0.0.1:7071/api/alerts"; \
+	echo "                and  bin/apiguard triage run; bin/apiguard triage show latest   (the triage of the test estate's snapshot)"; \
+	export APIGUARD_TRIAGE_SNAPSHOT=$(TRIAGE_DEMO)/2026-12; \
 	$(BIN) serve
 
 # test: lint, every test (the Azurite harness starts and stops its own emulator per
@@ -132,11 +136,13 @@ triage-shots:
 
 # triage-demo: the monthly triage without Azure. Writes the test scenario's two months
 # as snapshot folders (ARM answered by the SDK fakes) under local/triage-demo, then ranks
-# them with the binary: December alone, January against December's report.
-TRIAGE_DEMO := local/triage-demo
-triage-demo: build
-	@set -euo pipefail; mkdir -p $(TRIAGE_DEMO); \
-	$(GO) run ./shared/triage/triagetest/demo $(TRIAGE_DEMO); \
+# them with the binary: December alone, January against December's report. make run
+# serves December's snapshot as the triage's inventory (APIGUARD_TRIAGE_SNAPSHOT).
+$(TRIAGE_DEMO_SNAPSHOT):
+	rm -rf $(TRIAGE_DEMO) && mkdir -p $(TRIAGE_DEMO) && $(GO) run ./shared/triage/triagetest/demo $(TRIAGE_DEMO)
+
+triage-demo: build $(TRIAGE_DEMO_SNAPSHOT)
+	@set -euo pipefail; \
 	export APIGUARD_TRIAGE_SENSITIVE_TAGS=pii,payment,health; \
 	$(BIN) triage --snapshot $(TRIAGE_DEMO)/2026-12 --out $(TRIAGE_DEMO)/2026-12.json; \
 	for f in md html; do $(BIN) triage --snapshot $(TRIAGE_DEMO)/2027-01 --previous $(TRIAGE_DEMO)/2026-12.json --format $$f --out $(TRIAGE_DEMO)/2027-01.$$f; done; \

@@ -41,6 +41,19 @@ func (l *liveInventory) Collect(ctx context.Context) (triage.Inventory, error) {
 	return collect.Collect(ctx, o)
 }
 
+// snapshotInventory is the triage's collector over a snapshot folder
+// (APIGUARD_TRIAGE_SNAPSHOT): ARM answered from the files, apiguard's evidence and the
+// collection time the snapshot's own.
+type snapshotInventory string
+
+func (dir snapshotInventory) Collect(ctx context.Context) (triage.Inventory, error) {
+	opts, err := collect.SnapshotOptions(string(dir))
+	if err != nil {
+		return triage.Inventory{}, err
+	}
+	return collect.Collect(ctx, opts)
+}
+
 // openOnline builds it. lookup resolves the settings that notification targets name
 // for their secrets; q carries reconcile requests; dl counts dead letters (nil: none).
 func openOnline(cfg *config.Config, lookup func(string) (string, bool), log zerolog.Logger, q flow.Sender, dl flow.DeadLetters) (online, error) {
@@ -71,7 +84,9 @@ func openOnline(cfg *config.Config, lookup func(string) (string, bool), log zero
 		deps.Notify, closer = d, d.Close
 	}
 	var inventory *liveInventory
-	if len(cfg.TriageScopes) > 0 {
+	if cfg.TriageSnapshot != "" {
+		deps.Inventory = snapshotInventory(cfg.TriageSnapshot)
+	} else if len(cfg.TriageScopes) > 0 {
 		cred, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {
 			return online{}, fmt.Errorf("managed identity for the triage: %w", err)

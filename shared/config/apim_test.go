@@ -58,3 +58,23 @@ func TestTriageScopes(t *testing.T) {
 		t.Errorf("bad scopes: %v", err)
 	}
 }
+
+// A snapshot folder replaces the scopes: both at once, or a folder that is not one,
+// are named at start.
+func TestTriageSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	svc := "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ApiManagement/service/contoso-apim"
+	c, err := Load(env(map[string]string{"APIGUARD_TRIAGE_SNAPSHOT": dir,
+		"APIGUARD_APIM_TARGETS": `[{"id": "` + svc + `"}]`}))
+	if err != nil || c.TriageSnapshot != dir || c.TriageScopes != nil {
+		t.Errorf("snapshot: %q, scopes %v, %v", c.TriageSnapshot, c.TriageScopes, err)
+	}
+	for _, bad := range []map[string]string{
+		{"APIGUARD_TRIAGE_SNAPSHOT": dir, "APIGUARD_TRIAGE_SCOPES": svc},
+		{"APIGUARD_TRIAGE_SNAPSHOT": dir + "/absent"},
+	} {
+		if _, err := Load(env(bad)); err == nil || !strings.Contains(err.Error(), "APIGUARD_TRIAGE_SNAPSHOT") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}

@@ -63,6 +63,7 @@ var Settings = []Setting{
 	{"APIGUARD_PUBLIC_URL", "", "The app's base URL as callers reach it (e.g. https://<app>.azurewebsites.net/api): links in notifications. Empty: links are relative."},
 	{"APIGUARD_API_KEY", "", "Bearer key apiguard serve requires on /api/v1/ when it listens on a non-loopback address (the Functions host uses function keys instead)."},
 	{"APIGUARD_TRIAGE_SCOPES", "", "What the monthly triage reads: subscription ids and API Management service resource ids, comma-separated. Empty: the services of APIGUARD_APIM_TARGETS."},
+	{"APIGUARD_TRIAGE_SNAPSHOT", "", "A snapshot folder (apiguard triage snapshot) that the triage ranks instead of reading Azure: for evaluation (make run uses the test estate's) and dry runs. Exclusive with APIGUARD_TRIAGE_SCOPES."},
 	{"APIGUARD_TRIAGE_SENSITIVE_TAGS", "", "API tags that mark an API as handling sensitive data, comma-separated (e.g. pii,payment,health)."},
 	{"APIGUARD_TRIAGE_READS_PER_SECOND", "12", "Pace of the triage's Azure Resource Manager reads (ARM refills about 25 reads a second per subscription and identity); a run of N reads takes N/pace seconds and must fit the function timeout."},
 	{"APIGUARD_TRIAGE_MAX_CAPACITY", "60", "Defender for APIs onboarding waits while the service's Capacity metric is at or above this percent."},
@@ -113,6 +114,8 @@ type Config struct {
 	APIKey        string
 	// TriageScopes are subscription ids and APIM service ids the triage reads.
 	TriageScopes []string
+	// TriageSnapshot is a snapshot folder the triage reads instead of Azure.
+	TriageSnapshot string
 	// SensitiveTags mark APIs as handling sensitive data.
 	SensitiveTags []string
 	// MaxCapacity (percent) holds Defender onboarding back while the service is busier.
@@ -278,6 +281,14 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if c.TriageScopes, err = parseTriageScopes(get("APIGUARD_TRIAGE_SCOPES"), c.APIMTargets); err != nil {
 		bad("APIGUARD_TRIAGE_SCOPES", "%v", err)
+	}
+	if c.TriageSnapshot = get("APIGUARD_TRIAGE_SNAPSHOT"); c.TriageSnapshot != "" {
+		if get("APIGUARD_TRIAGE_SCOPES") != "" {
+			bad("APIGUARD_TRIAGE_SNAPSHOT", "set either it or APIGUARD_TRIAGE_SCOPES, not both")
+		} else if st, err := os.Stat(c.TriageSnapshot); err != nil || !st.IsDir() {
+			bad("APIGUARD_TRIAGE_SNAPSHOT", "%q is not a folder (write one with apiguard triage snapshot)", c.TriageSnapshot)
+		}
+		c.TriageScopes = nil // the snapshot names its own
 	}
 	c.SensitiveTags = splitList(get("APIGUARD_TRIAGE_SENSITIVE_TAGS"))
 	if c.MaxCapacity, err = strconv.ParseFloat(get("APIGUARD_TRIAGE_MAX_CAPACITY"), 64); err != nil || c.MaxCapacity <= 0 || c.MaxCapacity > 100 {
