@@ -4,12 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/apiguard/apiguard/handlers"
+	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/flow"
+	"github.com/apiguard/apiguard/shared/record/azuritetest"
 	"github.com/apiguard/apiguard/shared/triage"
 	"github.com/apiguard/apiguard/shared/triage/collect"
 	"github.com/apiguard/apiguard/shared/triage/report"
@@ -190,4 +199,60 @@ func TestCLITriage(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want %d saying %q", c.args, code, errOut, c.code, c.says)
 		}
 	}
+}
+
+// The server, with a snapshot as its inventory (APIGUARD_TRIAGE_SNAPSHOT, as make run
+// has it) and Table Storage on Azurite, stores and serves the same report as the
+// offline command gives for that snapshot.
+func TestServedTriageMatchesOffline(t *testing.T) {
+	snap := filepath.Join(t.TempDir(), "snap")
+	w := triagetest.Scenario()
+	if _, err := collect.TakeSnapshot(t.Context(), w.Options(), snap); err != nil {
+		t.Fatal(err)
+	}
+	settings := triageSettings(t)
+	code, offline, errOut := runTriageCLI(t, "--snapshot", snap, "--settings", settings)
+	if code != 0 {
+		t.Fatalf("offline: exit %d: %s", code, errOut)
+	}
+
+	values := map[string]string{
+		"APIGUARD_TABLES_CONNECTION":     azuritetest.ConnectionString(t),
+		"APIGUARD_TABLE_PREFIX":          azuritetest.TablePrefix(t),
+		"APIGUARD_TRIAGE_SNAPSHOT":       snap,
+		"APIGUARD_TRIAGE_SENSITIVE_TAGS": strings.Join(triagetest.SensitiveTags, ","),
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := values[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err := openOnline(cfg, os.LookupEnv, zerolog.New(io.Discard), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := handlers.New(on.App, cfg, zerolog.New(io.Discard), time.Now).ServeHandler(mustDefs(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, target string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+		return rec
+	}
+	if rec := do(http.MethodPost, "/api/v1/triage/run"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"month":"2026-12"`) {
+		t.Fatalf("run: %d %s", rec.Code, rec.Body.String())
+	}
+	rec := do(http.MethodGet, "/api/v1/triage/latest?format=json")
+	if rec.Code != http.StatusOK || rec.Body.String() != offline {
+		t.Errorf("served %d, %d bytes; offline %d bytes; equal: %v", rec.Code, rec.Body.Len(), len(offline), rec.Body.String() == offline)
+	}
+}
+
+func mustDefs(t *testing.T) map[string]handlers.Def {
+	t.Helper()
+	defs, err := handlers.LoadDefs(functionsFS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs
 }
