@@ -34,6 +34,11 @@ type Record struct {
 	User          string // APIM user id or token subject, "" when none
 	UserAgent     string
 	Host          string
+	// Malformed is set when the request itself was not HTTP (a TLS handshake sent to the
+	// HTTP port, binary bytes, an empty or truncated request line) while the log still
+	// names the client and the status: it counts for that client as a probe. Method and
+	// Path then hold what could be read, possibly nothing.
+	Malformed bool
 	// Note says why attribution fell back (Client is the proxy, or unknown) when it
 	// did: a trusted proxy with no usable forwarded entry, an unparseable entry, a
 	// Front Door record without socketIp. "" when attribution was clean.
