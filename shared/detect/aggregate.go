@@ -30,6 +30,13 @@ func Aggregate(cfg *Config, recs []traffic.Record) map[Key][]*Delta {
 	return a.result()
 }
 
+// A login attempt's answer.
+const (
+	loginFailed   = 1
+	loginOK       = 2
+	loginRedirect = 3
+)
+
 type winKey struct {
 	s     string
 	start int64
@@ -194,7 +201,9 @@ type rec struct {
 	api      string // interned, for templates
 	perAPI   string // the record's API when it has a flood override
 	rank     uint8
-	ok       bool   // a success: status under 400, not a login attempt
+	ok       bool   // a success: status under 400, not a failed login
+	outcome  uint8  // a login attempt's answer: loginFailed, loginOK (2xx), loginRedirect (3xx), else 0
+	redirOK  bool   // a 2xx from an endpoint configured to redirect on success
 	client   string // the address as text, made when a sample of an identity key needs it
 }
 
@@ -207,8 +216,18 @@ func (a *aggregator) add(r *traffic.Record) {
 	x := rec{r: r, sec: sec, start: floorDiv(sec, c.size) * c.size}
 	static := c.isStatic(r.Path, a.low)
 	x.err = c.probe.has(r.Status) && !static
-	x.authFail = c.auth.has(r.Status)
-	x.login = strings.EqualFold(r.Method, "POST") && c.isLogin(r.Path, r.Template)
+	x.login = strings.EqualFold(r.Method, "POST") && c.isLogin(r.Path, r.Template, a.low)
+	x.authFail = c.auth.has(r.Status) && !x.login
+	if x.login {
+		switch {
+		case c.loginFail.has(r.Status):
+			x.outcome = loginFailed
+		case r.Status >= 200 && r.Status < 300:
+			x.outcome = loginOK
+		case r.Status >= 300 && r.Status < 400:
+			x.outcome = loginRedirect
+		}
+	}
 	if x.err {
 		// Distinct endpoints, not objects: 404s on ten deleted items of one operation are
 		// one endpoint (enumeration judges ids). A catch-all template hides nothing.
@@ -218,7 +237,9 @@ func (a *aggregator) add(r *traffic.Record) {
 			x.pathHash = hashString(seedPath, r.Path)
 		}
 	}
-	x.ok = r.Status < 400 && !x.login
+	// A login answered 2xx where success is a redirect is a failure there: never a success.
+	x.redirOK = x.outcome == loginOK && (c.isRedirectLogin(r.Path) || c.isRedirectLogin(r.Template))
+	x.ok = r.Status < 400 && x.outcome != loginFailed && !x.redirOK
 	api := clip(r.API, maxAPILen)
 	if r.Template != "" {
 		on := opName{api, clip(r.Method, maxMethodLen), clip(r.Template, maxTemplateLen)}
@@ -293,7 +314,16 @@ func (a *aggregator) add(r *traffic.Record) {
 		d.seen(sec)
 		if addr.IsValid() {
 			b := addr.As16()
-			a.hashes(&a.ext(d).clients).add(hashBytes(seedClient, b[:]))
+			ch := hashBytes(seedClient, b[:])
+			xt := a.ext(d)
+			a.hashes(&xt.clients).add(ch)
+			// How the endpoint answers a success is learnt from who got what.
+			switch x.outcome {
+			case loginOK:
+				a.hashes(xt.okClients()).add(ch)
+			case loginRedirect:
+				a.hashes(xt.redirectClients()).add(ch)
+			}
 		}
 	}
 }
@@ -348,6 +378,7 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 		one.login = 1
 	}
 	d.n.add(one)
+	failedLogin := x.outcome == loginFailed
 	d.seen(x.sec)
 	if x.opKey != "" {
 		t := opTally{key: x.opKey, req: 1, bytes: bytes}
@@ -359,11 +390,30 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 	xt := a.ext(d)
 	if hasN {
 		xt.id.add(one)
-		if x.authFail || x.login {
+		if x.authFail || failedLogin {
 			a.hashes(&xt.failing).add(nh)
 		} else if x.ok {
 			a.hashes(&xt.ok).add(nh)
 		}
+	}
+	switch x.outcome {
+	case loginFailed:
+		l := loginTally{fail: 1}
+		if hasN {
+			l.idFail = 1
+		}
+		xt.lg.add(l)
+	case loginOK:
+		l := loginTally{ok: 1}
+		switch {
+		case x.redirOK:
+			l = loginTally{okRedir: 1}
+		case hasN:
+			l.idOK = 1
+		}
+		xt.lg.add(l)
+	case loginRedirect:
+		xt.lg.add(loginTally{redirect: 1})
 	}
 	if x.err {
 		a.hashes(&xt.paths).add(x.pathHash)

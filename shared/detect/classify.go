@@ -14,6 +14,9 @@ type compiled struct {
 	static         map[string]struct{} // lower-case, dot included
 	loginExact     []string            // trailing slash trimmed
 	loginSuffix    []string            // entries of two or more segments
+	loginWords     map[string]struct{} // path segment words that make a login endpoint
+	loginFail      statusSet           // answers that fail a login attempt
+	redirSuffix    []string            // RedirectOnSuccess, matched as a suffix
 	ignore         map[string]struct{} // lower-case
 	perAPI         map[string]int
 }
@@ -47,16 +50,23 @@ func compile(cfg *Config) *compiled {
 	for _, e := range cfg.Probing.StaticExtensions {
 		c.static[strings.ToLower(e)] = struct{}{}
 	}
-	for _, p := range cfg.BruteForce.LoginPaths {
-		p = strings.TrimSuffix(p, "/")
-		if p == "" {
-			continue
+	for _, s := range cfg.BruteForce.AuthStatuses {
+		c.loginFail.add(s)
+	}
+	for _, s := range cfg.BruteForce.LoginFailureStatuses {
+		c.loginFail.add(s)
+	}
+	c.loginExact, c.loginSuffix = splitPaths(cfg.BruteForce.LoginPaths)
+	// A web application may live under any prefix (/blog/wp-login.php): these match as
+	// a suffix at a segment boundary whatever their length.
+	for _, p := range cfg.BruteForce.RedirectOnSuccess {
+		if p = strings.TrimSuffix(p, "/"); p != "" {
+			c.redirSuffix = append(c.redirSuffix, p)
 		}
-		if strings.Count(p, "/") >= 2 {
-			c.loginSuffix = append(c.loginSuffix, p)
-		} else {
-			c.loginExact = append(c.loginExact, p)
-		}
+	}
+	c.loginWords = make(map[string]struct{}, len(cfg.BruteForce.LoginWords))
+	for _, w := range cfg.BruteForce.LoginWords {
+		c.loginWords[strings.ToLower(w)] = struct{}{}
 	}
 	for _, p := range cfg.Enumeration.IgnoreParams {
 		c.ignore[strings.ToLower(p)] = struct{}{}
@@ -76,24 +86,99 @@ func (c *compiled) isStatic(path string, buf []byte) bool {
 	return has(c.static, lower(buf, seg[dot:]))
 }
 
-// isLogin reports whether path (or the operation template) is a login endpoint.
-func (c *compiled) isLogin(path, template string) bool {
-	return c.matchLogin(path) || (template != "" && c.matchLogin(template))
+// splitPaths sorts configured paths into those compared whole and those (of two or
+// more segments) compared as a suffix, trailing slashes trimmed.
+func splitPaths(paths []string) (exact, suffix []string) {
+	for _, p := range paths {
+		p = strings.TrimSuffix(p, "/")
+		if p == "" {
+			continue
+		}
+		if strings.Count(p, "/") >= 2 {
+			suffix = append(suffix, p)
+		} else {
+			exact = append(exact, p)
+		}
+	}
+	return exact, suffix
 }
 
-func (c *compiled) matchLogin(p string) bool {
+// isLogin reports whether path (or the operation template) is a login endpoint: a
+// configured login path, or a segment made of a login word.
+func (c *compiled) isLogin(path, template string, buf []byte) bool {
+	return c.matchLogin(path, buf) || (template != "" && c.matchLogin(template, buf))
+}
+
+func (c *compiled) matchLogin(p string, buf []byte) bool {
 	if i := strings.IndexByte(p, '?'); i >= 0 {
 		p = p[:i]
 	}
 	p = strings.TrimSuffix(p, "/")
-	for _, e := range c.loginExact {
+	return matchPath(p, c.loginExact, c.loginSuffix) || c.loginSegment(p, buf)
+}
+
+// isRedirectLogin reports whether a login template is one whose success is a redirect
+// (BruteForce.RedirectOnSuccess).
+func (c *compiled) isRedirectLogin(p string) bool {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return matchPath(strings.TrimSuffix(p, "/"), nil, c.redirSuffix)
+}
+
+func matchPath(p string, exact, suffix []string) bool {
+	for _, e := range exact {
 		if strings.EqualFold(p, e) {
 			return true
 		}
 	}
-	for _, e := range c.loginSuffix {
+	for _, e := range suffix {
 		if len(p) >= len(e) && strings.EqualFold(p[len(p)-len(e):], e) {
 			return true
+		}
+	}
+	return false
+}
+
+// loginSegment reports whether a segment of p, at any depth, is a login word, or is
+// made of words joined by "-", "_" or "." one of which is ("admin-login.php",
+// "login_check"), "sign"+"in" and "log"+"on" joined counting as "signin", "logon".
+func (c *compiled) loginSegment(p string, buf []byte) bool {
+	if len(c.loginWords) == 0 {
+		return false
+	}
+	for p != "" {
+		var seg string
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			seg, p = p, ""
+		}
+		if seg == "" || len(seg) > 64 || strings.IndexByte(seg, '{') >= 0 {
+			continue
+		}
+		low := lower(buf, seg)
+		prev := -1
+		for i := 0; i <= len(low); i++ {
+			if i < len(low) && low[i] != '-' && low[i] != '_' && low[i] != '.' {
+				continue
+			}
+			word := low[prev+1 : i]
+			if has(c.loginWords, word) {
+				return true
+			}
+			if prev >= 0 && (string(word) == "in" || string(word) == "on") {
+				// "sign-in", "log_on": the word before and this one, joined.
+				start := prev - 1
+				for start >= 0 && low[start] != '-' && low[start] != '_' && low[start] != '.' {
+					start--
+				}
+				joined := append(append(make([]byte, 0, 16), low[start+1:prev]...), word...)
+				if has(c.loginWords, joined) {
+					return true
+				}
+			}
+			prev = i
 		}
 	}
 	return false

@@ -57,19 +57,32 @@ func TestLooksLikeID(t *testing.T) {
 func TestLoginPathsAndStatic(t *testing.T) {
 	cfg := DefaultConfig()
 	c := compile(&cfg)
+	buf := make([]byte, 0, maxParamLen)
 	for p, want := range map[string]bool{
+		// Configured paths.
 		"/wp-login.php": true, "/WP-LOGIN.PHP": true, "/login/": true, "/api/v1/oauth/token": true,
-		"/connect/token": true, "/blog/wp-login.php": false, "/payments/token": false, "/login.html": false,
-		"/api/v1/login": true, "/users/sign_in": true, "/logins": false,
+		"/connect/token": true, "/api/v1/login": true, "/users/sign_in": true,
+		// Login words at any depth, alone or joined by - _ .
+		"/apps/login": true, "/ghost/api/admin/session": true, "/oauth2/v2.0/token": true, "/admin-login.php": true,
+		"/blog/wp-login.php": true, "/login.html": true, "/api/Auth/Refresh": true, "/account/sign-in": true,
+		"/portal/log_on": true, "/payments/token": true, "/api/v2/SignIn?next=/": true,
+		// Not login words.
+		"/logins": false, "/api/v1/tokens/42": false, "/authors": false, "/blog/logging-in-to-kibana": false,
+		"/api/v1/sessionsummary": false, "/design/signing-in": false, "/": false, "/{login}": false,
 	} {
-		if got := c.isLogin(p, ""); got != want {
+		if got := c.isLogin(p, "", buf); got != want {
 			t.Errorf("isLogin(%q) = %v", p, got)
 		}
 	}
-	if !c.isLogin("/identity/v2/session", "/session") {
+	if !c.isLogin("/identity/v2/x", "/session", buf) {
 		t.Error("an operation template /session is a login endpoint")
 	}
-	buf := make([]byte, 0, maxParamLen)
+	for p, want := range map[string]bool{"/wp-login.php": true, "/blog/wp-login.php": true, "/administrator/index.php": true,
+		"/login": false, "/index.php": false} {
+		if got := c.isRedirectLogin(p); got != want {
+			t.Errorf("isRedirectLogin(%q) = %v", p, got)
+		}
+	}
 	for p, want := range map[string]bool{"/a/b.CSS": true, "/favicon.ico": true, "/x.php": false, "/a.b/c": false, "/": false} {
 		if got := c.isStatic(p, buf); got != want {
 			t.Errorf("isStatic(%q) = %v", p, got)

@@ -9,7 +9,11 @@ import (
 
 // stateVersion is the first byte of every encoded State. A decoder rejects versions it
 // does not know; the store then starts that key afresh.
-const stateVersion = 1
+const stateVersion = 2
+
+// oldestVersion is the oldest encoding this build still reads: a version 1 state has
+// none of the fields added since, which decode as zero.
+const oldestVersion = 1
 
 // MaxStateBytes bounds MarshalBinary's output: every part of a state is capped (see
 // the constants in delta.go), and TestStateSizeBound encodes the largest state the
@@ -25,11 +29,12 @@ const (
 // MarshalBinary encodes the state compactly (varints; sketches delta-encoded),
 // version byte first.
 //
-// Layout (version 1): version, flags, window size, lateness, late count, baseline (n,
+// Layout (version 2): version, flags, window size, lateness, late count, baseline (n,
 // then, when n > 0, four float32), batch ring (count, head, 8 bytes each), then the current window
 // and, when flagPrev, the previous one. A window: start, newest time, counts,
 // operations, templates, then a presence byte and the optional part (identified
-// counts, four sketches, per-API counts, samples). An empty state is the version byte,
+// counts, four sketches, per-API counts, samples, then the version 2 fields: the login
+// answers). An empty state is the version byte,
 // flags 0 and size 0.
 func (s *State) MarshalBinary() ([]byte, error) {
 	return s.appendBinary(make([]byte, 0, 64), nil)
@@ -195,6 +200,13 @@ func (e *encoder) window(w *Delta) {
 		e.u(uint64(sm.status))
 		e.b = append(e.b, sm.rank)
 	}
+	// Version 2.
+	e.u(uint64(x.lg.fail))
+	e.u(uint64(x.lg.ok))
+	e.u(uint64(x.lg.okRedir))
+	e.u(uint64(x.lg.redirect))
+	e.u(uint64(x.lg.idFail))
+	e.u(uint64(x.lg.idOK))
 }
 
 // errState is wrapped by every decoding error.
@@ -219,9 +231,10 @@ func (s *State) unmarshal(b []byte, dict *strDict) error {
 }
 
 type decoder struct {
-	b    []byte
-	err  error
-	dict *strDict
+	b       []byte
+	err     error
+	dict    *strDict
+	version byte
 }
 
 // ds reads what encoder.ds wrote.
@@ -432,6 +445,13 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 			}
 			x.samples = append(x.samples, sm)
 		}
+		if d.version >= 2 {
+			x.lg = loginTally{fail: d.u32("failed logins"), ok: d.u32("logins answered 2xx"),
+				okRedir: d.u32("logins answered 2xx"), redirect: d.u32("logins redirected"), idFail: d.u32("failed logins"), idOK: d.u32("logins answered 2xx")}
+			if d.err == nil && (x.lg.idFail > x.lg.fail || x.lg.idOK > x.lg.ok) {
+				d.fail("identified logins over all logins")
+			}
+		}
 		w.x = x
 	default:
 		d.fail("bad presence byte")
@@ -446,8 +466,10 @@ func (d *decoder) state() (*State, error) {
 	switch v := d.byte(); {
 	case d.err != nil:
 		return nil, d.err
-	case v != stateVersion:
-		return nil, fmt.Errorf("%w: version %d (this build reads %d)", errState, v, stateVersion)
+	case v < oldestVersion || v > stateVersion:
+		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", errState, v, oldestVersion, stateVersion)
+	default:
+		d.version = v
 	}
 	flags := d.byte()
 	size := int64(d.bounded(uint64(maxWindowSecs), "window size"))

@@ -97,22 +97,51 @@ type ProbingConfig struct {
 	MinErrorShare float64 `json:"min_error_share"`
 }
 
-// BruteForceConfig: authentication failures and login attempts per key.
+// BruteForceConfig: failed logins, authentication failures and unusual login volume per
+// key. A login attempt (a POST to a login endpoint) counts as failed only when its
+// answer says so for that endpoint: an ordinary client logs in now and then, mostly
+// successfully, and is not a brute forcer for it.
 type BruteForceConfig struct {
 	// Span is the time the counts are taken over: Window or twice Window (the current
 	// and the previous window).
 	Span Duration `json:"span"`
-	// AuthFailures is the number of responses with an AuthStatuses code that fires.
+	// FailedLogins is the number of failed login attempts that fires: answered with an
+	// AuthStatuses or LoginFailureStatuses code, or with a 2xx where success is a
+	// redirect (RedirectOnSuccess, or learnt from the endpoint's population).
+	FailedLogins int `json:"failed_logins"`
+	// AuthFailures is the number of other requests answered with an AuthStatuses code
+	// that fires (a guessed API key or token).
 	AuthFailures int `json:"auth_failures"`
-	// Logins is the number of POSTs to LoginPaths that fires, whatever their status:
-	// WordPress answers a failed login with 200.
-	Logins int `json:"logins"`
+	// MinFailureShare is the share of the key's login attempts (for FailedLogins) or
+	// requests (for AuthFailures) that must have failed: a busy NAT whose users mistype
+	// a password now and then mostly succeeds; a guesser mostly fails.
+	MinFailureShare float64 `json:"min_failure_share"`
+	// LoginAttempts is the number of login attempts that fires where the answers do not
+	// tell failure from success (none failed, most were 2xx), when it is also over
+	// LoginAttemptsFactor times the endpoint population's typical attempts per client.
+	// Without a learnt population, volume alone never fires.
+	LoginAttempts int `json:"login_attempts"`
+	// LoginAttemptsFactor is how many times the population's typical attempts per client
+	// a key's attempts must exceed.
+	LoginAttemptsFactor float64 `json:"login_attempts_factor"`
 	// AuthStatuses are the codes that count as authentication failures.
 	AuthStatuses []int `json:"auth_statuses"`
+	// LoginFailureStatuses are further codes that mean a login attempt failed (a JSON
+	// login answering 400 or 422 to wrong credentials).
+	LoginFailureStatuses []int `json:"login_failure_statuses"`
 	// LoginPaths are compared case-insensitively, trailing slash ignored, with the
 	// request path and with the operation template: equal, or (for entries of two or
 	// more segments) as a suffix, so /api/v1/oauth/token matches /oauth/token.
 	LoginPaths []string `json:"login_paths"`
+	// LoginWords make a path a login endpoint when one of its segments, at any depth, is
+	// one of them or is made of words joined by "-", "_" or "." one of which is
+	// (/apps/login, /ghost/api/admin/session, /oauth2/v2.0/token, /admin-login.php).
+	LoginWords []string `json:"login_words"`
+	// RedirectOnSuccess are login paths (matched as a suffix: under any prefix) that answer a
+	// successful login with a redirect and a failed one with 200 (WordPress, Joomla):
+	// a 2xx there is a failed attempt, unless the endpoint's population says otherwise
+	// (several clients answered 2xx, none redirected).
+	RedirectOnSuccess []string `json:"redirect_on_success"`
 }
 
 // CredentialStuffingConfig: distinct identities failing from one address.
@@ -165,10 +194,16 @@ func DefaultConfig() Config {
 			MinErrorShare: 0.5,
 		},
 		BruteForce: BruteForceConfig{
-			Span:         Duration(10 * time.Minute),
-			AuthFailures: 5,
-			Logins:       5,
-			AuthStatuses: []int{401, 403},
+			Span:                 Duration(10 * time.Minute),
+			FailedLogins:         5,
+			AuthFailures:         5,
+			MinFailureShare:      0.5,
+			LoginAttempts:        30,
+			LoginAttemptsFactor:  10,
+			AuthStatuses:         []int{401, 403},
+			LoginFailureStatuses: []int{400, 422},
+			LoginWords:           []string{"login", "logon", "signin", "session", "sessions", "token", "auth", "authenticate"},
+			RedirectOnSuccess:    []string{"/wp-login.php", "/administrator/index.php"},
 			LoginPaths: []string{"/wp-login.php", "/xmlrpc.php", "/administrator/index.php", "/login", "/logon",
 				"/signin", "/sign-in", "/user/login", "/users/login", "/users/sign_in", "/account/login",
 				"/accounts/login", "/oauth/token", "/oauth2/token", "/oauth2/v2.0/token", "/connect/token",
@@ -291,16 +326,38 @@ func (c *Config) Validate() error {
 	if s := time.Duration(c.BruteForce.Span); s != w && s != 2*w {
 		bad("brute_force.span", "%s is neither the window (%s) nor twice it", s, w)
 	}
+	if c.BruteForce.FailedLogins < 1 {
+		bad("brute_force.failed_logins", "%d is not a count >= 1", c.BruteForce.FailedLogins)
+	}
 	if c.BruteForce.AuthFailures < 1 {
 		bad("brute_force.auth_failures", "%d is not a count >= 1", c.BruteForce.AuthFailures)
 	}
-	if c.BruteForce.Logins < 1 {
-		bad("brute_force.logins", "%d is not a count >= 1", c.BruteForce.Logins)
+	if !(c.BruteForce.MinFailureShare >= 0 && c.BruteForce.MinFailureShare <= 1) {
+		bad("brute_force.min_failure_share", "%v is not from 0 to 1", c.BruteForce.MinFailureShare)
+	}
+	if c.BruteForce.LoginAttempts < 1 {
+		bad("brute_force.login_attempts", "%d is not a count >= 1", c.BruteForce.LoginAttempts)
+	}
+	if !(c.BruteForce.LoginAttemptsFactor >= 1) || math.IsInf(c.BruteForce.LoginAttemptsFactor, 0) {
+		bad("brute_force.login_attempts_factor", "%v is not a number of at least 1", c.BruteForce.LoginAttemptsFactor)
 	}
 	checkStatuses(bad, "brute_force.auth_statuses", c.BruteForce.AuthStatuses)
+	if len(c.BruteForce.LoginFailureStatuses) > 0 {
+		checkStatuses(bad, "brute_force.login_failure_statuses", c.BruteForce.LoginFailureStatuses)
+	}
 	for _, p := range c.BruteForce.LoginPaths {
 		if len(p) < 2 || p[0] != '/' || strings.ContainsAny(p, "?# ") || len(p) > 256 {
 			bad("brute_force.login_paths", "%q is not a path such as \"/login\"", p)
+		}
+	}
+	for _, p := range c.BruteForce.RedirectOnSuccess {
+		if len(p) < 2 || p[0] != '/' || strings.ContainsAny(p, "?# ") || len(p) > 256 {
+			bad("brute_force.redirect_on_success", "%q is not a path such as \"/wp-login.php\"", p)
+		}
+	}
+	for _, w := range c.BruteForce.LoginWords {
+		if w == "" || len(w) > 32 || strings.ContainsAny(w, "/?#-_. ") || strings.ToLower(w) != w {
+			bad("brute_force.login_words", "%q is not a lower-case word such as \"login\"", w)
 		}
 	}
 

@@ -34,7 +34,9 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	c.Flood = FloodConfig{Limit: 0, PerAPI: map[string]int{"": 5, "search": 0}}
 	c.RateSpike = RateSpikeConfig{Factor: 1, MinRequests: 0, MinHistory: 0}
 	c.Probing = ProbingConfig{Threshold: 65, Statuses: []int{404, 700}, StaticExtensions: []string{"css"}}
-	c.BruteForce = BruteForceConfig{Span: Duration(7 * time.Minute), AuthFailures: 0, Logins: -1, AuthStatuses: nil, LoginPaths: []string{"login"}}
+	c.BruteForce = BruteForceConfig{Span: Duration(7 * time.Minute), AuthFailures: 0, FailedLogins: -1, AuthStatuses: nil,
+		LoginPaths: []string{"login"}, MinFailureShare: 2, LoginAttempts: 0, LoginAttemptsFactor: 0.5,
+		LoginFailureStatuses: []int{99}, LoginWords: []string{"Log-In"}, RedirectOnSuccess: []string{"wp-login.php"}}
 	c.CredentialStuffing = CredentialStuffingConfig{Threshold: 1, MinFailingShare: 2}
 	c.Enumeration = EnumerationConfig{Threshold: 1, Overrides: map[string]int{"author": 6, "?id": 1}, IgnoreParams: []string{"a=b"}}
 	c.Exfiltration = ExfiltrationConfig{MinBytes: 0, Factor: 0.5, MinHistory: 20000}
@@ -47,7 +49,9 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		"min_confidence:", "shared.min_identities:", "shared.min_identified_share:", "flood.limit:", "flood.per_api: \"\"",
 		"flood.per_api.search:", "rate_spike.factor:", "rate_spike.min_requests:", "rate_spike.min_history:",
 		"probing.threshold:", "probing.statuses: 700", "probing.static_extensions:", "brute_force.span:",
-		"brute_force.auth_failures:", "brute_force.logins:", "brute_force.auth_statuses: empty", "brute_force.login_paths:",
+		"brute_force.auth_failures:", "brute_force.failed_logins:", "brute_force.min_failure_share:",
+		"brute_force.login_attempts:", "brute_force.login_attempts_factor:", "brute_force.login_failure_statuses: 99",
+		"brute_force.login_words:", "brute_force.redirect_on_success:", "brute_force.auth_statuses: empty", "brute_force.login_paths:",
 		"credential_stuffing.threshold:", "credential_stuffing.min_failing_share:", "enumeration.threshold:",
 		"enumeration.overrides: \"author\"", "enumeration.overrides.?id:", "enumeration.ignore_params:",
 		"exfiltration.min_bytes:", "exfiltration.factor:", "exfiltration.min_history:"} {
@@ -55,8 +59,8 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 			t.Errorf("the error does not name %q:\n%v", name, err)
 		}
 	}
-	if len(ce.Problems) != 30 {
-		t.Errorf("%d problems, want 30:\n%v", len(ce.Problems), err)
+	if len(ce.Problems) != 36 {
+		t.Errorf("%d problems, want 36:\n%v", len(ce.Problems), err)
 	}
 }
 

@@ -201,16 +201,43 @@ func ownMethod(m string) string {
 	return strings.Clone(clip(m, maxMethodLen))
 }
 
+// loginTally is a window's login attempts (counts.login) by answer.
+type loginTally struct {
+	fail     uint32 // answered with a failure status (BruteForce.AuthStatuses, LoginFailureStatuses)
+	ok       uint32 // answered 2xx: a success, unless the endpoint turns out to redirect on success
+	okRedir  uint32 // answered 2xx by an endpoint configured to redirect on success: a failure there
+	redirect uint32 // answered 3xx
+	idFail   uint32 // of fail, those that carried a narrower identity
+	idOK     uint32 // of ok, likewise
+}
+
+func (l *loginTally) add(o loginTally) {
+	l.fail, l.ok, l.okRedir = addU32(l.fail, o.fail), addU32(l.ok, o.ok), addU32(l.okRedir, o.okRedir)
+	l.redirect = addU32(l.redirect, o.redirect)
+	l.idFail, l.idOK = addU32(l.idFail, o.idFail), addU32(l.idOK, o.idOK)
+}
+
 // extra is what only some windows need, allocated on first use.
+//
+// Operation keys (the population) use ok and failing for their login answers: the
+// clients answered 2xx, and the clients answered with a redirect (okClients and
+// redirectClients say so), from which an endpoint's way of telling success is learnt.
 type extra struct {
 	id      counts   // the part of counts that carried a narrower identity
 	paths   distinct // distinct probing-error endpoints (template when known, else path)
 	ok      distinct // narrower identities (user ids, else subscription ids) with a successful request
-	failing distinct // narrower identities with an auth failure or a login attempt
+	failing distinct // narrower identities with an auth failure or a failed login
 	clients distinct // operation keys: distinct client addresses
 	apis    []apiTally
 	samples []sample
+	lg      loginTally
 }
+
+// okClients is, for an operation key, the clients whose login was answered 2xx.
+func (x *extra) okClients() *distinct { return &x.ok }
+
+// redirectClients is, for an operation key, the clients whose login was answered 3xx.
+func (x *extra) redirectClients() *distinct { return &x.failing }
 
 func (x *extra) empty() bool {
 	return x.countsEmpty() && len(x.samples) == 0
@@ -219,7 +246,7 @@ func (x *extra) empty() bool {
 // countsEmpty is empty but for the samples.
 func (x *extra) countsEmpty() bool {
 	return x.id == (counts{}) && x.paths.empty() && x.ok.empty() && x.failing.empty() &&
-		x.clients.empty() && len(x.apis) == 0
+		x.clients.empty() && len(x.apis) == 0 && x.lg == (loginTally{})
 }
 
 // Delta is one batch's contribution to one key in one window: counters that add,
@@ -375,6 +402,7 @@ func (x *extra) mergeCounts(o *extra) {
 	x.ok.merge(&o.ok)
 	x.failing.merge(&o.failing)
 	x.clients.merge(&o.clients)
+	x.lg.add(o.lg)
 	for _, a := range o.apis {
 		x.addAPI(a)
 	}

@@ -31,10 +31,11 @@ func Evaluate(cfg *Config, k Key, s *State, pop map[Key]*State) []Finding {
 type prepared struct {
 	enabled uint8 // bit i: detectors[i] runs
 	minEnum int   // the lowest enumeration threshold of any template
+	c       *compiled
 }
 
 func prepare(cfg *Config) *prepared {
-	p := &prepared{minEnum: cfg.Enumeration.Threshold}
+	p := &prepared{minEnum: cfg.Enumeration.Threshold, c: compile(cfg)}
 	for i, d := range detectors {
 		if cfg.enabled(d.name) {
 			p.enabled |= 1 << i

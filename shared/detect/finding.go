@@ -55,6 +55,7 @@ type Evidence struct {
 	Template      string `json:"template,omitempty"`
 	AuthFailures  int64  `json:"auth_failures,omitempty"`
 	LoginAttempts int64  `json:"login_attempts,omitempty"`
+	FailedLogins  int64  `json:"failed_logins,omitempty"`
 	ResponseBytes int64  `json:"response_bytes,omitempty"`
 	// Shared is set when the key was judged as shared: only its traffic without a
 	// narrower identity was counted (README.md, "Shared addresses").

@@ -68,6 +68,14 @@ func users(n, per int, at time.Time) []traffic.Record {
 	return out
 }
 
+// login makes each request a POST to path answered with code, as a log shows it (the
+// template is the path).
+func login(path string, code int) func(int, *traffic.Record) {
+	return func(_ int, r *traffic.Record) {
+		r.Method, r.Path, r.Template, r.API, r.Status = "POST", path, path, "", code
+	}
+}
+
 func mallory(fn func(i int, r *traffic.Record)) func(int, *traffic.Record) {
 	return func(i int, r *traffic.Record) {
 		r.User, r.Subscription = "mallory", "sub-portal"
@@ -134,7 +142,7 @@ var scenarios = []scenario{
 			burst(attacker, 9, t0.Add(time.Minute), time.Second, status(404, "/admin/probe%d.php")))
 	}, absent: []want{{det: vocab.DetectorProbing}}},
 
-	// brute_force: 5 authentication failures, or 5 login POSTs, in 10 minutes.
+	// brute_force: 5 failed logins or 5 authentication failures in 10 minutes.
 	{name: "brute_force/5_failures_over_two_windows", recs: func() []traffic.Record {
 		return cat(burst(attacker, 3, t0.Add(8*time.Minute), 20*time.Second, status(401, "/shop/orders")),
 			burst(attacker, 2, t0.Add(11*time.Minute), 20*time.Second, status(401, "/shop/orders")))
@@ -155,6 +163,77 @@ var scenarios = []scenario{
 	{name: "brute_force/4_logins_near_miss", recs: func() []traffic.Record {
 		return burst(attacker, 4, t0, 10*time.Second, func(_ int, r *traffic.Record) {
 			r.Method, r.Path, r.Template, r.API = "POST", "/api/v1/oauth/token", "", ""
+		})
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
+
+	// brute_force is judged on outcomes (README.md, "brute_force and ordinary clients").
+	{name: "brute_force/json_login_5_failures", recs: func() []traffic.Record {
+		return burst(attacker, 5, t0, 10*time.Second, login("/api/v1/auth/login", 401))
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
+	{name: "brute_force/json_login_answered_400", recs: func() []traffic.Record {
+		return burst(attacker, 6, t0, 10*time.Second, login("/api/v1/auth/login", 400))
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
+	{name: "brute_force/login_words_at_any_depth", recs: func() []traffic.Record {
+		return cat(burst(attacker, 5, t0, 10*time.Second, login("/apps/login", 401)),
+			burst("203.0.113.8", 5, t0, 10*time.Second, login("/ghost/api/admin/session", 401)),
+			burst("203.0.113.9", 5, t0, 10*time.Second, login("/id/oauth2/v2.0/token", 400)))
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}, {vocab.DetectorBruteForce, vocab.KeyIP, "203.0.113.8"},
+		{vocab.DetectorBruteForce, vocab.KeyIP, "203.0.113.9"}}},
+	{name: "brute_force/ordinary_client_logs_in_often_and_succeeds", recs: func() []traffic.Record {
+		// A mobile app that logs in at every start: 8 logins in 10 minutes, one token
+		// expired on the way (a 401, then a refresh that succeeds).
+		return cat(burst(attacker, 8, t0, 70*time.Second, login("/api/v1/auth/login", 200)),
+			burst(attacker, 1, t0.Add(3*time.Minute), time.Second, status(401, "/api/v1/orders")))
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
+	{name: "brute_force/token_refresher_is_not_guessing", recs: func() []traffic.Record {
+		return burst(attacker, 20, t0, 30*time.Second, login("/oauth2/token", 200))
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
+	{name: "brute_force/failures_among_many_successes", recs: func() []traffic.Record {
+		// A NAT's users log in: 6 typos among 30 logins is not guessing.
+		return burst(nat, 30, t0, 10*time.Second, func(i int, r *traffic.Record) {
+			login("/api/v1/auth/login", 200)(i, r)
+			if i%5 == 0 {
+				r.Status = 401
+			}
+		})
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
+	{name: "brute_force/redirect_on_success_learnt_from_the_population", recs: func() []traffic.Record {
+		// Clients of /portal/signin are redirected when they log in; the guesser is
+		// answered 200 (the form again) six times.
+		var out []traffic.Record
+		for c := range 4 {
+			out = append(out, burst(fmt.Sprintf("198.18.0.%d", c+1), 1, t0.Add(time.Duration(c)*time.Minute), time.Second,
+				login("/portal/signin", 302))...)
+		}
+		return cat(out, burst(attacker, 6, t0, 20*time.Second, login("/portal/signin", 200)))
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
+	{name: "brute_force/configured_redirect_contradicted_by_the_population", recs: func() []traffic.Record {
+		// An API that happens to serve /wp-login.php as JSON: every client is answered
+		// 200 and none redirected, so a client logging in 6 times is not guessing.
+		var out []traffic.Record
+		for c := range 4 {
+			out = append(out, burst(fmt.Sprintf("198.18.0.%d", c+1), 1, t0.Add(time.Duration(c)*time.Minute), time.Second,
+				login("/wp-login.php", 200))...)
+		}
+		return cat(out, burst(attacker, 6, t0, 20*time.Second, login("/wp-login.php", 200)))
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
+	{name: "brute_force/unusual_login_volume", recs: func() []traffic.Record {
+		// An endpoint that answers 200 whatever happens: 40 attempts in a window where a
+		// typical client makes one.
+		return cat(population(20, 1, 9, t0, login("/api/v2/session", 200)),
+			burst(attacker, 40, spikeAt.Add(30*time.Second), 5*time.Second, login("/api/v2/session", 200)))
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
+	{name: "brute_force/login_volume_usual_for_the_endpoint", recs: func() []traffic.Record {
+		// Machine clients fetch a token 5 times a window: 40 is under 10 times that.
+		return cat(population(20, 5, 9, t0, login("/connect/token", 200)),
+			burst(attacker, 40, spikeAt.Add(30*time.Second), 5*time.Second, login("/connect/token", 200)))
+	}, absent: []want{{det: vocab.DetectorBruteForce}}},
+	{name: "brute_force/auth_failures_mixed_with_successes", recs: func() []traffic.Record {
+		// An integration with a stale key for one API: 5 401s among 30 calls.
+		return burst(attacker, 30, t0, 10*time.Second, func(i int, r *traffic.Record) {
+			if i%6 == 0 {
+				r.Status = 401
+			}
 		})
 	}, absent: []want{{det: vocab.DetectorBruteForce}}},
 
