@@ -24,13 +24,17 @@ const MaxStateBytes = 48 << 10
 const (
 	flagPop  = 1 << 0
 	flagPrev = 1 << 1
+	flagRun  = 1 << 2 // version 2
 )
 
 // MarshalBinary encodes the state compactly (varints; sketches delta-encoded),
 // version byte first.
 //
 // Layout (version 2): version, flags, window size, lateness, late count, baseline (n,
-// then, when n > 0, four float32), batch ring (count, head, 8 bytes each), then the current window
+// then, when n > 0, four float32), batch ring (count, head, 8 bytes each), the runs
+// when flagRun (window start, count, then per operation its key, four float32 and the
+// baseline's window count),
+// then the current window
 // and, when flagPrev, the previous one. A window: start, newest time, counts,
 // operations, templates, then a presence byte and the optional part (identified
 // counts, four sketches, per-API counts, samples, then the version 2 fields: the login
@@ -58,6 +62,9 @@ func (s *State) appendBinary(b []byte, dict *strDict) ([]byte, error) {
 	if s.prev != nil {
 		flags |= flagPrev
 	}
+	if s.run != nil {
+		flags |= flagRun
+	}
 	e.b = append(e.b, flags)
 	e.u(uint64(s.cur.size))
 	e.u(uint64(s.cur.lateness))
@@ -73,6 +80,18 @@ func (s *State) appendBinary(b []byte, dict *strDict) ([]byte, error) {
 	e.u(uint64(s.rhead))
 	for _, id := range s.ring {
 		e.b = binary.LittleEndian.AppendUint64(e.b, id)
+	}
+	if r := s.run; r != nil {
+		e.i(r.at)
+		e.u(uint64(len(r.ops)))
+		for _, o := range r.ops {
+			e.ds(o.key)
+			e.f(o.req)
+			e.f(o.bytes)
+			e.f(o.windows)
+			e.f(o.own)
+			e.u(uint64(o.ownN))
+		}
 	}
 	e.window(&s.cur)
 	if s.prev != nil {
@@ -482,7 +501,11 @@ func (d *decoder) state() (*State, error) {
 		}
 		return &State{}, nil
 	}
-	if flags&^(flagPop|flagPrev) != 0 {
+	known := byte(flagPop | flagPrev)
+	if d.version >= 2 {
+		known |= flagRun
+	}
+	if flags&^known != 0 {
 		return nil, fmt.Errorf("%w: unknown flags %#x", errState, flags)
 	}
 	pop := flags&flagPop != 0
@@ -513,6 +536,21 @@ func (d *decoder) state() (*State, error) {
 		}
 		d.b = d.b[8*nring:]
 	}
+	if flags&flagRun != 0 {
+		r := &runTally{at: d.i()}
+		n := d.bounded(maxRunOps, "runs")
+		if d.err == nil && (n == 0 || pop) {
+			d.fail("a run with no operation, or on an operation key")
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			r.ops = append(r.ops, runOp{key: d.ds(maxOpKeyLen, "run operation"), req: d.f("run responses"),
+				bytes: d.f("run bytes"), windows: d.f("run windows"), own: d.f("run baseline"), ownN: d.u32("run baseline windows")})
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
+		s.run = r
+	}
 	cur := d.window(size, pop)
 	if d.err != nil {
 		return nil, d.err
@@ -533,6 +571,9 @@ func (d *decoder) state() (*State, error) {
 	}
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errState, len(d.b))
+	}
+	if s.run != nil && s.run.at >= cur.start+size {
+		return nil, fmt.Errorf("%w: a run newer than the current window", errState)
 	}
 	s.cur.lateness = uint16(lateness)
 	if s.prev != nil {

@@ -174,6 +174,13 @@ type ExfiltrationConfig struct {
 	Factor float64 `json:"factor"`
 	// MinHistory is how many earlier windows a baseline needs before it is used.
 	MinHistory int `json:"min_history"`
+	// RunResponses is how many large responses (recent ones weighing more: README.md,
+	// "exfiltration runs") a run on one operation needs, each on average more than
+	// Factor times the operation's typical response, to fire even though no window's
+	// volume reaches MinBytes. A file fetched once is not a run.
+	RunResponses int `json:"run_responses"`
+	// RunMinBytes is the least volume such a run needs.
+	RunMinBytes int64 `json:"run_min_bytes"`
 }
 
 // DefaultConfig returns the defaults; README.md explains each.
@@ -221,7 +228,7 @@ func DefaultConfig() Config {
 				"api-version", "_", "t", "ts", "timestamp", "cb", "cachebuster", "rand", "nonce", "state", "code",
 				"callback", "utm_source", "utm_medium", "utm_campaign", "fbclid", "gclid"},
 		},
-		Exfiltration: ExfiltrationConfig{MinBytes: 10 << 20, Factor: 10, MinHistory: 6},
+		Exfiltration: ExfiltrationConfig{MinBytes: 10 << 20, Factor: 10, MinHistory: 6, RunResponses: 10, RunMinBytes: 4 << 20},
 	}
 }
 
@@ -390,6 +397,12 @@ func (c *Config) Validate() error {
 	}
 	if !(c.Exfiltration.Factor > 1) || math.IsInf(c.Exfiltration.Factor, 0) {
 		bad("exfiltration.factor", "%v is not a number above 1", c.Exfiltration.Factor)
+	}
+	if c.Exfiltration.RunResponses < 2 {
+		bad("exfiltration.run_responses", "%d is not a count >= 2", c.Exfiltration.RunResponses)
+	}
+	if c.Exfiltration.RunMinBytes < 1 {
+		bad("exfiltration.run_min_bytes", "%d is not a byte count >= 1", c.Exfiltration.RunMinBytes)
 	}
 	if c.Exfiltration.MinHistory < 1 || c.Exfiltration.MinHistory > maxHistory {
 		bad("exfiltration.min_history", "%d is not from 1 to %d windows", c.Exfiltration.MinHistory, maxHistory)

@@ -54,13 +54,14 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		"brute_force.login_words:", "brute_force.redirect_on_success:", "brute_force.auth_statuses: empty", "brute_force.login_paths:",
 		"credential_stuffing.threshold:", "credential_stuffing.min_failing_share:", "enumeration.threshold:",
 		"enumeration.overrides: \"author\"", "enumeration.overrides.?id:", "enumeration.ignore_params:",
-		"exfiltration.min_bytes:", "exfiltration.factor:", "exfiltration.min_history:"} {
+		"exfiltration.min_bytes:", "exfiltration.factor:", "exfiltration.min_history:", "exfiltration.run_responses:",
+		"exfiltration.run_min_bytes:"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("the error does not name %q:\n%v", name, err)
 		}
 	}
-	if len(ce.Problems) != 36 {
-		t.Errorf("%d problems, want 36:\n%v", len(ce.Problems), err)
+	if len(ce.Problems) != 38 {
+		t.Errorf("%d problems, want 38:\n%v", len(ce.Problems), err)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 // each reference; the population's is required (without it the operation has no
 // typical payload), the key's own is used when learnt.
 func detectExfiltration(ev *evaluation, v *view) {
+	var volume map[string]bool
+	defer func() { detectExfiltrationRun(ev, v, volume) }()
 	cfg := &ev.cfg.Exfiltration
 	w := v.w
 	minHist := uint32(cfg.MinHistory)
@@ -73,6 +75,10 @@ func detectExfiltration(ev *evaluation, v *view) {
 			}
 			refs += fmt.Sprintf("a typical client's %s on this operation", byteText(popRef))
 		}
+		if volume == nil {
+			volume = map[string]bool{}
+		}
+		volume[o.key] = true
 		ev.emit(vocab.DetectorExfiltration, v, start, end, o.key, Finding{
 			Confidence: confidence(ratio, 1),
 			Severity:   severity(ratio, 1, vocab.SeverityMedium),
@@ -83,6 +89,70 @@ func detectExfiltration(ev *evaluation, v *view) {
 				ev.who(), byteText(x), op, o.req, sharedText(v), windowText(start, end), cfg.Factor, refs),
 		})
 	}
+}
+
+// detectExfiltrationRun: a run of large responses on one operation (run.go), judged
+// per response against the operation's typical response size (its population, which
+// must be learnt), and against the key's own bytes per window as they were before the
+// run began, which must be learnt too: a key whose whole history is large responses (a
+// batch integration pulling its usual exports) has no past to deviate from. It fires
+// where no single window reaches MinBytes.
+func detectExfiltrationRun(ev *evaluation, v *view, volume map[string]bool) {
+	cfg := &ev.cfg.Exfiltration
+	w := v.w
+	if ev.s.run == nil && !hasBigOp(w) {
+		return
+	}
+	minHist := uint32(cfg.MinHistory)
+	start, end := w.start, w.start+int64(w.size)
+	for i := range w.ops {
+		key := w.ops[i].key
+		if volume[key] {
+			continue // the window's volume already says it
+		}
+		run := ev.s.runOf(w, key)
+		req, bytes, windows := run.req, run.bytes, run.windows
+		if req < float64(cfg.RunResponses) || bytes < float64(cfg.RunMinBytes) || windows <= 0 || run.ownN < minHist {
+			continue
+		}
+		ps := ev.popState(key)
+		if ps == nil || ps.base.n < minHist {
+			continue // no typical response to compare with
+		}
+		mean, typical := bytes/req, max(float64(ps.base.bmean), 1)
+		t := cfg.Factor * typical
+		if mean <= t {
+			continue
+		}
+		ratio := mean / t
+		perWindow := bytes / windows
+		e := Evidence{Measure: "large_responses", Count: int64(math.Round(req)), Threshold: float64(cfg.RunResponses),
+			Requests: int64(w.ops[i].req), ResponseBytes: int64(bytes),
+			Population: stats(typical, math.Sqrt(max(float64(ps.base.bvr), 0)), ps.base.n)}
+		ownRef := max(run.own, 1)
+		if perWindow <= cfg.Factor*ownRef {
+			continue // usual for this key
+		}
+		ratio = min(ratio, perWindow/(cfg.Factor*ownRef))
+		e.Baseline = stats(ownRef, 0, run.ownN)
+		own := fmt.Sprintf(", and %s a window against its own %s before", byteText(perWindow), byteText(ownRef))
+		api, op := splitOp(key)
+		ev.emit(vocab.DetectorExfiltration, v, start, end, key+"#run", Finding{
+			Confidence: confidence(ratio, 1),
+			Severity:   severity(ratio, 1, vocab.SeverityMedium),
+			API:        api,
+			Operation:  op,
+			Evidence:   e,
+			Reason: fmt.Sprintf("%s received about %.0f responses from %s averaging %s, more than %g times the operation's typical %s%s, over the last hour or so up to the %s: possible data exfiltration spread over time.",
+				ev.who(), req, op, byteText(mean), cfg.Factor, byteText(typical), own, windowText(start, end)),
+		})
+	}
+}
+
+func hasBigOp(w *Delta) bool {
+	found := false
+	bigOps(w, func(*opTally) { found = true })
+	return found
 }
 
 func byteText(b float64) string {

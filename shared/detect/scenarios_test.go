@@ -326,7 +326,7 @@ var scenarios = []scenario{
 	{name: "exfiltration/40MiB_over_200KiB", recs: func() []traffic.Record {
 		return cat(history(20, sized(10<<10)), burst(attacker, 20, spikeAt.Add(30*time.Second), 5*time.Second, sized(2<<20)))
 	}, want: []want{{vocab.DetectorExfiltration, vocab.KeyIP, attacker}}},
-	{name: "exfiltration/under_min_bytes_near_miss", recs: func() []traffic.Record {
+	{name: "exfiltration/under_min_bytes_near_miss", cfg: func(c *Config) { c.Exfiltration.RunResponses = 1000 }, recs: func() []traffic.Record {
 		return cat(history(20, sized(10<<10)), burst(attacker, 20, spikeAt.Add(30*time.Second), 5*time.Second, sized(500_000)))
 	}, absent: []want{{det: vocab.DetectorExfiltration}}},
 	{name: "exfiltration/usual_for_this_client", recs: func() []traffic.Record {
@@ -356,6 +356,34 @@ var scenarios = []scenario{
 	{name: "shared/anonymous_flood_from_the_nat_is_still_found", recs: func() []traffic.Record {
 		return byTime(cat(users(500, 4, t0), burst(nat, 150, t0.Add(10*time.Second), time.Second, nil)))
 	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, nat}}},
+	// exfiltration runs: large responses spread over windows, none reaching MinBytes.
+	{name: "exfiltration/run_of_exports_over_an_hour", recs: func() []traffic.Record {
+		// 30 exports of 800 KiB, one every 100 seconds (about 2.4 MiB a window), where
+		// the operation's typical response is 20 KiB.
+		return byTime(cat(population(20, 5, 22, t0, sized(20<<10)), history(5, sized(20<<10)),
+			burst(attacker, 30, spikeAt.Add(10*time.Second), 100*time.Second, sized(800<<10))))
+	}, want: []want{{vocab.DetectorExfiltration, vocab.KeyIP, attacker}}},
+	{name: "exfiltration/a_few_large_responses_near_miss", recs: func() []traffic.Record {
+		// 8 exports over the same hour: under RunResponses.
+		return byTime(cat(population(20, 5, 22, t0, sized(20<<10)), history(5, sized(20<<10)),
+			burst(attacker, 8, spikeAt.Add(10*time.Second), 375*time.Second, sized(800<<10))))
+	}, absent: []want{{det: vocab.DetectorExfiltration}}},
+	{name: "exfiltration/crawler_fetching_one_archive", recs: func() []traffic.Record {
+		// A crawler with a history of ordinary pages fetches a 37 MiB archive once.
+		return byTime(cat(history(5, sized(20<<10)), burst(attacker, 1, spikeAt.Add(10*time.Second), time.Second,
+			func(_ int, r *traffic.Record) {
+				r.Path, r.Template, r.ResponseBytes = "/downloads/catalog-2026.zip", "/downloads/catalog-2026.zip", 37<<20
+			})))
+	}, absent: []want{{det: vocab.DetectorExfiltration}}},
+	{name: "exfiltration/integration_exports_at_their_usual_size", recs: func() []traffic.Record {
+		// An integration that always pulls 3 exports of 800 KiB a window.
+		var own []traffic.Record
+		for w := range 22 {
+			own = append(own, burst(attacker, 3, t0.Add(time.Duration(w)*5*time.Minute+30*time.Second), 20*time.Second, sized(800<<10))...)
+		}
+		return byTime(cat(population(20, 5, 22, t0, sized(20<<10)), own))
+	}, absent: []want{{det: vocab.DetectorExfiltration}}},
+
 	{name: "shared/few_identities_is_not_shared", recs: func() []traffic.Record {
 		// One household, two users, one floods: the address is flagged too.
 		return byTime(cat(burst(nat, 20, t0, 10*time.Second, func(_ int, r *traffic.Record) { r.User = "alice" }),

@@ -70,9 +70,10 @@ type State struct {
 	cur   Delta
 	prev  *Delta // the window just before cur, when it had traffic
 	base  baseline
-	ring  []uint64 // hashes of (batch id, window start) applied, at most ringSize
-	rhead uint8    // next slot to overwrite once ring is full
-	late  uint32   // deltas dropped as too late
+	ring  []uint64  // hashes of (batch id, window start) applied, at most ringSize
+	rhead uint8     // next slot to overwrite once ring is full
+	late  uint32    // deltas dropped as too late
+	run   *runTally // large responses across windows (run.go), nil for most keys
 }
 
 // Apply merges d into the state and reports whether it was applied.
@@ -121,6 +122,7 @@ func (s *State) apply(batch uint64, d *Delta) (applied bool) {
 	case d.start == s.cur.start:
 		s.cur.mergeTidy(d)
 	case d.start > s.cur.start:
+		s.foldRun(&s.cur) // first: a run keeps the baseline as it stood before it
 		s.base.fold(&s.cur)
 		if d.start-size == s.cur.start {
 			p := s.cur
@@ -185,7 +187,7 @@ func (s *State) Late() int { return int(s.late) }
 
 // Clone returns a deep copy.
 func (s *State) Clone() *State {
-	c := &State{cur: s.cur.clone(), base: s.base, rhead: s.rhead, late: s.late}
+	c := &State{cur: s.cur.clone(), base: s.base, rhead: s.rhead, late: s.late, run: s.run.clone()}
 	if s.prev != nil {
 		p := s.prev.clone()
 		c.prev = &p

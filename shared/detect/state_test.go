@@ -371,7 +371,8 @@ func FuzzUnmarshalState(f *testing.F) {
 // A State of an idle-ish client stays small in memory: the struct itself, its one
 // operation and its batch ring.
 func TestStateFootprint(t *testing.T) {
-	if n := unsafe.Sizeof(State{}); n > 160 {
+	// 168: the run pointer (exfiltration spread over windows) took the last word.
+	if n := unsafe.Sizeof(State{}); n > 168 {
 		t.Fatalf("State is %d bytes", n)
 	}
 	t.Logf("State %d bytes, Delta %d, extra %d, opTally %d", unsafe.Sizeof(State{}), unsafe.Sizeof(Delta{}), unsafe.Sizeof(extra{}), unsafe.Sizeof(opTally{}))
