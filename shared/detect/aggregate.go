@@ -204,6 +204,10 @@ type rec struct {
 	ok       bool   // a success: status under 400, not a failed login
 	outcome  uint8  // a login attempt's answer: loginFailed, loginOK (2xx), loginRedirect (3xx), else 0
 	redirOK  bool   // a 2xx from an endpoint configured to redirect on success
+	bucket   int64  // the burst bucket (Flood.BurstSpan) of a request with a query
+	pathUA   uint64 // hash of its path and user agent
+	qHash    uint64 // hash of its query (0: none)
+	uaHash   uint64 // hash of the user agent of a probing error
 	client   string // the address as text, made when a sample of an identity key needs it
 }
 
@@ -240,6 +244,14 @@ func (a *aggregator) add(r *traffic.Record) {
 	// A login answered 2xx where success is a redirect is a failure there: never a success.
 	x.redirOK = x.outcome == loginOK && (c.isRedirectLogin(r.Path) || c.isRedirectLogin(r.Template))
 	x.ok = r.Status < 400 && x.outcome != loginFailed && !x.redirOK
+	if r.Query != "" && !static {
+		x.bucket = floorDiv(sec, c.burstSpan)
+		x.pathUA = hashString(hashString(seedPath, r.Path), r.UserAgent)
+		x.qHash = hashString(seedID, r.Query) | 1
+	}
+	if x.err {
+		x.uaHash = hashString(seedIdent, r.UserAgent)
+	}
 	api := clip(r.API, maxAPILen)
 	if r.Template != "" {
 		on := opName{api, clip(r.Method, maxMethodLen), clip(r.Template, maxTemplateLen)}
@@ -417,6 +429,10 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 	}
 	if x.err {
 		a.hashes(&xt.paths).add(x.pathHash)
+		a.hashes(&xt.errUAs).add(x.uaHash)
+	}
+	if x.qHash != 0 {
+		xt.burst.note(x.bucket, x.pathUA, x.qHash)
 	}
 	for _, id := range a.ids {
 		a.addID(d, x.api, id, hasN)

@@ -10,6 +10,7 @@ import (
 // per call (a few microseconds), so a Config needs no hidden state.
 type compiled struct {
 	size, lateness int64
+	burstSpan      int64 // seconds
 	probe, auth    statusSet
 	static         map[string]struct{} // lower-case, dot included
 	loginExact     []string            // trailing slash trimmed
@@ -41,6 +42,7 @@ func compile(cfg *Config) *compiled {
 		ignore:   make(map[string]struct{}, len(cfg.Enumeration.IgnoreParams)),
 		perAPI:   cfg.Flood.PerAPI,
 	}
+	c.burstSpan = max(int64(cfg.Flood.BurstSpan.seconds()), 1)
 	for _, s := range cfg.Probing.Statuses {
 		c.probe.add(s)
 	}

@@ -38,7 +38,7 @@ const (
 // and, when flagPrev, the previous one. A window: start, newest time, counts,
 // operations, templates, then a presence byte and the optional part (identified
 // counts, four sketches, per-API counts, samples, then the version 2 fields: the login
-// answers). An empty state is the version byte,
+// answers, the user agents of errors, the burst tally). An empty state is the version byte,
 // flags 0 and size 0.
 func (s *State) MarshalBinary() ([]byte, error) {
 	return s.appendBinary(make([]byte, 0, 64), nil)
@@ -226,6 +226,17 @@ func (e *encoder) window(w *Delta) {
 	e.u(uint64(x.lg.redirect))
 	e.u(uint64(x.lg.idFail))
 	e.u(uint64(x.lg.idOK))
+	e.sketch(&x.errUAs)
+	if b := &x.burst; b.trivial() {
+		e.b = append(e.b, 0)
+	} else {
+		e.b = append(e.b, 1)
+		e.i(b.bucket)
+		e.b = binary.LittleEndian.AppendUint64(e.b, b.path)
+		e.b = binary.LittleEndian.AppendUint64(e.b, b.lastQ)
+		e.u(uint64(b.n))
+		e.u(uint64(b.max))
+	}
 }
 
 // errState is wrapped by every decoding error.
@@ -342,6 +353,20 @@ func (d *decoder) bounded(limit uint64, what string) uint64 {
 }
 
 func (d *decoder) u32(what string) uint32 { return uint32(d.bounded(math.MaxUint32, what)) }
+
+// u64 reads 8 little-endian bytes.
+func (d *decoder) u64() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.fail("truncated")
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
 
 func (d *decoder) f(what string) float32 {
 	if d.err != nil {
@@ -469,6 +494,20 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 				okRedir: d.u32("logins answered 2xx"), redirect: d.u32("logins redirected"), idFail: d.u32("failed logins"), idOK: d.u32("logins answered 2xx")}
 			if d.err == nil && (x.lg.idFail > x.lg.fail || x.lg.idOK > x.lg.ok) {
 				d.fail("identified logins over all logins")
+			}
+			x.errUAs = d.sketch("user agents")
+			switch d.byte() {
+			case 0:
+			case 1:
+				b := &x.burst
+				b.bucket = d.i()
+				b.path, b.lastQ = d.u64(), d.u64()
+				b.n, b.max = uint16(d.bounded(math.MaxUint16, "burst")), uint16(d.bounded(math.MaxUint16, "burst"))
+				if d.err == nil && (b.n > b.max || b.max < 2) {
+					d.fail("burst counts %d of %d", b.n, b.max)
+				}
+			default:
+				d.fail("bad burst presence byte")
 			}
 		}
 		w.x = x

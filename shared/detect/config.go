@@ -67,6 +67,13 @@ type FloodConfig struct {
 	// PerAPI gives APIs (by APIM API id, as in traffic.Record.API) their own limit;
 	// requests to such an API count against it instead of Limit. At most 16.
 	PerAPI map[string]int `json:"per_api"`
+	// BurstQueries is how many requests to one path, each with a query string unlike
+	// the one before (cache busting), from one client and user agent within BurstSpan,
+	// fire: a flood too short for Limit. Counted in buckets aligned like windows, so a
+	// burst across a boundary counts in halves.
+	BurstQueries int `json:"burst_queries"`
+	// BurstSpan is the bucket: whole seconds, 1s to 1m.
+	BurstSpan Duration `json:"burst_span"`
 }
 
 // RateSpikeConfig: a key's window count against its own baseline and the population's.
@@ -95,6 +102,12 @@ type ProbingConfig struct {
 	// site's broken links mostly succeeds (MJ12bot in the background log: 10 distinct
 	// 404s in 25 requests).
 	MinErrorShare float64 `json:"min_error_share"`
+	// RotatingUserAgents is how many distinct user agents on a key's probing errors
+	// fire, with at least RotatingMinErrors such errors and MinErrorShare of its
+	// requests: a client getting 400s while it rotates its user agent (at most 64).
+	RotatingUserAgents int `json:"rotating_user_agents"`
+	// RotatingMinErrors is the least number of errors for RotatingUserAgents to judge.
+	RotatingMinErrors int `json:"rotating_min_errors"`
 }
 
 // BruteForceConfig: failed logins, authentication failures and unusual login volume per
@@ -190,7 +203,7 @@ func DefaultConfig() Config {
 		AllowedLateness: Duration(5 * time.Minute),
 		Detectors:       Implemented(),
 		Shared:          SharedConfig{MinIdentities: 10, MinIdentifiedShare: 0.8},
-		Flood:           FloodConfig{Limit: 100},
+		Flood:           FloodConfig{Limit: 100, BurstQueries: 20, BurstSpan: Duration(2 * time.Second)},
 		RateSpike:       RateSpikeConfig{Factor: 10, MinRequests: 50, MinHistory: 6},
 		Probing: ProbingConfig{
 			Threshold: 11,
@@ -198,7 +211,9 @@ func DefaultConfig() Config {
 			StaticExtensions: []string{".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".ico",
 				".svg", ".webp", ".avif", ".bmp", ".woff", ".woff2", ".ttf", ".eot", ".otf", ".mp4", ".webm", ".mp3",
 				".wav", ".ogg"},
-			MinErrorShare: 0.5,
+			MinErrorShare:      0.5,
+			RotatingUserAgents: 5,
+			RotatingMinErrors:  10,
 		},
 		BruteForce: BruteForceConfig{
 			Span:                 Duration(10 * time.Minute),
@@ -295,6 +310,12 @@ func (c *Config) Validate() error {
 	if c.Flood.Limit < 1 {
 		bad("flood.limit", "%d is not a count >= 1", c.Flood.Limit)
 	}
+	if c.Flood.BurstQueries < 2 {
+		bad("flood.burst_queries", "%d is not a count >= 2", c.Flood.BurstQueries)
+	}
+	if b := time.Duration(c.Flood.BurstSpan); b < time.Second || b > time.Minute || b%time.Second != 0 {
+		bad("flood.burst_span", "%s is not a whole number of seconds from 1s to 1m", b)
+	}
 	if len(c.Flood.PerAPI) > maxPerAPI {
 		bad("flood.per_api", "%d APIs: at most %d may have their own limit", len(c.Flood.PerAPI), maxPerAPI)
 	}
@@ -323,6 +344,12 @@ func (c *Config) Validate() error {
 	checkStatuses(bad, "probing.statuses", c.Probing.Statuses)
 	if c.Probing.MinErrorShare < 0 || c.Probing.MinErrorShare > 1 {
 		bad("probing.min_error_share", "%g is not from 0 to 1", c.Probing.MinErrorShare)
+	}
+	if c.Probing.RotatingUserAgents < 2 || c.Probing.RotatingUserAgents > sketchK {
+		bad("probing.rotating_user_agents", "%d is not from 2 to %d (counted exactly)", c.Probing.RotatingUserAgents, sketchK)
+	}
+	if c.Probing.RotatingMinErrors < 1 {
+		bad("probing.rotating_min_errors", "%d is not a count >= 1", c.Probing.RotatingMinErrors)
 	}
 	for _, e := range c.Probing.StaticExtensions {
 		if len(e) < 2 || len(e) > 16 || e[0] != '.' || strings.ContainsAny(e[1:], "./?# ") {

@@ -217,6 +217,59 @@ func (l *loginTally) add(o loginTally) {
 	l.idFail, l.idOK = addU32(l.idFail, o.idFail), addU32(l.idOK, o.idOK)
 }
 
+// burstTally finds cache-busting: requests from one client (one user agent) to one
+// path, each with a query string unlike the one before, within one bucket of
+// Flood.BurstSpan. Buckets are aligned to the epoch, like windows; a burst split by a
+// bucket boundary counts in halves, which the threshold allows for.
+type burstTally struct {
+	bucket int64  // the current bucket: Unix seconds / span
+	path   uint64 // hash of the path and user agent the bucket counts
+	lastQ  uint64 // hash of the last query counted
+	n      uint16 // queries counted in the current bucket
+	max    uint16 // most counted in any bucket of the window
+}
+
+// note counts one request with a query.
+func (b *burstTally) note(bucket int64, path, q uint64) {
+	if bucket != b.bucket || path != b.path || b.n == 0 {
+		if bucket < b.bucket && b.n > 0 {
+			return // out of order, behind the current bucket: too late to count
+		}
+		*b = burstTally{bucket: bucket, path: path, max: b.max}
+	}
+	if q != b.lastQ || b.n == 0 {
+		if b.n < math.MaxUint16 {
+			b.n++
+		}
+		b.lastQ = q
+	}
+	b.max = max(b.max, b.n)
+}
+
+// merge adds o, a later delta's tally (or an out-of-order one, which only its
+// maximum counts for).
+func (b *burstTally) merge(o *burstTally) {
+	switch {
+	case o.n == 0 && o.max == 0:
+	case b.n == 0 && b.max == 0:
+		*b = *o
+	case o.bucket == b.bucket && o.path == b.path:
+		b.n = uint16(min(uint32(b.n)+uint32(o.n), math.MaxUint16))
+		b.lastQ = o.lastQ
+		b.max = max(b.max, o.max, b.n)
+	case o.bucket > b.bucket:
+		m := max(b.max, o.max)
+		*b = *o
+		b.max = m
+	default:
+		b.max = max(b.max, o.max)
+	}
+}
+
+// trivial reports whether the tally says nothing worth keeping (no bucket ever held
+// two queries).
+func (b *burstTally) trivial() bool { return b.max <= 1 }
+
 // extra is what only some windows need, allocated on first use.
 //
 // Operation keys (the population) use ok and failing for their login answers: the
@@ -231,6 +284,8 @@ type extra struct {
 	apis    []apiTally
 	samples []sample
 	lg      loginTally
+	burst   burstTally
+	errUAs  distinct // user agents of requests answered with a probing error
 }
 
 // okClients is, for an operation key, the clients whose login was answered 2xx.
@@ -246,7 +301,7 @@ func (x *extra) empty() bool {
 // countsEmpty is empty but for the samples.
 func (x *extra) countsEmpty() bool {
 	return x.id == (counts{}) && x.paths.empty() && x.ok.empty() && x.failing.empty() &&
-		x.clients.empty() && len(x.apis) == 0 && x.lg == (loginTally{})
+		x.clients.empty() && len(x.apis) == 0 && x.lg == (loginTally{}) && x.burst.trivial() && x.errUAs.empty()
 }
 
 // Delta is one batch's contribution to one key in one window: counters that add,
@@ -403,6 +458,8 @@ func (x *extra) mergeCounts(o *extra) {
 	x.failing.merge(&o.failing)
 	x.clients.merge(&o.clients)
 	x.lg.add(o.lg)
+	x.burst.merge(&o.burst)
+	x.errUAs.merge(&o.errUAs)
 	for _, a := range o.apis {
 		x.addAPI(a)
 	}
@@ -581,6 +638,9 @@ func (d *Delta) tidy() {
 	for i := range d.x.samples {
 		d.x.samples[i].ownFrom(d.x.samples)
 	}
+	if d.x.burst.trivial() {
+		d.x.burst = burstTally{}
+	}
 	if d.x.empty() {
 		d.x = nil
 	}
@@ -612,6 +672,7 @@ func (d *Delta) cloneSampling(samples bool) Delta {
 	if d.x != nil && (samples || !d.x.countsEmpty()) {
 		x := *d.x
 		x.paths, x.ok, x.failing, x.clients = d.x.paths.clone(), d.x.ok.clone(), d.x.failing.clone(), d.x.clients.clone()
+		x.errUAs = d.x.errUAs.clone()
 		x.apis = slices.Clone(d.x.apis)
 		x.samples = nil
 		if samples {

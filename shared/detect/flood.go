@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/apiguard/apiguard/shared/vocab"
 )
@@ -36,6 +37,19 @@ func detectFlood(ev *evaluation, v *view) {
 				})
 			}
 		}
+	}
+	// Cache busting: a burst too short for the window's limit. A shared key's users
+	// are judged one by one instead (their identity keys).
+	if x := w.x; x != nil && v.shared == nil && int(x.burst.max) >= cfg.BurstQueries {
+		n, t := int64(x.burst.max), cfg.BurstQueries
+		span := time.Duration(cfg.BurstSpan)
+		ev.emit(vocab.DetectorFlood, v, start, end, "burst", Finding{
+			Confidence: confidence(float64(n), float64(t)),
+			Severity:   severity(float64(n), float64(t), vocab.SeverityUnknown),
+			Evidence:   Evidence{Measure: "burst_distinct_queries", Count: n, Threshold: float64(t), Requests: int64(w.n.req)},
+			Reason: fmt.Sprintf("%s sent %d requests to one path, each with a new query string, within %s in the %s: a cache-busting burst (threshold %d).",
+				ev.who(), n, span, windowText(start, end), t),
+		})
 	}
 	if rest > int64(cfg.Limit) {
 		others := ""

@@ -18,14 +18,17 @@ func detectProbing(ev *evaluation, v *view) {
 	if w.x == nil {
 		return
 	}
+	cfg := &ev.cfg.Probing
+	share := float64(v.n.err) / float64(max(v.n.req, 1))
+	if share < cfg.MinErrorShare {
+		return // mostly successful traffic: a crawler on broken links, not a scanner
+	}
+	detectRotatingAgents(ev, v)
 	all := w.x.paths.count()
 	p := v.judgedDistinct(&w.x.paths, w.x.id.err)
-	t := ev.cfg.Probing.Threshold
+	t := cfg.Threshold
 	if p < t {
 		return
-	}
-	if share := float64(v.n.err) / float64(max(v.n.req, 1)); share < ev.cfg.Probing.MinErrorShare {
-		return // mostly successful traffic: a crawler on broken links, not a scanner
 	}
 	start, end := w.start, w.start+int64(w.size)
 	ev.emit(vocab.DetectorProbing, v, start, end, "", Finding{
@@ -47,4 +50,30 @@ func statusList(codes []int) string {
 		s += fmt.Sprint(c)
 	}
 	return s
+}
+
+// detectRotatingAgents: a key whose errors come with many user agents, a client that
+// rotates its user agent while it probes (RotatingUserAgents distinct ones among at least
+// RotatingMinErrors errors). A shared key carries many browsers: its users are judged
+// one by one instead.
+func detectRotatingAgents(ev *evaluation, v *view) {
+	cfg := &ev.cfg.Probing
+	w := v.w
+	if v.shared != nil || int(v.n.err) < cfg.RotatingMinErrors {
+		return
+	}
+	uas := w.x.errUAs.count()
+	if uas < cfg.RotatingUserAgents {
+		return
+	}
+	start, end := w.start, w.start+int64(w.size)
+	t := cfg.RotatingUserAgents
+	ev.emit(vocab.DetectorProbing, v, start, end, "agents", Finding{
+		Confidence: confidence(float64(uas), float64(t)),
+		Severity:   severity(float64(uas), float64(t), vocab.SeverityUnknown),
+		Evidence: Evidence{Measure: "rotating_user_agents", Count: int64(uas), Threshold: float64(t), Requests: int64(w.n.req),
+			Estimated: w.x.errUAs.estimated()},
+		Reason: fmt.Sprintf("%s got %d error answers (%s) under %d distinct user agents in the %s: a client rotating its user agent while it probes (threshold %d).",
+			ev.who(), v.n.err, statusList(cfg.Statuses), uas, windowText(start, end), t),
+	})
 }

@@ -166,6 +166,47 @@ var scenarios = []scenario{
 		})
 	}, absent: []want{{det: vocab.DetectorBruteForce}}},
 
+	// Bursts: cache busting, too short for the flood limit.
+	{name: "flood/cache_busting_burst", recs: func() []traffic.Record {
+		return burst(attacker, 40, t0.Add(10*time.Second), 40*time.Millisecond, func(i int, r *traffic.Record) {
+			r.Query = fmt.Sprintf("cb=%d%x", i, i*7919)
+		})
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
+	{name: "flood/19_queries_in_a_burst_near_miss", recs: func() []traffic.Record {
+		return burst(attacker, 19, t0.Add(10*time.Second), 40*time.Millisecond, func(i int, r *traffic.Record) {
+			r.Query = fmt.Sprintf("cb=%d", i)
+		})
+	}, absent: []want{{det: vocab.DetectorFlood}}},
+	{name: "flood/paging_through_results_is_not_a_burst", recs: func() []traffic.Record {
+		return burst(attacker, 60, t0, 4*time.Second, func(i int, r *traffic.Record) {
+			r.Query = fmt.Sprintf("page=%d", i+1)
+		})
+	}, absent: []want{{det: vocab.DetectorFlood}}},
+	{name: "flood/retry_storm_of_one_url_is_not_cache_busting", recs: func() []traffic.Record {
+		return burst(attacker, 40, t0.Add(10*time.Second), 40*time.Millisecond, func(_ int, r *traffic.Record) {
+			r.Query = "q=shoes"
+		})
+	}, absent: []want{{det: vocab.DetectorFlood}}},
+	{name: "flood/office_browsers_searching_are_not_one_burst", recs: func() []traffic.Record {
+		// 40 people behind one address search within two seconds, in 8 browsers.
+		return burst(nat, 40, t0.Add(10*time.Second), 40*time.Millisecond, func(i int, r *traffic.Record) {
+			r.Query = fmt.Sprintf("q=item%d", i)
+			r.UserAgent = fmt.Sprintf("Mozilla/5.0 (Windows NT 10.0) Chrome/13%d.0", i%8)
+		})
+	}, absent: []want{{det: vocab.DetectorFlood}}},
+
+	// Probing while rotating the user agent: many 400s, many agents.
+	{name: "probing/rotating_user_agents_on_400s", recs: func() []traffic.Record {
+		return burst(attacker, 12, t0, 3*time.Second, func(i int, r *traffic.Record) {
+			r.Status, r.UserAgent = 400, fmt.Sprintf("Mozilla/5.0 (compatible; agent-%d)", i%6)
+		})
+	}, want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
+	{name: "probing/one_agent_with_400s_near_miss", recs: func() []traffic.Record {
+		return burst(attacker, 12, t0, 3*time.Second, func(i int, r *traffic.Record) {
+			r.Status, r.UserAgent = 400, fmt.Sprintf("Mozilla/5.0 (compatible; agent-%d)", i%4)
+		})
+	}, absent: []want{{det: vocab.DetectorProbing}}},
+
 	// brute_force is judged on outcomes (README.md, "brute_force and ordinary clients").
 	{name: "brute_force/json_login_5_failures", recs: func() []traffic.Record {
 		return burst(attacker, 5, t0, 10*time.Second, login("/api/v1/auth/login", 401))
