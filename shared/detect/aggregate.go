@@ -219,7 +219,8 @@ func (a *aggregator) add(r *traffic.Record) {
 	sec := r.Time.Unix()
 	x := rec{r: r, sec: sec, start: floorDiv(sec, c.size) * c.size}
 	static := c.isStatic(r.Path, a.low)
-	x.err = c.probe.has(r.Status) && !static
+	// A request that was not HTTP is a probe whatever it was answered.
+	x.err = (c.probe.has(r.Status) || r.Malformed) && !static
 	x.login = strings.EqualFold(r.Method, "POST") && c.isLogin(r.Path, r.Template, a.low)
 	x.authFail = c.auth.has(r.Status) && !x.login
 	if x.login {
@@ -430,6 +431,9 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 	if x.err {
 		a.hashes(&xt.paths).add(x.pathHash)
 		a.hashes(&xt.errUAs).add(x.uaHash)
+	}
+	if r.Malformed {
+		xt.malformed = addU32(xt.malformed, 1)
 	}
 	if x.qHash != 0 {
 		xt.burst.note(x.bucket, x.pathUA, x.qHash)

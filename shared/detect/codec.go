@@ -38,7 +38,7 @@ const (
 // and, when flagPrev, the previous one. A window: start, newest time, counts,
 // operations, templates, then a presence byte and the optional part (identified
 // counts, four sketches, per-API counts, samples, then the version 2 fields: the login
-// answers, the user agents of errors, the burst tally). An empty state is the version byte,
+// answers, the user agents of errors, the malformed requests, the burst tally). An empty state is the version byte,
 // flags 0 and size 0.
 func (s *State) MarshalBinary() ([]byte, error) {
 	return s.appendBinary(make([]byte, 0, 64), nil)
@@ -227,6 +227,7 @@ func (e *encoder) window(w *Delta) {
 	e.u(uint64(x.lg.idFail))
 	e.u(uint64(x.lg.idOK))
 	e.sketch(&x.errUAs)
+	e.u(uint64(x.malformed))
 	if b := &x.burst; b.trivial() {
 		e.b = append(e.b, 0)
 	} else {
@@ -496,6 +497,7 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 				d.fail("identified logins over all logins")
 			}
 			x.errUAs = d.sketch("user agents")
+			x.malformed = d.u32("malformed requests")
 			switch d.byte() {
 			case 0:
 			case 1:

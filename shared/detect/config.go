@@ -108,6 +108,9 @@ type ProbingConfig struct {
 	RotatingUserAgents int `json:"rotating_user_agents"`
 	// RotatingMinErrors is the least number of errors for RotatingUserAgents to judge.
 	RotatingMinErrors int `json:"rotating_min_errors"`
+	// Malformed is how many requests that were not HTTP (a TLS handshake sent to the
+	// HTTP port, binary junk) a key must send in a window to fire, with MinErrorShare.
+	Malformed int `json:"malformed"`
 }
 
 // BruteForceConfig: failed logins, authentication failures and unusual login volume per
@@ -214,6 +217,7 @@ func DefaultConfig() Config {
 			MinErrorShare:      0.5,
 			RotatingUserAgents: 5,
 			RotatingMinErrors:  10,
+			Malformed:          5,
 		},
 		BruteForce: BruteForceConfig{
 			Span:                 Duration(10 * time.Minute),
@@ -347,6 +351,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Probing.RotatingUserAgents < 2 || c.Probing.RotatingUserAgents > sketchK {
 		bad("probing.rotating_user_agents", "%d is not from 2 to %d (counted exactly)", c.Probing.RotatingUserAgents, sketchK)
+	}
+	if c.Probing.Malformed < 1 {
+		bad("probing.malformed", "%d is not a count >= 1", c.Probing.Malformed)
 	}
 	if c.Probing.RotatingMinErrors < 1 {
 		bad("probing.rotating_min_errors", "%d is not a count >= 1", c.Probing.RotatingMinErrors)

@@ -276,16 +276,17 @@ func (b *burstTally) trivial() bool { return b.max <= 1 }
 // clients answered 2xx, and the clients answered with a redirect (okClients and
 // redirectClients say so), from which an endpoint's way of telling success is learnt.
 type extra struct {
-	id      counts   // the part of counts that carried a narrower identity
-	paths   distinct // distinct probing-error endpoints (template when known, else path)
-	ok      distinct // narrower identities (user ids, else subscription ids) with a successful request
-	failing distinct // narrower identities with an auth failure or a failed login
-	clients distinct // operation keys: distinct client addresses
-	apis    []apiTally
-	samples []sample
-	lg      loginTally
-	burst   burstTally
-	errUAs  distinct // user agents of requests answered with a probing error
+	id        counts   // the part of counts that carried a narrower identity
+	paths     distinct // distinct probing-error endpoints (template when known, else path)
+	ok        distinct // narrower identities (user ids, else subscription ids) with a successful request
+	failing   distinct // narrower identities with an auth failure or a failed login
+	clients   distinct // operation keys: distinct client addresses
+	apis      []apiTally
+	samples   []sample
+	lg        loginTally
+	burst     burstTally
+	errUAs    distinct // user agents of requests answered with a probing error
+	malformed uint32   // requests that were not HTTP (traffic.Record.Malformed)
 }
 
 // okClients is, for an operation key, the clients whose login was answered 2xx.
@@ -301,7 +302,8 @@ func (x *extra) empty() bool {
 // countsEmpty is empty but for the samples.
 func (x *extra) countsEmpty() bool {
 	return x.id == (counts{}) && x.paths.empty() && x.ok.empty() && x.failing.empty() &&
-		x.clients.empty() && len(x.apis) == 0 && x.lg == (loginTally{}) && x.burst.trivial() && x.errUAs.empty()
+		x.clients.empty() && len(x.apis) == 0 && x.lg == (loginTally{}) && x.burst.trivial() && x.errUAs.empty() &&
+		x.malformed == 0
 }
 
 // Delta is one batch's contribution to one key in one window: counters that add,
@@ -460,6 +462,7 @@ func (x *extra) mergeCounts(o *extra) {
 	x.lg.add(o.lg)
 	x.burst.merge(&o.burst)
 	x.errUAs.merge(&o.errUAs)
+	x.malformed = addU32(x.malformed, o.malformed)
 	for _, a := range o.apis {
 		x.addAPI(a)
 	}

@@ -24,6 +24,7 @@ func detectProbing(ev *evaluation, v *view) {
 		return // mostly successful traffic: a crawler on broken links, not a scanner
 	}
 	detectRotatingAgents(ev, v)
+	detectMalformed(ev, v)
 	all := w.x.paths.count()
 	p := v.judgedDistinct(&w.x.paths, w.x.id.err)
 	t := cfg.Threshold
@@ -75,5 +76,24 @@ func detectRotatingAgents(ev *evaluation, v *view) {
 			Estimated: w.x.errUAs.estimated()},
 		Reason: fmt.Sprintf("%s got %d error answers (%s) under %d distinct user agents in the %s: a client rotating its user agent while it probes (threshold %d).",
 			ev.who(), v.n.err, statusList(cfg.Statuses), uas, windowText(start, end), t),
+	})
+}
+
+// detectMalformed: requests that were not HTTP at all (a TLS handshake on the HTTP
+// port, a remote-access tool's beacon): no endpoint to count, but a client sending
+// Probing.Malformed of them in a window is probing the service.
+func detectMalformed(ev *evaluation, v *view) {
+	w := v.w
+	n, t := int(w.x.malformed), ev.cfg.Probing.Malformed
+	if n < t {
+		return
+	}
+	start, end := w.start, w.start+int64(w.size)
+	ev.emit(vocab.DetectorProbing, v, start, end, "malformed", Finding{
+		Confidence: confidence(float64(n), float64(t)),
+		Severity:   severity(float64(n), float64(t), vocab.SeverityUnknown),
+		Evidence:   Evidence{Measure: "malformed_requests", Count: int64(n), Threshold: float64(t), Requests: int64(w.n.req)},
+		Reason: fmt.Sprintf("%s sent %d requests that were not HTTP (binary or garbled request lines)%s in the %s: probing the service (threshold %d).",
+			ev.who(), n, sharedText(v), windowText(start, end), t),
 	})
 }

@@ -207,6 +207,18 @@ var scenarios = []scenario{
 		})
 	}, absent: []want{{det: vocab.DetectorProbing}}},
 
+	// Requests that were not HTTP count for their client.
+	{name: "probing/malformed_requests", recs: func() []traffic.Record {
+		return burst(attacker, 5, t0, 2*time.Second, func(_ int, r *traffic.Record) {
+			r.Method, r.Path, r.Template, r.API, r.Status, r.Malformed = "", "", "", "", 400, true
+		})
+	}, want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
+	{name: "probing/4_malformed_near_miss", recs: func() []traffic.Record {
+		return burst(attacker, 4, t0, 2*time.Second, func(_ int, r *traffic.Record) {
+			r.Method, r.Path, r.Template, r.API, r.Status, r.Malformed = "", "", "", "", 400, true
+		})
+	}, absent: []want{{det: vocab.DetectorProbing}}},
+
 	// brute_force is judged on outcomes (README.md, "brute_force and ordinary clients").
 	{name: "brute_force/json_login_5_failures", recs: func() []traffic.Record {
 		return burst(attacker, 5, t0, 10*time.Second, login("/api/v1/auth/login", 401))
