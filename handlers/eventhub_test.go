@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -165,6 +166,43 @@ func TestTrafficEventHubUnreadableBatch(t *testing.T) {
 	code, ans := invokeHost(t, a.HostHandler(), "traffic-eventhub", []byte(env))
 	logs := strings.Join(ans.Logs, "\n")
 	if code != http.StatusOK || !strings.Contains(logs, "batch set aside: envelope: binding \"events\": event 1 has sequence number 5, not after event 0's 5") {
+		t.Errorf("%d %q", code, logs)
+	}
+}
+
+// Events near the service's 1 MB limit are read whatever APIGUARD_MAX_BODY_BYTES says,
+// though their envelope is over the limit of the other functions: an envelope that
+// cannot be read loses its events.
+func TestTrafficEventHubLargeBatch(t *testing.T) {
+	a, _ := testApp(t, newClock(), map[string]string{"APIGUARD_MAX_BODY_BYTES": "1024"})
+	var bodies []string
+	var seqs []int
+	start := time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)
+	filter := strings.Repeat("status%20eq%20%27open%27%20and%20", 100) // 3.4 KB: fewer, larger records
+	for i := range 2 {
+		var recs []string
+		for j, size := 0, 0; size < 900<<10; j++ {
+			at := start.Add(time.Duration(i*1000+j) * time.Millisecond)
+			recs = append(recs, fmt.Sprintf(`{"time":%q,"category":"GatewayLogs","operationName":"Microsoft.ApiManagement/GatewayLogs",`+
+				`"callerIpAddress":"198.51.100.7","durationMs":12,"properties":{"method":"GET","url":"https://contoso-apim.azure-api.net/orders/v1/orders/%d?filter=%s",`+
+				`"responseCode":200,"responseSize":900,"apiId":"orders-api","operationId":"get-order"}}`, at.Format(time.RFC3339Nano), j, filter))
+			size += len(recs[j]) + 1
+		}
+		bodies = append(bodies, `{"records":[`+strings.Join(recs, ",")+`]}`)
+		seqs = append(seqs, 1000+i)
+	}
+	inner := func(v any) string { b, _ := json.Marshal(v); return string(b) } // the host's JsonConvert.SerializeObject
+	env, _ := json.Marshal(map[string]any{
+		"Data": map[string]any{"events": inner(bodies)},
+		"Metadata": map[string]any{"PartitionContext": map[string]string{"EventHubName": "apiguard-traffic", "PartitionId": "5"},
+			"SequenceNumberArray": inner(seqs)},
+	})
+	if limit := 6*a.Config.MaxBodyBytes + 1<<20; int64(len(env)) <= limit {
+		t.Fatalf("envelope of %d bytes is not over the other functions' limit %d: the test proves nothing", len(env), limit)
+	}
+	code, ans := invokeHost(t, a.HostHandler(), "traffic-eventhub", env)
+	logs := strings.Join(ans.Logs, "\n")
+	if code != http.StatusOK || !strings.Contains(logs, "partition 5, sequence 1000-1001: 2 batches, ") || !strings.Contains(logs, " 0 batches refused") {
 		t.Errorf("%d %q", code, logs)
 	}
 }
