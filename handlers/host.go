@@ -21,7 +21,26 @@ func (a *App) invocationLogger(function, invocationID string) zerolog.Logger {
 
 // envelopeLimit bounds an envelope read: the body limit, inflated for JSON string
 // escaping (worst case \u00XX for every byte), plus room for headers and metadata.
-func (a *App) envelopeLimit() int64 { return 6*a.Config.MaxBodyBytes + 1<<20 }
+// An Event Hubs batch may be larger: see eventHubEnvelopeLimit.
+func (a *App) envelopeLimit(fn Function) int64 {
+	limit := 6*a.Config.MaxBodyBytes + 1<<20
+	if fn.Events != nil {
+		limit = max(limit, eventHubEnvelopeLimit)
+	}
+	return limit
+}
+
+// An Event Hubs batch holds up to host.json's maxEventBatchSize events of up to
+// maxEventBytes (the service's limit on Standard and Premium; a diagnostic setting's
+// events are no larger), each escaped twice by the host: a quote or backslash of a
+// JSON body becomes four bytes. An envelope over the limit cannot be read and its
+// events are lost, so the limit is what the settings allow, not what is typical
+// (tens of KB per event). A test ties maxEventBatchSize to host.json.
+const (
+	maxEventBatchSize     = 16
+	maxEventBytes         = 1 << 20
+	eventHubEnvelopeLimit = maxEventBatchSize*maxEventBytes*4 + 1<<20
+)
 
 // HostHandler serves the Functions host (custom handler, envelope mode): GET / for
 // readiness and POST /<function> for invocations.
@@ -40,7 +59,7 @@ func (a *App) HostHandler() http.Handler {
 		}
 		id := r.Header.Get("X-Azure-Functions-InvocationId")
 		log := a.invocationLogger(name, id)
-		req, err := envelope.ReadRequest(r.Body, a.envelopeLimit())
+		req, err := envelope.ReadRequest(r.Body, a.envelopeLimit(fn))
 		if err != nil {
 			a.answerBadEnvelope(w, log, fn, err)
 			return
@@ -103,6 +122,21 @@ func (a *App) invoke(ctx context.Context, log zerolog.Logger, name string, fn Fu
 		failure = err
 		if err != nil {
 			log.Error().Err(err).Str("summary", summary).Msg("batch failed; the host will redeliver it")
+			return nil
+		}
+		resp.Log("%s", summary)
+	case fn.Events != nil:
+		b, err := req.EventHub(fn.Binding)
+		if err != nil {
+			// As for Service Bus: an unreadable batch reads no better when run again.
+			log.Error().Err(err).Msg("Event Hubs batch unreadable: set aside")
+			resp.Log("batch set aside: %v", err)
+			return resp
+		}
+		summary, err := fn.Events(a, ctx, log, b)
+		failure = err
+		if err != nil {
+			log.Error().Err(err).Str("summary", summary).Msg("event batch failed; the retry policy runs it again")
 			return nil
 		}
 		resp.Log("%s", summary)

@@ -17,26 +17,30 @@ import (
 	"github.com/apiguard/apiguard/shared/envelope"
 )
 
-// Function is the code behind one folder under functions/. Exactly one of HTTP, Timer
-// and Queue is set, matching the trigger in its function.json.
+// Function is the code behind one folder under functions/. Exactly one of HTTP, Timer,
+// Queue and Events is set, matching the trigger in its function.json.
 type Function struct {
-	Trigger string // httpTrigger or timerTrigger: checked against function.json
+	Trigger string // httpTrigger, timerTrigger, ...: checked against function.json
 	Binding string // the trigger binding's name in function.json
 	HTTP    func(a *App, ctx context.Context, log zerolog.Logger, req *envelope.HTTPRequest) envelope.HTTPResponse
 	Timer   func(a *App, ctx context.Context, log zerolog.Logger, t *envelope.Timer) (string, error)
 	Queue   func(a *App, ctx context.Context, log zerolog.Logger, msgs []envelope.Message) (string, error)
+	// Events takes an Event Hubs batch. An error fails the invocation; the host runs
+	// it again only under the function's retry policy (functions/<name>/function.json).
+	Events func(a *App, ctx context.Context, log zerolog.Logger, b *envelope.EventBatch) (string, error)
 }
 
 // Functions maps every function folder to its handler. A test checks it against the
 // function.json files on disk, both ways.
 var Functions = map[string]Function{
-	"alerts":    {Trigger: "httpTrigger", Binding: "req", HTTP: alertsHTTP},
-	"api":       {Trigger: "httpTrigger", Binding: "req", HTTP: apiHTTP},
-	"expire":    {Trigger: "timerTrigger", Binding: "timer", Timer: expireTimer},
-	"remediate": {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: remediateQueue},
-	"ingest":    {Trigger: "httpTrigger", Binding: "req", HTTP: ingestHTTP},
-	"traffic":   {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: trafficQueue},
-	"triage":    {Trigger: "timerTrigger", Binding: "timer", Timer: triageTimer},
+	"alerts":           {Trigger: "httpTrigger", Binding: "req", HTTP: alertsHTTP},
+	"api":              {Trigger: "httpTrigger", Binding: "req", HTTP: apiHTTP},
+	"expire":           {Trigger: "timerTrigger", Binding: "timer", Timer: expireTimer},
+	"remediate":        {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: remediateQueue},
+	"ingest":           {Trigger: "httpTrigger", Binding: "req", HTTP: ingestHTTP},
+	"traffic":          {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: trafficQueue},
+	"traffic-eventhub": {Trigger: "eventHubTrigger", Binding: "events", Events: trafficEventHub},
+	"triage":           {Trigger: "timerTrigger", Binding: "timer", Timer: triageTimer},
 }
 
 // Def is what apiguard needs from one function.json.
@@ -48,9 +52,21 @@ type Def struct {
 	Methods   []string // HTTP: upper-case methods
 	AuthLevel string   // HTTP
 	Schedule  string   // timer: NCRONTAB
+	Retry     *Retry   // the function-level retry policy, if any
+}
+
+// Retry is a function.json retry policy: how the host runs a failed invocation again
+// for triggers that do not redeliver by themselves (timers, Event Hubs).
+type Retry struct {
+	Strategy        string `json:"strategy"`      // fixedDelay or exponentialBackoff
+	MaxRetryCount   int    `json:"maxRetryCount"` // -1: until it succeeds
+	DelayInterval   string `json:"delayInterval"` // fixedDelay
+	MinimumInterval string `json:"minimumInterval"`
+	MaximumInterval string `json:"maximumInterval"`
 }
 
 type functionJSON struct {
+	Retry    *Retry `json:"retry"`
 	Bindings []struct {
 		Type      string   `json:"type"`
 		Direction string   `json:"direction"`
@@ -78,7 +94,7 @@ func LoadDefs(fsys fs.FS) (map[string]Def, error) {
 		if err := json.Unmarshal(raw, &fj); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		d := Def{Name: path.Dir(f)}
+		d := Def{Name: path.Dir(f), Retry: fj.Retry}
 		for _, b := range fj.Bindings {
 			if b.Direction != "in" || !strings.HasSuffix(b.Type, "Trigger") {
 				continue

@@ -25,7 +25,7 @@ func TestRegistryMatchesFunctionFolders(t *testing.T) {
 			t.Errorf("functions/%s: function.json has %s %q, handler expects %s %q", name, d.Trigger, d.Binding, fn.Trigger, fn.Binding)
 		}
 		if (fn.HTTP != nil) != (d.Trigger == "httpTrigger") || (fn.Timer != nil) != (d.Trigger == "timerTrigger") ||
-			(fn.Queue != nil) != (d.Trigger == "serviceBusTrigger") {
+			(fn.Queue != nil) != (d.Trigger == "serviceBusTrigger") || (fn.Events != nil) != (d.Trigger == "eventHubTrigger") {
 			t.Errorf("functions/%s: handler kind does not match trigger %s", name, d.Trigger)
 		}
 	}

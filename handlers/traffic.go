@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -53,6 +54,52 @@ func trafficQueue(a *App, ctx context.Context, log zerolog.Logger, msgs []envelo
 		batches[i] = queue.LogBatch{ID: "sb:" + id, Body: m.Body, Format: format}
 	}
 	return a.Ops.Traffic(ctx, log, batches)
+}
+
+// trafficEventHub processes the gateway logs diagnostic settings stream to Event Hubs.
+// Each event body is one Azure Monitor document ({"records": [...]}) and becomes one
+// log batch, named by hub, partition and sequence number: those never change, so an
+// event read again (a retry of the invocation, or a replay from the last checkpoint
+// after a crash, which may group events differently) is recognised and not counted
+// twice. An event that cannot be read is set aside by the application with its batch
+// id and reason while the others are processed; a transient fault fails the
+// invocation, and the function's retry policy runs the batch again.
+func trafficEventHub(a *App, ctx context.Context, log zerolog.Logger, b *envelope.EventBatch) (string, error) {
+	hub := b.Partition.EventHub
+	if hub == "" {
+		hub = a.Config.TrafficHub
+	}
+	hub = strings.ToLower(hub) // event hub names are case-insensitive
+	log = log.With().Str("event_hub", hub).Str("partition", b.Partition.ID).Logger()
+	batches := make([]queue.LogBatch, len(b.Events))
+	hashed := 0
+	for i, e := range b.Events {
+		format, _ := e.Properties["format"].(string)
+		batches[i] = queue.LogBatch{ID: eventBatchID(hub, b.Partition.ID, e), Body: e.Body, Format: format}
+		if e.SequenceNumber == envelope.NoSequenceNumber || b.Partition.ID == "" {
+			hashed++
+		}
+	}
+	if hashed > 0 {
+		log.Warn().Int("events", hashed).Msg("no partition or sequence number from the host: those events are named by their bodies' hashes")
+	}
+	summary, err := a.Ops.Traffic(ctx, log, batches)
+	if n := len(b.Events); n > 0 {
+		summary = fmt.Sprintf("partition %s, sequence %d-%d: %s", b.Partition.ID, b.Events[0].SequenceNumber, b.Events[n-1].SequenceNumber, summary)
+	}
+	return summary, err
+}
+
+// eventBatchID names one event's log batch: "eh:<hub>/<partition>/<sequence number>".
+// Without a partition or sequence number from the host the body's hash stands in for
+// the position: still the same when the event is read again. The consumer group is
+// left out on purpose: reading the hub afresh under another group must not count
+// events already counted.
+func eventBatchID(hub, partition string, e envelope.Event) string {
+	if partition == "" || e.SequenceNumber == envelope.NoSequenceNumber {
+		return "eh:" + hub + "/" + partition + "/" + bodyID(e.Body)
+	}
+	return "eh:" + hub + "/" + partition + "/" + strconv.FormatInt(e.SequenceNumber, 10)
 }
 
 func bodyID(b []byte) string {

@@ -55,6 +55,8 @@ var Settings = []Setting{
 	{"APIGUARD_THROTTLE_PERIOD", "60", "Throttle renewal period in seconds, 1 to 300 (rate-limit-by-key renewal-period)."},
 	{"APIGUARD_RECONCILE_QUEUE", "apiguard-reconcile", "Service Bus queue (sessions enabled) carrying reconcile requests, one session per policy."},
 	{"APIGUARD_TRAFFIC_QUEUE", "apiguard-traffic", "Service Bus queue the traffic function reads gateway log batches from (one batch per message)."},
+	{"APIGUARD_TRAFFIC_HUB", "apiguard-traffic", "Event hub the traffic-eventhub function reads Azure Monitor diagnostic logs from (APIM GatewayLogs, Application Gateway and Front Door access logs), one batch per event. The Functions host resolves it: set it even to the default."},
+	{"APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP", "apiguard", "Consumer group of that event hub that apiguard alone reads with (create it on the hub; sharing one with another reader makes the two take partitions from each other). The Functions host resolves it: set it even to the default."},
 	{"APIGUARD_TRAFFIC_FORMAT", "auto", "Log format of traffic batches: auto (detected per batch), apim-diagnostic, apim-loganalytics, appgw, frontdoor or combined."},
 	{"APIGUARD_TRUSTED_PROXIES", "", "Addresses and CIDRs of the proxies in front of the gateway whose X-Forwarded-For is trusted, comma-separated; no one else's is."},
 	{"APIGUARD_DETECT_CONFIG", "", "Detector thresholds as a JSON object (see shared/detect/README.md); empty takes the defaults."},
@@ -70,6 +72,7 @@ var Settings = []Setting{
 	{"APIGUARD_HEALTH_STALE_AFTER", "15m", "Health turns unhealthy when a target's desired state has differed from what it holds for longer than this."},
 	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
 	{"ServiceBusConnection__fullyQualifiedNamespace", "", "Service Bus namespace (e.g. ns.servicebus.windows.net) reached with managed identity, instead of a connection string."},
+	{"EventHubConnection__fullyQualifiedNamespace", "", "Event Hubs namespace (e.g. ns.servicebus.windows.net) the traffic-eventhub trigger reads with managed identity (Azure Event Hubs Data Receiver on the hub). Empty: that function cannot start; the others run."},
 }
 
 // Config is the validated configuration.
@@ -100,8 +103,13 @@ type Config struct {
 	ThrottlePeriod int
 	ReconcileQueue string
 	TrafficQueue   string
-	TrafficFormat  string
-	TrustedProxies []netip.Prefix
+	// TrafficHub and TrafficHubConsumerGroup are where the traffic-eventhub function
+	// reads; the host resolves them in its function.json, apiguard names batches by
+	// the hub.
+	TrafficHub              string
+	TrafficHubConsumerGroup string
+	TrafficFormat           string
+	TrustedProxies          []netip.Prefix
 	// DetectConfig is the raw JSON of detector thresholds; the detect package
 	// validates it (handlers do, at start-up).
 	DetectConfig string
@@ -127,6 +135,8 @@ type Config struct {
 	StaleAfter      time.Duration
 	ServiceBusConn  string
 	ServiceBusSpace string
+	// EventHubSpace is the Event Hubs namespace of the traffic-eventhub trigger.
+	EventHubSpace string
 }
 
 // Traffic log formats (shared/traffic).
@@ -259,6 +269,14 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	c.ReconcileQueue = get("APIGUARD_RECONCILE_QUEUE")
 	c.TrafficQueue = get("APIGUARD_TRAFFIC_QUEUE")
+	c.TrafficHub = get("APIGUARD_TRAFFIC_HUB")
+	if !validEntityName(c.TrafficHub, 256) {
+		bad("APIGUARD_TRAFFIC_HUB", "%q is not an event hub name (letters, digits, '.', '-', '_', starting and ending with a letter or digit, at most 256)", c.TrafficHub)
+	}
+	c.TrafficHubConsumerGroup = get("APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP")
+	if c.TrafficHubConsumerGroup != "$Default" && !validEntityName(c.TrafficHubConsumerGroup, 50) {
+		bad("APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP", "%q is not a consumer group name ($Default, or letters, digits, '.', '-', '_', starting and ending with a letter or digit, at most 50)", c.TrafficHubConsumerGroup)
+	}
 	c.TrafficFormat = strings.ToLower(get("APIGUARD_TRAFFIC_FORMAT"))
 	if !trafficFormats[c.TrafficFormat] {
 		bad("APIGUARD_TRAFFIC_FORMAT", "%q is not auto, apim-diagnostic, apim-loganalytics, appgw, frontdoor or combined", c.TrafficFormat)
@@ -307,6 +325,10 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if c.ServiceBusConn != "" && !strings.Contains(strings.ToLower(c.ServiceBusConn), "endpoint=") {
 		bad("ServiceBusConnection", "does not look like a Service Bus connection string (no Endpoint=)")
+	}
+	c.EventHubSpace = get("EventHubConnection__fullyQualifiedNamespace")
+	if c.EventHubSpace != "" && !validNamespace(c.EventHubSpace) {
+		bad("EventHubConnection__fullyQualifiedNamespace", "%q is not a host name: give the namespace as ns.servicebus.windows.net, without scheme, port or path", c.EventHubSpace)
 	}
 
 	if len(problems) > 0 {
@@ -363,6 +385,42 @@ func validTablePrefix(p string) bool {
 		}
 		if !isLetter && !(r >= '0' && r <= '9') {
 			return false
+		}
+	}
+	return true
+}
+
+// validEntityName reports an Event Hubs entity name (event hub, consumer group): 1 to
+// max letters, digits, '.', '-' and '_', starting and ending with a letter or digit.
+func validEntityName(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '.' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return alnum(s[0]) && alnum(s[len(s)-1])
+}
+
+// validNamespace reports a fully qualified host name such as ns.servicebus.windows.net:
+// the trigger's identity-based connection takes a bare host, and a URL or a connection
+// string pasted there fails only when the listener starts.
+func validNamespace(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(s) > 253 || len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			if c := l[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
 		}
 	}
 	return true

@@ -37,26 +37,30 @@ func TestDefaultsAreValid(t *testing.T) {
 // Every invalid setting is named in one error, not just the first.
 func TestEveryProblemNamedAtOnce(t *testing.T) {
 	_, err := Load(env(map[string]string{
-		"APIGUARD_MODE":                    "yolo",
-		"APIGUARD_LOG_LEVEL":               "loud",
-		"APIGUARD_ALLOW_CIDRS":             "10.0.0.0/8, not-an-ip, 300.1.1.1/24",
-		"APIGUARD_DURATION_HIGH":           "forever",
-		"APIGUARD_JITTER":                  "0.9",
-		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "-1",
-		"APIGUARD_PLAYBOOK":                "API_SpikeInLatency=nuke",
-		"APIGUARD_MODE_OVERRIDES":          "block_waf=maybe",
-		"APIGUARD_TABLE_PREFIX":            "9bad",
-		"APIGUARD_MAX_BODY_BYTES":          "12",
-		"APIGUARD_TABLES_CONNECTION":       "garbage",
-		"APIGUARD_TRIAGE_READS_PER_SECOND": "100",
-		"APIGUARD_TRIAGE_MAX_CAPACITY":     "0",
+		"APIGUARD_MODE":                               "yolo",
+		"APIGUARD_LOG_LEVEL":                          "loud",
+		"APIGUARD_ALLOW_CIDRS":                        "10.0.0.0/8, not-an-ip, 300.1.1.1/24",
+		"APIGUARD_DURATION_HIGH":                      "forever",
+		"APIGUARD_JITTER":                             "0.9",
+		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR":            "-1",
+		"APIGUARD_PLAYBOOK":                           "API_SpikeInLatency=nuke",
+		"APIGUARD_MODE_OVERRIDES":                     "block_waf=maybe",
+		"APIGUARD_TABLE_PREFIX":                       "9bad",
+		"APIGUARD_MAX_BODY_BYTES":                     "12",
+		"APIGUARD_TABLES_CONNECTION":                  "garbage",
+		"APIGUARD_TRIAGE_READS_PER_SECOND":            "100",
+		"APIGUARD_TRIAGE_MAX_CAPACITY":                "0",
+		"APIGUARD_TRAFFIC_HUB":                        "-logs",
+		"APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP":         "$default group",
+		"EventHubConnection__fullyQualifiedNamespace": "sb://ns.servicebus.windows.net/",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, name := range []string{"APIGUARD_MODE:", "APIGUARD_LOG_LEVEL", "not-an-ip", "300.1.1.1/24", "APIGUARD_DURATION_HIGH",
 		"APIGUARD_JITTER", "APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "nuke", "maybe", "APIGUARD_TABLE_PREFIX", "APIGUARD_MAX_BODY_BYTES",
-		"APIGUARD_TABLES_CONNECTION", "APIGUARD_TRIAGE_READS_PER_SECOND", "APIGUARD_TRIAGE_MAX_CAPACITY"} {
+		"APIGUARD_TABLES_CONNECTION", "APIGUARD_TRIAGE_READS_PER_SECOND", "APIGUARD_TRIAGE_MAX_CAPACITY",
+		"APIGUARD_TRAFFIC_HUB:", "APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP:", "EventHubConnection__fullyQualifiedNamespace:"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
@@ -85,6 +89,43 @@ func TestOverridesAndAllowList(t *testing.T) {
 	}
 	if c.Durations["Low"] != 36*time.Hour {
 		t.Errorf("1.5d = %v", c.Durations["Low"])
+	}
+}
+
+// Event Hubs names are checked at start-up: the host would only fail when the
+// listener starts, with a message about the trigger rather than the setting.
+func TestEventHubSettings(t *testing.T) {
+	for _, tc := range []struct {
+		hub, group, namespace string
+		ok                    bool
+	}{
+		{"apiguard-traffic", "apiguard", "apiguard-eh.servicebus.windows.net", true},
+		{"insights-logs-gatewaylogs", "$Default", "", true}, // the hub diagnostic settings name by category
+		{"a", "g_1.x", "ns.servicebus.chinacloudapi.cn", true},
+		{strings.Repeat("h", 256), strings.Repeat("g", 50), "ns.servicebus.windows.net", true},
+		{strings.Repeat("h", 257), "apiguard", "", false},
+		{"logs", strings.Repeat("g", 51), "", false},
+		{"logs-", "apiguard", "", false},
+		{"lo gs", "apiguard", "", false},
+		{"logs", "$Default2", "", false},
+		{"logs", "apiguard", "ns", false},
+		{"logs", "apiguard", "https://ns.servicebus.windows.net", false},
+		{"logs", "apiguard", "ns.servicebus.windows.net:443", false},
+		{"logs", "apiguard", "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k", false},
+		{"logs", "apiguard", "ns..windows.net", false},
+	} {
+		c, err := Load(env(map[string]string{"APIGUARD_TRAFFIC_HUB": tc.hub, "APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP": tc.group,
+			"EventHubConnection__fullyQualifiedNamespace": tc.namespace}))
+		if (err == nil) != tc.ok {
+			t.Errorf("hub %q group %q namespace %q: err %v, want ok=%v", tc.hub, tc.group, tc.namespace, err, tc.ok)
+			continue
+		}
+		if err == nil && (c.TrafficHub != tc.hub || c.TrafficHubConsumerGroup != tc.group || c.EventHubSpace != tc.namespace) {
+			t.Errorf("read %q %q %q", c.TrafficHub, c.TrafficHubConsumerGroup, c.EventHubSpace)
+		}
+	}
+	if c, err := Load(env(nil)); err != nil || c.TrafficHub != "apiguard-traffic" || c.TrafficHubConsumerGroup != "apiguard" {
+		t.Errorf("defaults: %+v %v", c, err)
 	}
 }
 

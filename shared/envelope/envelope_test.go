@@ -21,6 +21,7 @@ func decodeHTTP(r *Request, b string) (any, error)       { return r.HTTP(b) }
 func decodeTimer(r *Request, b string) (any, error)      { return r.Timer(b) }
 func decodeServiceBus(r *Request, b string) (any, error) { return r.ServiceBus(b) }
 func decodeCloudEvent(r *Request, b string) (any, error) { return r.CloudEvent(b) }
+func decodeEventHub(r *Request, b string) (any, error)   { return r.EventHub(b) }
 
 // envelopeCase is one payload under testdata/ and what decoding its binding must give.
 type envelopeCase struct {
@@ -165,6 +166,58 @@ func envelopeCases() []envelopeCase {
 			file: "servicebus-batch-mismatch.json", binding: "msgs", decode: decodeServiceBus,
 			wantErr: `binding "msgs": metadata DeliveryCountArray has 3 entries, the batch has 2 messages`,
 			sys:     Sys{MethodName: "logs", UtcNow: utc(2026, 3, 4, 10, 0, 2, 0), RandGuid: "aaaaaaaa-2222-3333-4444-555555555555"},
+		},
+		{
+			// The host's shape for "cardinality": "many", "dataType": "string": bodies as
+			// a JSON string holding an array of strings, per-event *Array keys as JSON
+			// strings, the partition context as an object under both its names.
+			file: "eventhub-batch.json", binding: "events", decode: decodeEventHub,
+			want: &EventBatch{
+				Partition: Partition{Namespace: "apiguard-eh.servicebus.windows.net", EventHub: "apiguard-traffic", ConsumerGroup: "apiguard", ID: "3"},
+				Events: []Event{
+					{
+						Body:           []byte(`{"records":[{"time":"2026-03-04T09:59:58.1234567Z","category":"GatewayLogs","operationName":"Microsoft.ApiManagement/GatewayLogs","callerIpAddress":"203.0.113.17","durationMs":12,"properties":{"method":"GET","url":"https://contoso.azure-api.net/orders/1","responseCode":200,"apiId":"orders"}}]}`),
+						SequenceNumber: 118, Offset: "4294967296", EnqueuedTime: utc(2026, 3, 4, 10, 0, 0, 123000000),
+						Properties: map[string]any{},
+					},
+					{
+						Body:           []byte("not json: a newer producer"),
+						SequenceNumber: 119, Offset: "4294968320", EnqueuedTime: utc(2026, 3, 4, 10, 0, 0, 456000000),
+						Properties: map[string]any{"producer": "forwarder", "attempt": json.Number("2")},
+					},
+					{
+						Body:           []byte(`{"records":[{"time":"2026-03-04T09:59:59Z","category":"ApplicationGatewayAccessLog","properties":{"clientIP":"198.51.100.7","httpMethod":"POST","requestUri":"/login","httpStatus":401}}]}`),
+						SequenceNumber: 121, Offset: "9:4294969344", PartitionKey: "edge-7", EnqueuedTime: utc(2026, 3, 4, 10, 0, 1, 0),
+						Properties: map[string]any{"format": "appgw"},
+					},
+				},
+			},
+			sys: Sys{MethodName: "traffic-eventhub", UtcNow: utc(2026, 3, 4, 10, 0, 2, 500000000), RandGuid: "dddddddd-2222-3333-4444-555555555555"},
+		},
+		{
+			// One event ("cardinality": "one"): plain keys; the body double-encoded as
+			// Service Bus bodies are; the partition context only under its newer name,
+			// and wrapped in a string; sequence number 0 is a real one.
+			file: "eventhub-single.json", binding: "event", decode: decodeEventHub,
+			want: &EventBatch{
+				Partition: Partition{Namespace: "ns.servicebus.windows.net", EventHub: "logs", ConsumerGroup: "$Default", ID: "0"},
+				Events: []Event{{
+					Body: []byte(`{"records":[]}`), SequenceNumber: 0, Offset: "0", PartitionKey: "p-1",
+					EnqueuedTime: utc(2026, 3, 4, 10, 0, 0, 0),
+					Properties:   map[string]any{"tenant": "t1", "n": json.Number("9007199254740993")},
+				}},
+			},
+			sys: Sys{MethodName: "hub-single", UtcNow: utc(2026, 3, 4, 10, 0, 1, 0), RandGuid: "eeeeeeee-2222-3333-4444-555555555555"},
+		},
+		{
+			file: "eventhub-batch-mismatch.json", binding: "events", decode: decodeEventHub,
+			wantErr: `binding "events": metadata SequenceNumberArray has 3 entries, the batch has 2 events`,
+			sys:     Sys{MethodName: "traffic-eventhub", UtcNow: utc(2026, 3, 4, 10, 0, 2, 0), RandGuid: "ffffffff-2222-3333-4444-555555555555"},
+		},
+		{
+			file: "eventhub-batch-order.json", binding: "events", decode: decodeEventHub,
+			wantErr: `binding "events": event 2 has sequence number 8, not after event 1's 8: a partition's events come in order`,
+			sys:     Sys{MethodName: "traffic-eventhub", UtcNow: utc(2026, 3, 4, 10, 0, 2, 0), RandGuid: "12121212-2222-3333-4444-555555555555"},
 		},
 		{
 			file: "cloudevent.json", binding: "event", decode: decodeCloudEvent,
@@ -323,6 +376,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"sb batch not array", `{"Data":{"m":"{}"},"Metadata":{"MessageIdArray":"[\"a\"]"}}`, "m", decodeServiceBus, `binding "m": batch (metadata has *Array keys): want an array, got an object`},
 		{"sb batch entry", `{"Data":{"m":"[\"a\"]"},"Metadata":{"EnqueuedTimeUtcArray":"[5]"}}`, "m", decodeServiceBus, `binding "m": metadata EnqueuedTimeUtcArray[0]: want a timestamp string, got a number`},
 		{"sb batch key", `{"Data":{"m":"[\"a\"]"},"Metadata":{"SessionIdArray":"{}"}}`, "m", decodeServiceBus, `binding "m": metadata SessionIdArray: want an array, got an object`},
+		{"eh sequence type", `{"Data":{"e":"[\"a\"]"},"Metadata":{"SequenceNumberArray":"[\"x\"]"}}`, "e", decodeEventHub, `binding "e": metadata SequenceNumberArray[0]: want an integer, got a string`},
+		{"eh sequence negative", `{"Data":{"e":"x"},"Metadata":{"SequenceNumber":"-3"}}`, "e", decodeEventHub, `binding "e": metadata SequenceNumber: want a sequence number >= 0, got -3`},
+		{"eh batch not array", `{"Data":{"e":"{}"},"Metadata":{"OffsetArray":"[]"}}`, "e", decodeEventHub, `binding "e": event batch (metadata has *Array keys): want an array, got an object`},
+		{"eh properties", `{"Data":{"e":"[\"a\"]"},"Metadata":{"PropertiesArray":"[[1]]"}}`, "e", decodeEventHub, `binding "e": metadata PropertiesArray[0]: want an object, got an array`},
+		{"eh partition context", `{"Data":{"e":"x"},"Metadata":{"PartitionContext":[1]}}`, "e", decodeEventHub, `binding "e": metadata PartitionContext: want an object, got an array`},
+		{"eh partition id", `{"Data":{"e":"x"},"Metadata":{"PartitionContext":{"PartitionId":{"n":1}}}}`, "e", decodeEventHub, `binding "e": metadata PartitionContext.PartitionId: want a string, got an object`},
+		{"eh time", `{"Data":{"e":"x"},"Metadata":{"EnqueuedTimeUtc":"soon"}}`, "e", decodeEventHub, `binding "e": metadata EnqueuedTimeUtc: want an RFC 3339 or .NET DateTime timestamp, got "soon"`},
+		{"eh absent binding", `{"Data":{}}`, "events", decodeEventHub, `binding "events" absent from Data`},
 		{"event schema", `{"Data":{"e":{"id":"1"}}}`, "e", decodeCloudEvent, `binding "e": neither a CloudEvent (specversion) nor an Event Grid event (eventType)`},
 		{"event required", `{"Data":{"e":{"specversion":"1.0","id":"1","type":"t"}}}`, "e", decodeCloudEvent, `binding "e": event attribute source is required`},
 		{"event attribute type", `{"Data":{"e":{"specversion":"1.0","id":1,"type":"t","source":"s"}}}`, "e", decodeCloudEvent, `binding "e": event attribute id: want a string, got a number`},

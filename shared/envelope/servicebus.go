@@ -22,24 +22,17 @@ type Message struct {
 	Properties     map[string]any
 }
 
-// messageProperty maps one Metadata key (and its older alias, if any) to a Message field.
-// A batch carries the same keys with an "Array" suffix.
-type messageProperty struct {
-	key, alias string
-	set        func(m *Message, raw json.RawMessage) error
-}
-
 // messageProperties lists the system properties read from Metadata: the only Metadata
 // read at all, since the host also copies a JSON body's top-level fields there. It is a
 // function, not a package variable, so that nothing global can be mutated.
-func messageProperties() []messageProperty {
+func messageProperties() []property[Message] {
 	str := func(dst func(*Message) *string) func(*Message, json.RawMessage) error {
 		return func(m *Message, raw json.RawMessage) (err error) {
 			*dst(m), err = valueString(raw)
 			return err
 		}
 	}
-	return []messageProperty{
+	return []property[Message]{
 		{key: "MessageId", set: str(func(m *Message) *string { return &m.MessageID })},
 		{key: "SessionId", set: str(func(m *Message) *string { return &m.SessionID })},
 		{key: "ContentType", set: str(func(m *Message) *string { return &m.ContentType })},
@@ -66,19 +59,6 @@ func messageProperties() []messageProperty {
 	}
 }
 
-// lookup returns the first of key, alias present in Metadata, with the key found.
-func (r *Request) lookup(suffix string, p messageProperty) (string, json.RawMessage, bool) {
-	for _, k := range []string{p.key, p.alias} {
-		if k == "" {
-			continue
-		}
-		if raw, ok := r.Metadata[k+suffix]; ok {
-			return k + suffix, raw, true
-		}
-	}
-	return "", nil, false
-}
-
 // ServiceBus decodes the serviceBusTrigger binding named binding: one message, or a batch
 // when the function has "cardinality": "many". A batch is recognised by the host's
 // *Array metadata keys (MessageIdArray, ...), not by the body's shape, because a single
@@ -93,30 +73,14 @@ func (r *Request) ServiceBus(binding string) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.isBatch() {
+	if hasArrays(r, messageProperties()) {
 		return r.serviceBusBatch(binding, raw)
 	}
 	m := Message{Body: messageBody(raw)}
-	for _, p := range messageProperties() {
-		key, v, ok := r.lookup("", p)
-		if !ok {
-			continue
-		}
-		if err := p.set(&m, v); err != nil {
-			return nil, reject("envelope: binding %q: metadata %s: %v", binding, key, err)
-		}
+	if err := setSingle(r, binding, &m, messageProperties()); err != nil {
+		return nil, err
 	}
 	return []Message{m}, nil
-}
-
-// isBatch reports whether Metadata has any of the system properties as a batch *Array.
-func (r *Request) isBatch() bool {
-	for _, p := range messageProperties() {
-		if _, _, ok := r.lookup("Array", p); ok {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *Request) serviceBusBatch(binding string, raw json.RawMessage) ([]Message, error) {
@@ -128,27 +92,8 @@ func (r *Request) serviceBusBatch(binding string, raw json.RawMessage) ([]Messag
 	for i, b := range bodies {
 		msgs[i].Body = messageBody(b)
 	}
-	for _, p := range messageProperties() {
-		key, v, ok := r.lookup("Array", p)
-		if !ok {
-			continue
-		}
-		values, err := valueArray(v)
-		if err != nil {
-			return nil, reject("envelope: binding %q: metadata %s: %v", binding, key, err)
-		}
-		if values == nil {
-			continue // null: the host had nothing for this property
-		}
-		if len(values) != len(msgs) {
-			return nil, reject("envelope: binding %q: metadata %s has %d entries, the batch has %d messages",
-				binding, key, len(values), len(msgs))
-		}
-		for i, e := range values {
-			if err := p.set(&msgs[i], e); err != nil {
-				return nil, reject("envelope: binding %q: metadata %s[%d]: %v", binding, key, i, err)
-			}
-		}
+	if err := setBatch(r, binding, "messages", msgs, messageProperties()); err != nil {
+		return nil, err
 	}
 	return msgs, nil
 }
