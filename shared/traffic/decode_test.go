@@ -200,7 +200,7 @@ func TestScannerErrors(t *testing.T) {
 // Many set-aside lines: the Scanner keeps at most maxPendingSetAside between calls.
 func TestScannerBoundsSetAside(t *testing.T) {
 	good := `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /x HTTP/1.1" 200 1 "-" "-"` + "\n"
-	data := good + strings.Repeat(`1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "HELP" 400 1`+"\n", 3000) + good
+	data := good + strings.Repeat(`1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /x HTTP/1.1" abc 1`+"\n", 3000) + good
 	s := NewScanner(strings.NewReader(data), Options{})
 	for {
 		if _, ok := s.Next(); !ok {
@@ -319,6 +319,37 @@ func TestExcerpt(t *testing.T) {
 	} {
 		if got := excerpt([]byte(c.in)); got != c.want {
 			t.Errorf("excerpt(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// splitRequest keeps what reads as a method and as a target and says why the rest
+// is no HTTP request.
+func TestSplitRequest(t *testing.T) {
+	for _, c := range []struct {
+		req, method, target string
+		bad                 bool
+	}{
+		{"GET /a HTTP/1.1", "GET", "/a", false},
+		{"GET /a b HTTP/1.1", "GET", "/a b", false},
+		{"M-SEARCH * HTTP/1.1", "M-SEARCH", "*", false},
+		{"CONNECT example.com:443 HTTP/1.1", "CONNECT", "example.com:443", false},
+		{"GET http://example.com HTTP/1.0", "GET", "http://example.com", false},
+		{"GET /a", "GET", "/a", true},
+		{"GET", "GET", "", true},
+		{"GET HTTP/1.1", "GET", "", true},
+		{"GET index.html HTTP/1.1", "GET", "", true},
+		{"/a HTTP/1.1", "", "/a", true},
+		{"-", "", "", true},
+		{"", "", "", true},
+		{`\x16\x03\x01\x02\x00`, "", "", true},
+		{"\x16\x03\x01", "", "", true},
+		{"- / HTTP/1.1", "", "", true},
+		{"HELP", "HELP", "", true},
+	} {
+		m, tg, bad := splitRequest([]byte(c.req))
+		if string(m) != c.method || string(tg) != c.target || (bad != "") != c.bad {
+			t.Errorf("splitRequest(%q) = %q, %q, %q; want %q, %q, bad %v", c.req, m, tg, bad, c.method, c.target, c.bad)
 		}
 	}
 }
