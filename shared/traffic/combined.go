@@ -42,13 +42,18 @@ func (d *decoder) combinedLine(line []byte, n int) {
 	}
 	d.reset()
 	if reason := d.parseCombined(line); reason != "" {
+		if reason == reasonNoTimestamp {
+			reason = foreignReason(line)
+		}
 		d.setAside(line, 0, len(line), reason)
 		return
 	}
 	d.finish(line, 0, len(line))
 }
 
-const reasonNoTimestamp = "no [dd/Mon/yyyy:hh:mm:ss zone] timestamp: not a combined-format access log line"
+// reasonNoTimestamp is parseCombined's answer for a line of another format; the line
+// is then set aside with foreignReason.
+const reasonNoTimestamp = "no timestamp"
 
 // parseCombined fills d.f from a line; it returns why the line is no request, or "".
 func (d *decoder) parseCombined(line []byte) string {
