@@ -45,11 +45,17 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	withDecisions := fl.Bool("decide", false, "add the decisions the playbook would take (settings as for plan)")
 	settings := fl.String("settings", "", "settings file for --decide (default local.settings.json, else the sample)")
 	progress := fl.Duration("progress", 5*time.Second, "how often to report progress on stderr (0: never)")
+	sorted := fl.Bool("sort", false, "replay the records in event-time order (an external merge sort: for files not in time order)")
+	sortMemory := fl.Int("sort-memory", traffic.DefaultSortMemory>>20, "with --sort, MiB of records held in memory before a sorted run is spilled to $TMPDIR")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
 	if fl.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: apiguard replay [--format F] [--config FILE] [--trusted-proxies CIDRS] [--decide] FILE... (- for stdin)")
+		fmt.Fprintln(stderr, replayUsage)
+		return 2
+	}
+	if *sortMemory < 1 {
+		fmt.Fprintln(stderr, "apiguard replay: --sort-memory must be at least 1 (MiB)")
 		return 2
 	}
 	trusted, err := config.ParsePrefixes(*proxies)
@@ -81,6 +87,10 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		cfg.DetectConfig = string(raw)
 	}
+	dc, err := flow.DetectConfig(cfg)
+	if err != nil {
+		return configError(stderr, err)
+	}
 	// Replay decides on event time: the clock is the latest event time read so far.
 	clock := &eventClock{}
 	app, _, err := offlineApp(cfg, clock.now, zerolog.Nop())
@@ -89,14 +99,18 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	r := &replayer{app: app, clock: clock, decide: *withDecisions, out: bufio.NewWriterSize(stdout, 64*1024), stderr: stderr,
-		pending: map[string]replayLine{}, flagged: map[string]map[string]bool{}, every: *progress}
+		pending: map[string]replayLine{}, flagged: map[string]map[string]bool{}, every: *progress,
+		late: lateCounter{window: time.Duration(dc.Window), lateness: time.Duration(dc.AllowedLateness)}}
 	opts := traffic.Options{Format: traffic.Format(*format), Trust: traffic.Trust{Proxies: trusted}}
 	start := time.Now()
-	for _, name := range fl.Args() {
-		if err := r.file(name, stdin, opts); err != nil {
-			fmt.Fprintf(stderr, "apiguard replay: %s: %v\n", name, err)
-			return 1
-		}
+	if *sorted {
+		err = r.sorted(fl.Args(), stdin, opts, traffic.SortOptions{MemoryBytes: *sortMemory << 20})
+	} else {
+		err = r.inOrder(fl.Args(), stdin, opts)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "apiguard replay:", err)
+		return 1
 	}
 	if err := r.flush(time.Time{}); err != nil {
 		fmt.Fprintln(stderr, "apiguard replay:", err)
@@ -109,6 +123,12 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	r.summary(time.Since(start))
 	return 0
 }
+
+const replayUsage = `usage: apiguard replay [--format F] [--config FILE] [--trusted-proxies CIDRS] [--decide [--settings FILE]]
+                      [--sort [--sort-memory MIB]] [--progress D] FILE... (- for stdin)
+  Files not in event-time order: the summary counts the records that arrived after their
+  window had closed; --sort replays them in event-time order (memory bounded by --sort-memory,
+  sorted runs spilled to $TMPDIR).`
 
 type replayer struct {
 	app    *flow.App
@@ -123,13 +143,67 @@ type replayer struct {
 	setAside int
 	reasons  map[string]int
 	latest   time.Time                  // latest event time seen
+	late     lateCounter                // records read after their window had closed
+	sort     *traffic.SortStats         // with --sort
 	pending  map[string]replayLine      // findings by id, the latest version, until their window is over
 	flagged  map[string]map[string]bool // detector -> keys flagged
 	printed  int
 	lastNote time.Time
 }
 
-func (r *replayer) file(name string, stdin io.Reader, opts traffic.Options) error {
+// inOrder replays each file as it is, in batches of replayBatch records.
+func (r *replayer) inOrder(names []string, stdin io.Reader, opts traffic.Options) error {
+	for _, name := range names {
+		b := r.batcher(name)
+		if err := r.file(name, stdin, opts, b.add); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := b.flush(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// sorted reads every file into an external sort, then replays the records in
+// event-time order (equal times in input order) as one stream.
+func (r *replayer) sorted(names []string, stdin io.Reader, opts traffic.Options, so traffic.SortOptions) error {
+	s := traffic.NewSorter(so)
+	defer s.Close() // run files are unlinked at creation; this removes any left elsewhere
+	read := 0
+	add := func(rec traffic.Record) error {
+		read++
+		if r.every > 0 && read%replayBatch == 0 && time.Since(r.lastNote) >= r.every {
+			r.lastNote = time.Now()
+			fmt.Fprintf(r.stderr, "replay: sorting, %d records read\n", read)
+		}
+		return s.Add(rec)
+	}
+	for _, name := range names {
+		if err := r.file(name, stdin, opts, add); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if err := s.Sorted(); err != nil {
+		return err
+	}
+	b := r.batcher("sorted")
+	for rec, ok := s.Next(); ok; rec, ok = s.Next() {
+		if err := b.add(rec); err != nil {
+			return err
+		}
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	st := s.Stats()
+	r.sort = &st
+	return b.flush()
+}
+
+// file decodes one file (or stdin) and hands each record to emit, tallying what was
+// set aside.
+func (r *replayer) file(name string, stdin io.Reader, opts traffic.Options, emit func(traffic.Record) error) error {
 	var in io.Reader = stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -140,35 +214,81 @@ func (r *replayer) file(name string, stdin io.Reader, opts traffic.Options) erro
 		in = f
 	}
 	sc := traffic.NewScanner(in, opts)
-	batch := make([]traffic.Record, 0, replayBatch)
 	n := 0
 	for {
 		rec, ok := sc.Next()
 		if !ok {
 			break
 		}
-		batch = append(batch, rec)
-		if len(batch) == replayBatch {
-			if err := r.process(fmt.Sprintf("%s#%d", name, n), batch); err != nil {
-				return err
-			}
-			n++
-			batch = batch[:0]
+		if err := emit(rec); err != nil {
+			return err
+		}
+		if n++; n%replayBatch == 0 {
 			r.drain(sc) // the scanner keeps a bounded number of set-aside reasons
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	if len(batch) > 0 {
-		if err := r.process(fmt.Sprintf("%s#%d", name, n), batch); err != nil {
-			return err
-		}
-	}
 	r.drain(sc)
 	_, setAside, _ := sc.Counts()
 	r.setAside += setAside
 	return nil
+}
+
+// batcher cuts a stream of records into the engine's batches, named id#0, id#1, ...
+type batcher struct {
+	r    *replayer
+	id   string
+	n    int
+	recs []traffic.Record
+}
+
+func (r *replayer) batcher(id string) *batcher {
+	return &batcher{r: r, id: id, recs: make([]traffic.Record, 0, replayBatch)}
+}
+
+func (b *batcher) add(rec traffic.Record) error {
+	b.recs = append(b.recs, rec)
+	if len(b.recs) < replayBatch {
+		return nil
+	}
+	return b.flush()
+}
+
+func (b *batcher) flush() error {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	err := b.r.process(fmt.Sprintf("%s#%d", b.id, b.n), b.recs)
+	b.n++
+	clear(b.recs)
+	b.recs = b.recs[:0]
+	return err
+}
+
+// lateCounter counts the records read after their window had closed, by the file's
+// own clock: the window (aligned to the epoch, as the detectors align it) ended, plus
+// the allowed lateness, at or before the newest event time read before the record.
+// The detectors judge lateness per key (README of shared/detect, "Windows, event
+// time, lateness"): a key's newest time is never past the file's, so every record a
+// key's state drops as late is counted here; the count can be higher, by records of a
+// key that was quiet while the file moved on.
+type lateCounter struct {
+	window, lateness time.Duration
+	newest           int64 // Unix seconds of the newest event time read; 0 before any
+	n                int
+}
+
+func (c *lateCounter) see(t time.Time) {
+	sec := t.Unix()
+	if size := int64(c.window / time.Second); size > 0 && c.newest > 0 {
+		end := sec - sec%size + size
+		if end+int64(c.lateness/time.Second) <= c.newest {
+			c.n++
+		}
+	}
+	c.newest = max(c.newest, sec)
 }
 
 // drain tallies the reasons of the records set aside so far.
@@ -183,6 +303,7 @@ func (r *replayer) drain(sc *traffic.Scanner) {
 
 func (r *replayer) process(id string, recs []traffic.Record) error {
 	for _, rec := range recs {
+		r.late.see(rec.Time)
 		if rec.Time.After(r.latest) {
 			r.latest = rec.Time
 		}
@@ -258,8 +379,17 @@ func (r *replayer) flush(cutoff time.Time) error {
 
 func (r *replayer) summary(took time.Duration) {
 	rate := float64(r.records) / max(took.Seconds(), 1e-9)
-	fmt.Fprintf(r.stderr, "replay: %d records in %d batches, %d set aside, %d findings, %.0f records/s\n",
-		r.records, r.batches, r.setAside, r.printed, rate)
+	fmt.Fprintf(r.stderr, "replay: %d records in %d batches, %d set aside, %d late, %d findings, %.0f records/s\n",
+		r.records, r.batches, r.setAside, r.late.n, r.printed, rate)
+	if r.late.n > 0 {
+		fmt.Fprintf(r.stderr, "  late %d: records read after their %s window had closed (window end + allowed lateness %s at or before "+
+			"the newest event time read before them); the detectors drop them or judge their window without them: use --sort\n",
+			r.late.n, r.late.window, r.late.lateness)
+	}
+	if st := r.sort; st != nil {
+		fmt.Fprintf(r.stderr, "  sorted %d records by event time: %d runs spilled (%.1f MiB), %d merge passes\n",
+			st.Records, st.Runs, float64(st.SpilledBytes)/(1<<20), st.MergePasses)
+	}
 	dets := make([]string, 0, len(r.flagged))
 	for d := range r.flagged {
 		dets = append(dets, d)

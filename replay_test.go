@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -168,5 +169,43 @@ func TestReplayRefusesBadConfig(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%s: exit %d, %s", c.body, code, errOut.String())
 		}
+	}
+}
+
+// A file out of event-time order: the summary counts the records that came after
+// their window had closed, and --sort replays it exactly as the same records in order.
+func TestReplaySortsOutOfOrderFiles(t *testing.T) {
+	raw, err := os.ReadFile("docs/examples/access-probing.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	later := make([]string, len(lines))
+	for i, l := range lines { // the same requests an hour later
+		later[i] = strings.Replace(l, "23/Nov/2026:10:", "23/Nov/2026:11:", 1)
+	}
+	dir := t.TempDir()
+	inOrder := filepath.Join(dir, "in-order.log")
+	shuffled := filepath.Join(dir, "shuffled.log")
+	if err := os.WriteFile(inOrder, []byte(strings.Join(append(append([]string{}, lines...), later...), "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shuffled, []byte(strings.Join(append(append([]string{}, later...), lines...), "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, sum := replayFiles(t, inOrder)
+	if !strings.Contains(sum, " 0 late,") || len(want) == 0 {
+		t.Fatalf("in order: %d findings, summary %q", len(want), sum)
+	}
+	_, sum = replayFiles(t, shuffled)
+	if !strings.Contains(sum, fmt.Sprintf(" %d late,", len(lines))) || !strings.Contains(sum, "use --sort") {
+		t.Errorf("out of order: the %d earlier records are not counted late: %q", len(lines), sum)
+	}
+	got, sum := replayFiles(t, "--sort", "--sort-memory", "1", shuffled)
+	if !strings.Contains(sum, " 0 late,") || !strings.Contains(sum, fmt.Sprintf("sorted %d records", 2*len(lines))) {
+		t.Errorf("--sort: %q", sum)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("--sort found\n%v\nin order found\n%v", got, want)
 	}
 }

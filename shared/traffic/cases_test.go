@@ -91,6 +91,7 @@ type goldenRecord struct {
 	User          string `json:"user,omitempty"`
 	UserAgent     string `json:"user_agent,omitempty"`
 	Host          string `json:"host,omitempty"`
+	Malformed     bool   `json:"malformed,omitempty"`
 	Note          string `json:"note,omitempty"`
 }
 
@@ -119,7 +120,7 @@ func render(tb testing.TB, b Batch) []byte {
 			Time: r.Time.Format(time.RFC3339Nano), Client: addr(r.Client), Peer: addr(r.Peer), Forwarded: r.Forwarded,
 			Method: r.Method, Path: r.Path, Query: r.Query, Template: r.Template, API: r.API, Operation: r.Operation,
 			Status: r.Status, RequestBytes: r.RequestBytes, ResponseBytes: r.ResponseBytes, Latency: lat,
-			Subscription: r.Subscription, User: r.User, UserAgent: r.UserAgent, Host: r.Host, Note: r.Note,
+			Subscription: r.Subscription, User: r.User, UserAgent: r.UserAgent, Host: r.Host, Malformed: r.Malformed, Note: r.Note,
 		})
 	}
 	var buf bytes.Buffer
@@ -206,14 +207,24 @@ func scanAll(r *bytes.Reader, opts Options) (Batch, error) {
 }
 
 // checkBatch asserts what holds for every batch: every record has a UTC time in range,
-// a method and a path; set-aside indexes rise and leave exactly the records' places.
+// and a method, a path and a template, unless it is Malformed: then it has a client, a
+// status and no template (it is no operation), and its path, when read, is one; set-aside
+// indexes rise and leave exactly the records' places.
 func checkBatch(tb testing.TB, b Batch) {
 	tb.Helper()
 	for i, r := range b.Records {
 		if r.Time.IsZero() || r.Time.Location() != time.UTC || r.Time.Year() < minYear || r.Time.Year() > maxYear {
 			tb.Fatalf("record %d: time %v", i, r.Time)
 		}
-		if r.Method == "" || r.Path == "" || r.Template == "" {
+		switch {
+		case r.Malformed:
+			if !r.Client.IsValid() || r.Status <= 0 || r.Template != "" {
+				tb.Fatalf("malformed record %d: client %v status %d template %q", i, r.Client, r.Status, r.Template)
+			}
+			if r.Method != "" && !isMethod([]byte(r.Method)) || r.Path != "" && !isTarget([]byte(r.Method), []byte(r.Path)) {
+				tb.Fatalf("malformed record %d: method %q path %q read from junk", i, r.Method, r.Path)
+			}
+		case r.Method == "" || r.Path == "" || r.Template == "":
 			tb.Fatalf("record %d: method %q path %q template %q", i, r.Method, r.Path, r.Template)
 		}
 		for _, a := range []netip.Addr{r.Client, r.Peer} {

@@ -42,13 +42,18 @@ func (d *decoder) combinedLine(line []byte, n int) {
 	}
 	d.reset()
 	if reason := d.parseCombined(line); reason != "" {
+		if reason == reasonNoTimestamp {
+			reason = foreignReason(line)
+		}
 		d.setAside(line, 0, len(line), reason)
 		return
 	}
 	d.finish(line, 0, len(line))
 }
 
-const reasonNoTimestamp = "no [dd/Mon/yyyy:hh:mm:ss zone] timestamp: not a combined-format access log line"
+// reasonNoTimestamp is parseCombined's answer for a line of another format; the line
+// is then set aside with foreignReason.
+const reasonNoTimestamp = "no timestamp"
 
 // parseCombined fills d.f from a line; it returns why the line is no request, or "".
 func (d *decoder) parseCombined(line []byte) string {
@@ -123,13 +128,12 @@ func (d *decoder) parseCombined(line []byte) string {
 	}
 	req, i, ok := quotedField(line, i)
 	if !ok {
-		return "request line has no closing quote"
+		// The log line itself is cut: what the client sent is unknown, so it is not
+		// counted as a malformed request.
+		return "request line has no closing quote (the log line is cut)"
 	}
-	method, target, reason := splitRequest(req)
-	if reason != "" {
-		return reason
-	}
-	f.method, f.target = method, target
+	// A request that is not HTTP still names its client: it is kept, Malformed.
+	f.method, f.target, f.bad = splitRequest(req)
 
 	i = skipSpaces(line, i)
 	status, i := field(line, i)
@@ -246,28 +250,54 @@ func (d *decoder) unquote(v []byte) []byte {
 	return d.scratch[start:len(d.scratch):len(d.scratch)]
 }
 
-// splitRequest reads "METHOD target [HTTP/x.y]". The target may hold spaces (the
+// splitRequest reads "METHOD target HTTP/x.y". The target may hold spaces (the
 // client sent them); it must be a path, an absolute URL, "*" or a CONNECT authority.
-func splitRequest(req []byte) (method, target []byte, reason string) {
+// When the line is not such a request (junk, TLS bytes, "-", no target, no version),
+// bad says why and method and target hold what could be read: a method only when the
+// first word looks like one, a target only when it reads as one.
+func splitRequest(req []byte) (method, target []byte, bad string) {
 	if len(req) == 0 || string(req) == "-" {
 		return nil, nil, "empty request line (the client sent no request)"
 	}
-	sp := bytes.IndexByte(req, ' ')
-	if sp <= 0 || !isMethod(req[:sp]) {
+	first, rest := req, []byte(nil)
+	if sp := bytes.IndexByte(req, ' '); sp >= 0 {
+		first, rest = req[:sp], bytes.TrimLeft(req[sp+1:], " ")
+	}
+	if !isMethod(first) {
+		if first[0] == '/' { // "/x HTTP/1.1": a target without a method
+			target, _ = cutVersion(req)
+			return nil, target, fmt.Sprintf("request line %q has no method", clip(req))
+		}
 		return nil, nil, fmt.Sprintf("malformed request line %q", clip(req))
 	}
-	method = req[:sp]
-	target = bytes.TrimLeft(req[sp+1:], " ")
-	if k := bytes.LastIndexByte(target, ' '); k >= 0 && bytes.HasPrefix(target[k+1:], httpVersion) {
-		target = bytes.TrimRight(target[:k], " ")
-	}
-	if len(target) == 0 {
-		return nil, nil, fmt.Sprintf("request line %q has no target", clip(req))
-	}
-	if target[0] != '/' && schemeLen(target) == 0 && string(target) != "*" && string(method) != "CONNECT" {
-		return nil, nil, fmt.Sprintf("request target %q is not a path", clip(target))
+	method = first
+	target, version := cutVersion(rest)
+	switch {
+	case len(target) == 0:
+		return method, nil, fmt.Sprintf("request line %q has no target", clip(req))
+	case !isTarget(method, target):
+		return method, nil, fmt.Sprintf("request target %q is not a path", clip(target))
+	case !version:
+		return method, target, fmt.Sprintf("request line %q has no HTTP version", clip(req))
 	}
 	return method, target, ""
+}
+
+// cutVersion splits "target HTTP/x.y" into the target and whether a version followed.
+func cutVersion(s []byte) ([]byte, bool) {
+	if bytes.HasPrefix(s, httpVersion) && bytes.IndexByte(s, ' ') < 0 {
+		return nil, true // "GET HTTP/1.1": no target
+	}
+	if k := bytes.LastIndexByte(s, ' '); k >= 0 && bytes.HasPrefix(s[k+1:], httpVersion) {
+		return bytes.TrimRight(s[:k], " "), true
+	}
+	return s, false
+}
+
+// isTarget reports whether a request target is one HTTP allows: a path, an absolute
+// URL, "*", or (for CONNECT) an authority.
+func isTarget(method, target []byte) bool {
+	return target[0] == '/' || schemeLen(target) > 0 || string(target) == "*" || string(method) == "CONNECT"
 }
 
 var httpVersion = []byte("HTTP/")
@@ -275,8 +305,8 @@ var httpVersion = []byte("HTTP/")
 // isMethod accepts what HTTP methods look like in practice (GET, M-SEARCH,
 // VERSION-CONTROL), refusing the binary and text junk scanners send.
 func isMethod(m []byte) bool {
-	if len(m) == 0 || len(m) > 32 {
-		return false
+	if len(m) == 0 || len(m) > 32 || !(m[0] >= 'A' && m[0] <= 'Z' || m[0] >= 'a' && m[0] <= 'z') {
+		return false // "-" is what a log writes for no method
 	}
 	for _, c := range m {
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {

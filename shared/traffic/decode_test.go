@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ func TestDecodeRefusesWholeBatches(t *testing.T) {
 		{"undetectable text", "hello\nworld\n", Options{}, http.StatusBadRequest, "neither JSON records nor a combined-format"},
 		{"undetectable JSON", `{"a":1}` + "\n" + `{"b":2}`, Options{}, http.StatusBadRequest, "JSON of no known shape"},
 		{"array of strings", `["a","b"]`, Options{}, http.StatusBadRequest, "neither JSON records"},
+		{"Apache error log only", strings.Repeat("[Sun Dec 04 04:47:44.123 2005] [error] [client 1.2.3.4] Directory index forbidden\n", 30), Options{}, http.StatusBadRequest, "none of 30 lines is an access log line"},
+		{"Apache error log, named", "[Sun Dec 04 04:47:44 2005] [error] [client 1.2.3.4] x\n", Options{}, http.StatusBadRequest, "line 1 is an Apache error-log line"},
+		{"nginx error log, named", "\n2024/01/02 03:04:05 [error] 123#0: *1 open() failed\n", Options{}, http.StatusBadRequest, "line 2 is an nginx error-log line"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Decode([]byte(c.data), c.opts)
@@ -74,6 +78,10 @@ func TestDetect(t *testing.T) {
 		{"combined", `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`, FormatCombined},
 		{"combined after an error log line", "[Thu Oct 13 12:24:49.880562 2022] [error] x\n" + `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1`, FormatCombined},
 		{"combined, malformed request", `1.2.3.4 - - [29/Jul/2023:10:26:07 -0700] "batman" 400 157 "-" "-"`, FormatCombined},
+		{"combined after more error lines than a screenful", strings.Repeat("2024/01/02 03:04:05 [error] 123#0: *1 open() failed\n", 40) + `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1`, FormatCombined},
+		{"NDJSON after an error line", "2024/01/02 03:04:05 [error] 123#0: x\n" + `{"category":"FrontDoorAccessLog"}` + "\n", FormatFrontDoor},
+		{"JSON of no known shape, then access lines", "{\"level\":\"info\"}\n{\"level\":\"warn\"}\n" + `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1`, FormatCombined},
+		{"pretty-printed document of no known shape, then access lines", "{\n\"a\": 1\n}\n" + `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1`, FormatCombined},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Detect([]byte(c.data))
@@ -200,7 +208,7 @@ func TestScannerErrors(t *testing.T) {
 // Many set-aside lines: the Scanner keeps at most maxPendingSetAside between calls.
 func TestScannerBoundsSetAside(t *testing.T) {
 	good := `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /x HTTP/1.1" 200 1 "-" "-"` + "\n"
-	data := good + strings.Repeat(`1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "HELP" 400 1`+"\n", 3000) + good
+	data := good + strings.Repeat(`1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /x HTTP/1.1" abc 1`+"\n", 3000) + good
 	s := NewScanner(strings.NewReader(data), Options{})
 	for {
 		if _, ok := s.Next(); !ok {
@@ -320,5 +328,113 @@ func TestExcerpt(t *testing.T) {
 		if got := excerpt([]byte(c.in)); got != c.want {
 			t.Errorf("excerpt(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// splitRequest keeps what reads as a method and as a target and says why the rest
+// is no HTTP request.
+func TestSplitRequest(t *testing.T) {
+	for _, c := range []struct {
+		req, method, target string
+		bad                 bool
+	}{
+		{"GET /a HTTP/1.1", "GET", "/a", false},
+		{"GET /a b HTTP/1.1", "GET", "/a b", false},
+		{"M-SEARCH * HTTP/1.1", "M-SEARCH", "*", false},
+		{"CONNECT example.com:443 HTTP/1.1", "CONNECT", "example.com:443", false},
+		{"GET http://example.com HTTP/1.0", "GET", "http://example.com", false},
+		{"GET /a", "GET", "/a", true},
+		{"GET", "GET", "", true},
+		{"GET HTTP/1.1", "GET", "", true},
+		{"GET index.html HTTP/1.1", "GET", "", true},
+		{"/a HTTP/1.1", "", "/a", true},
+		{"-", "", "", true},
+		{"", "", "", true},
+		{`\x16\x03\x01\x02\x00`, "", "", true},
+		{"\x16\x03\x01", "", "", true},
+		{"- / HTTP/1.1", "", "", true},
+		{"HELP", "HELP", "", true},
+	} {
+		m, tg, bad := splitRequest([]byte(c.req))
+		if string(m) != c.method || string(tg) != c.target || (bad != "") != c.bad {
+			t.Errorf("splitRequest(%q) = %q, %q, %q; want %q, %q, bad %v", c.req, m, tg, bad, c.method, c.target, c.bad)
+		}
+	}
+}
+
+// Lines of other formats among access lines are set aside one by one, naming what they
+// look like; a stream of them alone is refused, by Decode and by the Scanner alike.
+func TestMixedLines(t *testing.T) {
+	access := `203.0.113.5 - - [01/Jan/2024:00:00:00 +0000] "GET /a HTTP/1.1" 200 1 "-" "-"` + "\n"
+	apacheErr := "[Sun Dec 04 04:47:44.123 2005] [error] [client 1.2.3.4] Directory index forbidden by rule: /var/www/\n"
+	nginxErr := "2024/01/02 03:04:05 [error] 123#0: *1 open() \"/x\" failed (2: No such file or directory), client: 1.2.3.4\n"
+	for _, c := range []struct {
+		name    string
+		data    string
+		records int
+		reasons []string // of the set-aside lines, in order
+	}{
+		{"error lines first", strings.Repeat(apacheErr, 20) + access,
+			1, slices.Repeat([]string{"an Apache error-log line, not an access log line"}, 20)},
+		{"interleaved", access + nginxErr + access + apacheErr + access,
+			3, []string{"an nginx error-log line, not an access log line", "an Apache error-log line, not an access log line"}},
+		{"an error line over the record limit", access + "[Sun Dec 04 04:47:44 2005] [error] " + strings.Repeat("x", 70<<10) + "\n" + access,
+			2, []string{fmt.Sprintf("line of %d bytes is over the limit of 65536", len("[Sun Dec 04 04:47:44 2005] [error] ")+70<<10)}},
+		{"JSON of no known shape before", `{"level":"info"}` + "\n" + nginxErr + access,
+			1, []string{"a JSON document, not a combined-format access log line", "an nginx error-log line, not an access log line"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for name, b := range map[string]Batch{"Decode": mustDecode(t, c.data, Options{}), "Scanner": mustScan(t, c.data, Options{})} {
+				var reasons []string
+				for _, s := range b.SetAside {
+					reasons = append(reasons, s.Reason)
+				}
+				if b.Format != FormatCombined || len(b.Records) != c.records || !slices.Equal(reasons, c.reasons) {
+					t.Errorf("%s: format %s, %d records, set aside %q", name, b.Format, len(b.Records), reasons)
+				}
+			}
+		})
+	}
+	t.Run("no access line at all", func(t *testing.T) {
+		data := strings.Repeat(apacheErr+nginxErr, 600) // past every detection bound
+		_, err := Decode([]byte(data), Options{})
+		_, serr := scanAll(bytes.NewReader([]byte(data)), Options{})
+		for _, e := range []error{err, serr} {
+			if fault.Of(e) != fault.Reject || !strings.Contains(fmt.Sprint(e), "none of 1200 lines is an access log line") ||
+				!strings.Contains(fmt.Sprint(e), "line 1 is an Apache error-log line") {
+				t.Errorf("error %v", e)
+			}
+		}
+	})
+}
+
+// A Scanner holds what it cannot decode before the format is known within fixed bounds,
+// whatever the input: here a JSON line of no known shape followed by thousands of
+// error lines, then an access line.
+func TestScannerBoundsHeldLines(t *testing.T) {
+	data := `{"level":"info"}` + "\n" + strings.Repeat("2024/01/02 03:04:05 [error] 123#0: *1 x\n", 5000) +
+		`203.0.113.5 - - [01/Jan/2024:00:00:00 +0000] "GET /a HTTP/1.1" 200 1` + "\n"
+	s := NewScanner(strings.NewReader(data), Options{})
+	most := 0
+	for !s.done {
+		s.step()
+		most = max(most, len(s.held))
+		s.d.out.Records, s.d.out.SetAside = s.d.out.Records[:0], nil
+	}
+	if s.Err() != nil || most > detectWithin || most == 0 {
+		t.Errorf("err %v, held at most %d lines (bound %d)", s.Err(), most, detectWithin)
+	}
+	if r, a, _ := s.Counts(); r != 1 || a != 5001 {
+		t.Errorf("counts %d records %d set aside", r, a)
+	}
+	// Decode agrees (the Scanner keeps only the first 1024 set-aside items here).
+	want := mustDecode(t, data, Options{})
+	if len(want.Records) != 1 || len(want.SetAside) != 5001 || want.SetAside[1023].Line != 1024 {
+		t.Errorf("Decode: %d records, %d set aside", len(want.Records), len(want.SetAside))
+	}
+	got := mustScan(t, data, Options{})
+	got.SetAside, want.SetAside = got.SetAside[:maxPendingSetAside], want.SetAside[:maxPendingSetAside]
+	if g, w := render(t, got), render(t, want); !bytes.Equal(g, w) {
+		t.Errorf("Scanner and Decode differ\n--- scanner\n%.2000s\n--- decode\n%.2000s", g, w)
 	}
 }

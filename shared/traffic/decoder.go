@@ -16,6 +16,7 @@ type fields struct {
 	timeOK    bool // t is already parsed (combined lines)
 	method    []byte
 	target    []byte // request target: absolute URL or path?query
+	bad       string // why the request is not HTTP (combined: judged by splitRequest)
 	origURI   []byte // Application Gateway's originalRequestUriWithArgs, preferred to target
 	host      []byte // host field of the log
 	hostHdr   []byte // Host request header / Application Gateway originalHost: preferred
@@ -178,19 +179,15 @@ func (d *decoder) finish(b []byte, start, end int) {
 			return
 		}
 	}
-	if len(f.method) == 0 {
-		d.setAside(b, start, end, "no method")
-		return
-	}
-	target := f.target
+	method, target := f.method, f.target
 	if len(f.origURI) > 0 {
 		target = f.origURI
 	}
-	urlHost, path, query := splitTarget(target)
-	if len(path) == 0 {
-		d.setAside(b, start, end, "no path")
-		return
+	bad := f.bad
+	if d.format != FormatCombined { // combined lines were judged by splitRequest
+		method, target, bad = judgeRequest(method, target)
 	}
+	urlHost, path, query := splitTarget(target)
 	host := f.hostHdr
 	if len(host) == 0 {
 		host = f.host
@@ -231,6 +228,21 @@ func (d *decoder) finish(b []byte, start, end int) {
 		r.Client, r.Note = attribute(d.proxies, peer, chain)
 	}
 
+	// A request that was not HTTP counts for its client as a malformed request, when
+	// the log says who sent it and that the gateway answered; otherwise there is
+	// nothing to count it for.
+	if bad != "" {
+		switch {
+		case !r.Client.IsValid():
+			d.setAside(b, start, end, bad+"; not counted as a malformed request: no client address")
+			return
+		case r.Status <= 0:
+			d.setAside(b, start, end, bad+"; not counted as a malformed request: no status")
+			return
+		}
+		r.Malformed = true
+	}
+
 	// All strings of the record share one allocation: the blob is filled, converted
 	// once, and each field is a substring of the result.
 	bl := d.blob[:0]
@@ -240,14 +252,17 @@ func (d *decoder) finish(b []byte, start, end int) {
 		bl = append(bl, v...)
 		spans[k][1] = len(bl)
 	}
-	method, interned := internMethod(f.method)
+	name, interned := internMethod(method)
 	if !interned {
-		put(0, f.method)
+		put(0, method)
 	}
 	put(1, path)
 	put(2, query)
 	mark := len(bl)
-	bl, templated := appendTemplated(bl, path)
+	templated := false
+	if !r.Malformed { // a malformed request is no operation: no template, no baseline
+		bl, templated = appendTemplated(bl, path)
+	}
 	if templated {
 		spans[3] = [2]int{mark, len(bl)}
 	} else {
@@ -264,12 +279,14 @@ func (d *decoder) finish(b []byte, start, end int) {
 	d.blob = bl
 	at := func(k int) string { return s[spans[k][0]:spans[k][1]] }
 	if !interned {
-		method = at(0)
+		name = at(0)
 	}
-	r.Method = method
+	r.Method = name
 	r.Path = at(1)
 	r.Query = at(2)
-	r.Template = r.Path
+	if !r.Malformed {
+		r.Template = r.Path
+	}
 	if templated {
 		r.Template = at(3)
 	}
@@ -282,6 +299,37 @@ func (d *decoder) finish(b []byte, start, end int) {
 	r.Host = at(10)
 	d.out.Records = append(d.out.Records, r)
 	d.n++
+}
+
+// judgeRequest checks a JSON record's method and request target as splitRequest does
+// a request line's, keeping what reads as a method and as a target.
+func judgeRequest(method, target []byte) ([]byte, []byte, string) {
+	var bad string
+	if string(method) == "-" { // what a log writes for a field it has no value for
+		method = nil
+	}
+	if string(target) == "-" {
+		target = nil
+	}
+	switch {
+	case len(method) == 0:
+		bad = "no method"
+	case !isMethod(method):
+		bad = fmt.Sprintf("method %q is not an HTTP method", clip(method))
+		method = nil
+	}
+	switch {
+	case len(target) == 0:
+		if bad == "" {
+			bad = "no path"
+		}
+	case !isTarget(method, target):
+		if bad == "" {
+			bad = fmt.Sprintf("request target %q is not a path", clip(target))
+		}
+		target = nil
+	}
+	return method, target, bad
 }
 
 // internMethod returns the common methods as constants, saving their bytes.

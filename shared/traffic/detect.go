@@ -4,35 +4,44 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
-// detectRecords and detectLines bound how far detection looks.
+// Detection bounds: records classified per JSON document or line, JSON-looking lines
+// classified before JSON formats are ruled out, and the lines among which they count.
 const (
 	detectRecords = 8
 	detectLines   = 16
+	detectWithin  = 1024
 )
 
-// Detect names the format of a batch from its first bytes and first records: JSON
-// (an object or an array of objects) is classified by its first records' category,
-// Type or key set; anything else is combined when one of its first 16 non-blank
-// lines has a bracketed timestamp followed by a quoted request. The error explains
-// what was seen; Options.Format bypasses detection.
+// Detect names the format of a batch. One JSON document (an object or an array of
+// objects, possibly pretty-printed) is classified by its first records' category, Type
+// or key set. Line-oriented input (NDJSON, log lines, or a mix of them with lines of
+// other formats) is decided on its access lines: the first combined-format line, or
+// the first JSON line whose records name a format; error-log lines and other lines do
+// not decide. The error explains what was seen; Options.Format bypasses detection.
 func Detect(data []byte) (Format, error) {
+	f, _, err := detect(data)
+	return f, err
+}
+
+// detect is Detect that also says whether the batch is decoded line by line.
+func detect(data []byte) (f Format, lines bool, err error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	i := skipWS(data, 0)
 	if i >= len(data) {
-		return "", errors.New("empty batch: no format to detect")
+		return "", false, errors.New("empty batch: no format to detect")
 	}
-	data = data[i:]
-	if looksJSON(data) {
+	if doc := data[i:]; looksJSON(doc) && !isLineDelimited(doc) {
 		d := newDecoder(Options{}.WithDefaults(), FormatAuto)
-		if f := d.detectJSON(data); f != "" {
-			return f, nil
+		if f := d.detectJSON(doc); f != "" {
+			return f, false, nil
 		}
-		return "", fmt.Errorf("cannot detect the log format: the first records are JSON of no known shape (want %s); set the format explicitly", formatList())
+		// No known record in the document: its lines may still be access lines.
 	}
-	lines := 0
-	for rest := data; len(rest) > 0 && lines < detectLines; {
+	ld := newLineDetector()
+	for n, rest := 1, data; len(rest) > 0; n++ {
 		line := rest
 		if k := bytes.IndexByte(rest, '\n'); k >= 0 {
 			line, rest = rest[:k], rest[k+1:]
@@ -42,16 +51,71 @@ func Detect(data []byte) (Format, error) {
 		if isBlank(line) {
 			continue
 		}
-		lines++
-		if looksCombined(line) {
-			return FormatCombined, nil
+		if f, _ := ld.feed(line, n); f != "" {
+			return f, true, nil
 		}
 	}
-	first := data
-	if k := bytes.IndexByte(first, '\n'); k >= 0 {
-		first = first[:k]
+	return "", true, ld.refusal()
+}
+
+// lineDetector decides the format of line-oriented input on its access lines. Decode
+// (through detect) and Scanner feed it the same lines in the same order, so a batch
+// and the same bytes streamed are decided alike. Its work is bounded: JSON-looking
+// lines are classified only among the first detectWithin non-blank lines and at most
+// detectLines of them (each up to detectRecords records); any other line costs one
+// pass of looksCombined.
+type lineDetector struct {
+	d         *decoder // for classify; never decodes
+	lines     int      // non-blank lines fed
+	jsonTried int      // JSON-looking lines classified
+	first     []byte   // the first non-blank line, clipped, for the refusal
+	firstLine int
+}
+
+func newLineDetector() *lineDetector {
+	return &lineDetector{d: newDecoder(Options{}.WithDefaults(), FormatAuto)}
+}
+
+// feed classifies non-blank line n. It returns the format the line decides, or "" and
+// whether the line may still be a record of a JSON format not decided yet.
+func (ld *lineDetector) feed(line []byte, n int) (f Format, candidate bool) {
+	ld.note(line, n)
+	if t := line[skipWS(line, 0):]; len(t) > 0 && looksJSON(t) {
+		if ld.jsonTried >= detectLines || ld.lines > detectWithin {
+			return "", false
+		}
+		ld.jsonTried++
+		return ld.d.detectJSON(t), true
 	}
-	return "", fmt.Errorf("cannot detect the log format: %q is neither JSON records nor a combined-format access log line; set the format explicitly", excerpt(first))
+	if looksCombined(line) {
+		return FormatCombined, false
+	}
+	return "", false
+}
+
+// note counts a line fed (or one too long to be fed) and keeps the first one.
+func (ld *lineDetector) note(line []byte, n int) {
+	ld.lines++
+	if ld.first == nil {
+		ld.first, ld.firstLine = bytes.Clone(line[:min(len(line), excerptLen+utf8.UTFMax)]), n
+	}
+}
+
+// jsonOpen reports whether a later line may still decide a JSON format.
+func (ld *lineDetector) jsonOpen() bool {
+	return ld.jsonTried < detectLines && ld.lines < detectWithin
+}
+
+// refusal explains why no format was decided.
+func (ld *lineDetector) refusal() error {
+	if ld.lines == 0 {
+		return errors.New("empty batch: no format to detect")
+	}
+	if t := ld.first[skipWS(ld.first, 0):]; len(t) > 0 && looksJSON(t) {
+		return fmt.Errorf("cannot detect the log format: the first records are JSON of no known shape (want %s); set the format explicitly", formatList())
+	}
+	return fmt.Errorf("cannot detect the log format: none of %d lines is an access log line (JSON records of %s, or combined-format lines); line %d is %s: %q; set the format explicitly",
+		ld.lines, formatList(), ld.firstLine, lineKind(ld.first), excerpt(ld.first))
 }
 
 // looksJSON: an object, or an array whose first element is an object (or empty). An

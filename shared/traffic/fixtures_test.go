@@ -64,3 +64,27 @@ func TestFixtures(t *testing.T) {
 		t.Errorf("only %d of %d lines decoded, want 99%%", records, lines)
 	}
 }
+
+// TestMalformedFixture: every line of CrowdSec's nginx-http-malformed case (binary
+// protocols, TLS handshakes, "HELP", "batman" sent to nginx, logged with 400) counts
+// for its client as a malformed request and none becomes an operation.
+func TestMalformedFixture(t *testing.T) {
+	path := filepath.Join(fixtureDir, "crowdsec", "nginx-http-malformed", "nginx_http-logs.log")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("traffic fixture not available: %v", err)
+	}
+	b, err := Decode(data, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBatch(t, b)
+	if len(b.SetAside) != 0 || len(b.Records) == 0 {
+		t.Fatalf("%d records, set aside %+v", len(b.Records), b.SetAside)
+	}
+	for i, r := range b.Records {
+		if !r.Malformed || r.Client.String() != "1.2.3.4" || r.Status != 400 || r.Template != "" || r.Path != "" {
+			t.Errorf("record %d: malformed %v client %v status %d path %q template %q", i, r.Malformed, r.Client, r.Status, r.Path, r.Template)
+		}
+	}
+}

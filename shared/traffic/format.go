@@ -149,16 +149,20 @@ func Decode(data []byte, opts Options) (Batch, error) {
 	if isBlank(data) {
 		return Batch{Format: format, Records: []Record{}}, nil
 	}
+	lines := false
 	if format == FormatAuto {
-		if format, err = Detect(data); err != nil {
+		if format, lines, err = detect(data); err != nil {
 			return Batch{}, reject(err)
 		}
 	}
 	d := newDecoder(opts, format)
 	d.out.Records = make([]Record, 0, estimateRecords(len(data), format))
-	if format == FormatCombined {
+	switch {
+	case format == FormatCombined:
 		d.textLines(data)
-	} else {
+	case lines: // decided on its lines: read as the Scanner reads it
+		d.jsonLines(bytes.TrimPrefix(data, utf8BOM), 1)
+	default:
 		d.jsonBatch(data)
 	}
 	return d.out, nil

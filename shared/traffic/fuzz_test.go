@@ -13,9 +13,11 @@ import (
 var fuzzFormats = append([]Format{FormatAuto}, Formats...)
 
 // FuzzDecode checks what must hold for any input: no panic, errors are rejections,
-// decoding is deterministic, every record has a valid UTC time, a method and a path,
-// set-aside indexes leave exactly the records' places, and for line-oriented input
-// the Scanner agrees with Decode. Seeds are every testdata case.
+// decoding is deterministic, every record has a valid UTC time, a method and a path
+// (or is Malformed, with a client, a status and no template), set-aside indexes leave
+// exactly the records' places, and for line-oriented input the Scanner agrees with
+// Decode, whether it is given the format or detects it (refusals included). Seeds are
+// every testdata case and a few mixed and malformed inputs.
 func FuzzDecode(f *testing.F) {
 	for _, c := range loadCases(f) {
 		idx := uint8(0)
@@ -35,6 +37,11 @@ func FuzzDecode(f *testing.F) {
 		`{"records":[`,
 		`[{}, {"a":[}]`,
 		`{"a":"\ud800\udc00\u0000\\"}`,
+		"[Sun Dec 04 04:47:44.123 2005] [error] [client 1.2.3.4] x\n2024/01/02 03:04:05 [error] 1#0: y\n" +
+			`1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "\x16\x03\x01" 400 1` + "\n{\"a\":1}\n",
+		"{\"a\":1}\n" + `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "-" 408 -` + "\n",
+		"junk\n" + `{"category":"FrontDoorAccessLog","time":"2026-01-01T00:00:00Z","properties":{"socketIp":"10.0.0.1","httpMethod":"","httpStatusCode":"400"}}`,
+		`1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET` + "\n" + `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /a" 400 1`,
 	} {
 		f.Add([]byte(s), uint8(0), false, true)
 	}
@@ -55,6 +62,13 @@ func FuzzDecode(f *testing.F) {
 			if fault.Of(err1) != fault.Reject {
 				t.Fatalf("error is not a rejection: %v", err1)
 			}
+			// A batch refused for its format is refused as a stream too, when it was
+			// judged on its lines.
+			if _, lines, derr := detect(data); opts.Format == FormatAuto && lines && derr != nil && len(data) <= DefaultMaxBatchBytes {
+				if _, err := scanAll(bytes.NewReader(data), opts); fault.Of(err) != fault.Reject {
+					t.Fatalf("Decode refused (%v) but the Scanner says %v", err1, err)
+				}
+			}
 			return
 		}
 		if !reflect.DeepEqual(b1, b2) {
@@ -65,9 +79,21 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("items decoded without a format")
 		}
 
-		// Line-oriented input: the Scanner must see the same items.
+		// Line-oriented input: the Scanner must see the same items, with the format
+		// given and, when Decode detected it on the lines, detecting it itself.
 		body := bytes.TrimPrefix(data, utf8BOM)
-		if b1.Format == FormatCombined || b1.Format != FormatAuto && isLineDelimited(body) {
+		_, lines, _ := detect(data)
+		if opts.Format == FormatAuto && lines && len(b1.SetAside) < maxPendingSetAside {
+			s, err := scanAll(bytes.NewReader(data), opts)
+			if err != nil {
+				t.Fatalf("Scanner detecting: %v", err)
+			}
+			if !reflect.DeepEqual(render(t, s), render(t, b1)) {
+				t.Fatalf("Scanner (detecting) and Decode differ\n--- scanner\n%s\n--- decode\n%s", render(t, s), render(t, b1))
+			}
+		}
+		i := skipWS(body, 0)
+		if b1.Format == FormatCombined || b1.Format != FormatAuto && (isLineDelimited(body) || i < len(body) && !looksJSON(body[i:])) {
 			opts.Format = b1.Format
 			s, err := scanAll(bytes.NewReader(data), opts)
 			if err != nil {

@@ -13,7 +13,7 @@ import (
 // jsonBatch decodes a whole JSON batch.
 func (d *decoder) jsonBatch(data []byte) {
 	data = bytes.TrimPrefix(data, utf8BOM)
-	if isLineDelimited(data) {
+	if i := skipWS(data, 0); i < len(data) && !looksJSON(data[i:]) || isLineDelimited(data) {
 		d.jsonLines(data, 1)
 		return
 	}
@@ -46,10 +46,21 @@ func (d *decoder) jsonLines(data []byte, first int) {
 // jsonLine decodes one line of NDJSON (a Scanner's unit too).
 func (d *decoder) jsonLine(line []byte, n int) {
 	d.src, d.line = nil, n
+	raw := line
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	c := &cursor{b: line}
 	c.i = skipWS(line, 0)
 	if c.i >= len(line) {
+		return
+	}
+	if !looksJSON(line[c.i:]) {
+		// A line of another format. The combined decoder sets it aside with the reason
+		// it gives in a combined batch (see foreign.go), unless it is an access line.
+		if looksCombined(line) {
+			d.setAside(line, 0, len(line), reasonCombinedInJSON)
+			return
+		}
+		d.combinedLine(raw, n)
 		return
 	}
 	d.halt = false

@@ -18,8 +18,12 @@ const maxPendingSetAside = 1024
 // Scanner decodes a stream line by line, for replaying big files: each line is a
 // combined log line or one JSON document (a record, a row, or a {"records":[...]}
 // batch). Memory stays constant apart from the current line and the records it
-// holds. The format is opts.Format or detected from the first non-blank lines (up
-// to 16 of them are held for that).
+// holds. The format is opts.Format or decided on the first access line (see Detect):
+// lines of no format before it are set aside at once, and lines that may still be
+// records of an undecided JSON format are held, with whatever follows them, until
+// the format is known (at most 1024 lines and MaxBatchBytes). When no JSON format can
+// be decided any more the stream is read as combined lines, and refused at its end
+// if none of them was an access line.
 //
 //	s := traffic.NewScanner(f, opts)
 //	for {
@@ -31,19 +35,27 @@ const maxPendingSetAside = 1024
 //	}
 //	if err := s.Err(); err != nil { ... }
 type Scanner struct {
-	r       *bufio.Reader
-	d       *decoder
-	format  Format
-	line    int
-	pos     int // next record of d.out.Records to hand out
-	buf     []byte
-	early   [][]byte // lines read before the format was known
-	earlyAt []int
-	err     error
-	done    bool
-	dropped int // set-aside items not kept (over maxPendingSetAside)
-	records int
-	asides  int
+	r         *bufio.Reader
+	d         *decoder
+	format    Format
+	line      int
+	pos       int // next record of d.out.Records to hand out
+	buf       []byte
+	ld        *lineDetector // while the format is auto or tentative
+	held      []heldLine    // lines read before the format was known
+	heldBytes int
+	tentative bool // combined because nothing else can be: refused at the end without an access line
+	err       error
+	done      bool
+	dropped   int // set-aside items not kept (over maxPendingSetAside)
+	records   int
+	asides    int
+}
+
+// heldLine is a line held until the format is known.
+type heldLine struct {
+	line       []byte
+	n, tooLong int
 }
 
 // NewScanner returns a Scanner reading r.
@@ -56,6 +68,9 @@ func NewScanner(r io.Reader, opts Options) *Scanner {
 	}
 	s.format = f
 	s.d = newDecoder(opts, f)
+	if f == FormatAuto {
+		s.ld = newLineDetector()
+	}
 	return s
 }
 
@@ -106,42 +121,75 @@ func (s *Scanner) step() {
 		return
 	}
 	eof := err != nil
-	if line != nil || tooLong > 0 {
-		if s.format == FormatAuto && tooLong == 0 {
-			if !isBlank(line) {
-				s.early = append(s.early, bytes.Clone(line))
-				s.earlyAt = append(s.earlyAt, n)
-				s.detect(false)
+	if (line != nil || tooLong > 0) && (tooLong > 0 || !isBlank(line)) {
+		switch {
+		case s.format == FormatAuto:
+			s.detectLine(line, n, tooLong)
+		case s.tentative:
+			if tooLong == 0 {
+				if f, _ := s.ld.feed(line, n); f == FormatCombined {
+					s.tentative, s.ld = false, nil
+				}
 			}
-		} else {
+			s.decode(line, n, tooLong)
+		default:
 			s.decode(line, n, tooLong)
 		}
 	}
 	if eof {
-		if s.format == FormatAuto && len(s.early) > 0 {
-			s.detect(true)
+		if s.format == FormatAuto && s.ld.lines > 0 || s.tentative {
+			s.err = reject(s.ld.refusal())
+			s.held, s.heldBytes = nil, 0
 		}
 		s.done = true
 	}
 }
 
-// detect tries to name the format from the held lines; once it can (or must), it
-// decodes them.
-func (s *Scanner) detect(final bool) {
-	f, err := Detect(bytes.Join(s.early, newline))
-	if err != nil {
-		if !final && len(s.early) < detectLines {
-			return
-		}
-		s.err, s.done = reject(err), true
+// detectLine feeds a line read before the format is known to the detector, and holds
+// it, decodes it or decides the format.
+func (s *Scanner) detectLine(line []byte, n, tooLong int) {
+	var f Format
+	candidate := false
+	if tooLong == 0 {
+		f, candidate = s.ld.feed(line, n)
+	} else {
+		s.ld.note(line, n)
+	}
+	switch {
+	case f != "":
+		s.hold(line, n, tooLong)
+		s.decide(f, false)
 		return
+	case candidate || len(s.held) > 0:
+		s.hold(line, n, tooLong)
+	default:
+		// No format reads this line: it is set aside now, with the reason every
+		// decoder gives (the decoder's format is still auto).
+		s.decode(line, n, tooLong)
 	}
-	s.format = f
+	if !s.ld.jsonOpen() || s.heldBytes > s.d.opts.MaxBatchBytes {
+		s.decide(FormatCombined, true)
+	}
+}
+
+func (s *Scanner) hold(line []byte, n, tooLong int) {
+	s.held = append(s.held, heldLine{line: bytes.Clone(line), n: n, tooLong: tooLong})
+	s.heldBytes += len(line)
+}
+
+// decide sets the format and decodes the held lines. A tentative decision (combined,
+// because no JSON format can be decided any more) stands until the end of the input
+// unless an access line shows up.
+func (s *Scanner) decide(f Format, tentative bool) {
+	s.format, s.tentative = f, tentative
 	s.d.format, s.d.out.Format = f, f
-	for i, l := range s.early {
-		s.decode(l, s.earlyAt[i], 0)
+	if !tentative {
+		s.ld = nil
 	}
-	s.early, s.earlyAt = nil, nil
+	for _, h := range s.held {
+		s.decode(h.line, h.n, h.tooLong)
+	}
+	s.held, s.heldBytes = nil, 0
 }
 
 // decode turns one line into records and set-aside items.
