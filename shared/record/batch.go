@@ -1,10 +1,17 @@
 package record
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"sort"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
@@ -99,4 +106,60 @@ func splitBatches(part []*entity) ([][][]byte, error) {
 		out = append(out, cur)
 	}
 	return out, nil
+}
+
+// transactionETags are the new ETags of a successful transaction's n operations, in
+// their order, from the response body: the SDK returns none, but each operation's
+// response in the changeset carries its row's ETag header (Azure and Azurite alike).
+// nil when the body does not hold exactly n successful responses with an ETag.
+func transactionETags(resp *http.Response, n int) []string {
+	if resp == nil {
+		return nil
+	}
+	body, err := runtime.Payload(resp)
+	if err != nil {
+		return nil
+	}
+	outer := boundaryOf(resp.Header.Get("Content-Type"), body)
+	if outer == "" {
+		return nil
+	}
+	batch := multipart.NewReader(bytes.NewReader(body), outer)
+	part, err := batch.NextPart()
+	if err != nil {
+		return nil
+	}
+	changeset, err := io.ReadAll(part)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	inner := boundaryOf(part.Header.Get("Content-Type"), changeset)
+	if inner == "" {
+		return nil
+	}
+	ops := multipart.NewReader(bytes.NewReader(changeset), inner)
+	etags := make([]string, 0, n)
+	for {
+		p, err := ops.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil
+		}
+		r, err := http.ReadResponse(bufio.NewReader(p), nil)
+		if err != nil {
+			return nil
+		}
+		r.Body.Close()
+		etag := r.Header.Get("ETag")
+		if r.StatusCode >= 300 || etag == "" {
+			return nil
+		}
+		etags = append(etags, etag)
+	}
+	if len(etags) != n {
+		return nil
+	}
+	return etags
 }
