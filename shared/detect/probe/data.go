@@ -226,8 +226,12 @@ func (c *compiler) finish() (*Matcher, error) {
 		return nil, fault.Rejected(0, fmt.Errorf("probe patterns: %w", err))
 	}
 	m := &Matcher{automaton: a, pats: c.pats, info: c.info}
-	for _, p := range c.info {
+	m.rawPercent = true
+	for i, p := range c.info {
 		m.where |= p.where
+		if p.where&(wherePathRaw|whereQueryRaw) != 0 && !strings.Contains(c.texts[i], "%") {
+			m.rawPercent = false
+		}
 	}
 	return m, nil
 }

@@ -1,17 +1,19 @@
 package probe
 
+import "strings"
+
 // Normalisation turns the many spellings of a marker into one, so that the data
 // lists "../" once instead of "%2e%2e%2f", "%252e%252e%252f", "..%c0%af", "..\" and
 // so on. It runs on the path and the query, never on the user agent, and only when
-// the field holds a byte that it would change (see special): most API requests take
+// the field holds a byte that it would change (see specialBytes): most API requests take
 // the fast path and are scanned as they are. README.md lists the steps and why.
 //
 // The result is never longer than the input, which lets the matcher normalise into
 // a fixed buffer on its stack.
 
-// special marks the bytes that normalisation may change: bit 1 in paths, bit 2 in
+// specialBytes marks the bytes that normalisation may change: bit 1 in paths, bit 2 in
 // queries ('+' is a space only in a query).
-var special = func() (t [256]uint8) {
+var specialBytes = func() (t [256]uint8) {
 	for _, c := range []byte{'%', '\\', '*', ' ', '\t', '\n', '\v', '\f', '\r'} {
 		t[c] = 3
 	}
@@ -22,17 +24,18 @@ var special = func() (t [256]uint8) {
 	return t
 }()
 
-func needsNormal(s string, query bool) bool {
+// inspect reports whether normalisation may change s, and whether s holds a '%'.
+func inspect(s string, query bool) (special, percent bool) {
 	bit := uint8(1)
 	if query {
 		bit = 2
 	}
 	for i := 0; i < len(s); i++ {
-		if special[s[i]]&bit != 0 {
-			return true
+		if specialBytes[s[i]]&bit != 0 {
+			return true, strings.IndexByte(s[i:], '%') >= 0
 		}
 	}
-	return false
+	return false, false
 }
 
 // normalise writes the normal form of src into dst, which must be at least as long

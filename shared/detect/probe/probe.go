@@ -21,6 +21,9 @@ type Matcher struct {
 	pats  []Pattern
 	info  []patInfo
 	where uint8 // union of the patterns' where bits
+	// rawPercent: every raw-form pattern holds a '%', so a field without one needs
+	// no raw scan (true of the default data: the raw patterns are escapes).
+	rawPercent bool
 }
 
 // patInfo is what the scan loop needs of a pattern, packed.
@@ -144,20 +147,37 @@ func (m *Matcher) field(s string, f Field, norm, raw uint8, query bool, h *Hits)
 	if s == "" || m.where&(norm|raw) == 0 {
 		return
 	}
-	if !needsNormal(s, query) {
+	special, percent := inspect(s, query)
+	if !special {
 		scan(m, s, norm|raw, f, true, true, h) // both forms are the text itself
 		return
 	}
-	if m.where&raw != 0 {
+	if m.where&raw != 0 && (percent || !m.rawPercent) {
 		scan(m, s, raw, f, true, true, h)
 	}
 	if m.where&norm == 0 {
 		return
 	}
-	var buf [windowSize]byte
+	// The buffer is zeroed on every call: size it to the field.
+	switch {
+	case len(s) <= 256:
+		var buf [256]byte
+		m.normalScan(s, buf[:], f, norm, query, h)
+	case len(s) <= 1024:
+		var buf [1024]byte
+		m.normalScan(s, buf[:], f, norm, query, h)
+	default:
+		var buf [windowSize]byte
+		m.normalScan(s, buf[:], f, norm, query, h)
+	}
+}
+
+// normalScan normalises s into buf and scans it, in windows when s is longer than
+// buf.
+func (m *Matcher) normalScan(s string, buf []byte, f Field, norm uint8, query bool, h *Hits) {
 	for start := 0; ; start += windowSize - windowOverlap {
-		end := min(start+windowSize, len(s))
-		n := normalise(buf[:], s[start:end], query)
+		end := min(start+len(buf), len(s))
+		n := normalise(buf, s[start:end], query)
 		scan(m, buf[:n], norm, f, start == 0, end == len(s), h)
 		if end == len(s) {
 			return
@@ -170,14 +190,31 @@ func (m *Matcher) field(s string, f Field, norm, raw uint8, query bool, h *Hits)
 // the field (false for an inner window, whose neighbours are unknown: a boundary
 // there does not hold, and the overlapping window decides).
 func scan[S string | []byte](m *Matcher, s S, want uint8, f Field, atStart, atEnd bool, h *Hits) {
-	delta, shift, first := m.delta, m.shift, m.firstOut
 	st := uint16(0)
-	for i := 0; i < len(s); i++ {
-		st = delta[int(st)<<shift|int(m.cls[s[i]])]
-		if st >= first {
-			emit(m, st, s, i, want, f, atStart, atEnd, h)
+	for i := 0; i < len(s); {
+		i, st = advance(&m.automaton, s, i, st)
+		if st >= m.firstOut {
+			emit(m, st, s, i-1, want, f, atStart, atEnd, h)
 		}
 	}
+}
+
+// advance runs the automaton from state st over s[i:] until a byte takes it to a
+// state where a pattern ends, or to the end of s; it returns the index after that
+// byte and the state. It calls nothing, so the loop keeps its values in registers:
+// one class lookup and one transition per byte.
+//
+//go:noinline
+func advance[S string | []byte](a *automaton, s S, i int, st uint16) (int, uint16) {
+	delta, shift, first, cls := a.delta, a.shift&15, a.firstOut, &a.cls
+	for i < len(s) {
+		st = delta[int(st)<<shift|int(cls[s[i]])]
+		i++
+		if st >= first {
+			break
+		}
+	}
+	return i, st
 }
 
 func emit[S string | []byte](m *Matcher, st uint16, s S, end int, want uint8, f Field, atStart, atEnd bool, h *Hits) {
