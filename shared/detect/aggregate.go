@@ -55,16 +55,18 @@ type idHit struct {
 }
 
 type aggregator struct {
-	c     *compiled
-	ips   map[addrWin]*Delta
-	subs  map[winKey]*Delta
-	users map[winKey]*Delta
-	ops   map[winKey]*Delta
-	opKey map[opName]string
-	strs  map[string]string
-	ids   []idHit
-	buf   []byte
-	low   []byte
+	c      *compiled
+	ips    map[addrWin]*Delta
+	subs   map[winKey]*Delta
+	users  map[winKey]*Delta
+	ops    map[winKey]*Delta
+	opKey  map[opName]string
+	strs   map[string]string
+	ids    []idHit
+	buf    []byte
+	low    []byte
+	mk     []mark            // the current record's probe markers
+	agents map[string][]mark // probe markers by user agent
 
 	// Slabs: a batch's deltas, extras and their first small slices come from a few
 	// large allocations. States never alias them (everything a State keeps is copied
@@ -209,6 +211,7 @@ type rec struct {
 	qHash    uint64 // hash of its query (0: none)
 	uaHash   uint64 // hash of the user agent of a probing error
 	client   string // the address as text, made when a sample of an identity key needs it
+	marks    []mark // probe markers, distinct
 }
 
 func (a *aggregator) add(r *traffic.Record) {
@@ -253,6 +256,7 @@ func (a *aggregator) add(r *traffic.Record) {
 	if x.err {
 		x.uaHash = hashString(seedIdent, r.UserAgent)
 	}
+	x.marks = a.marks(r.Path, r.Query, r.UserAgent)
 	api := clip(r.API, maxAPILen)
 	if r.Template != "" {
 		on := opName{api, clip(r.Method, maxMethodLen), clip(r.Template, maxTemplateLen)}
@@ -434,6 +438,13 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 	}
 	if r.Malformed {
 		xt.malformed = addU32(xt.malformed, 1)
+	}
+	if len(x.marks) > 0 {
+		if xt.marks == nil {
+			xt.marks = &markTally{}
+		}
+		xt.marks.add(x.marks)
+		xt.marks.reqs = addU32(xt.marks.reqs, 1)
 	}
 	if x.qHash != 0 {
 		xt.burst.note(x.bucket, x.pathUA, x.qHash)

@@ -20,6 +20,7 @@ type compiled struct {
 	redirSuffix    []string            // RedirectOnSuccess, matched as a suffix
 	ignore         map[string]struct{} // lower-case
 	perAPI         map[string]int
+	markers        *markerIndex
 }
 
 type statusSet [10]uint64 // 0..639
@@ -41,6 +42,7 @@ func compile(cfg *Config) *compiled {
 		static:   make(map[string]struct{}, len(cfg.Probing.StaticExtensions)),
 		ignore:   make(map[string]struct{}, len(cfg.Enumeration.IgnoreParams)),
 		perAPI:   cfg.Flood.PerAPI,
+		markers:  defaultMarkers(),
 	}
 	c.burstSpan = max(int64(cfg.Flood.BurstSpan.seconds()), 1)
 	for _, s := range cfg.Probing.Statuses {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/apiguard/apiguard/shared/detect/probe"
 )
 
 // stateVersion is the first byte of every encoded State. A decoder rejects versions it
@@ -38,7 +40,9 @@ const (
 // and, when flagPrev, the previous one. A window: start, newest time, counts,
 // operations, templates, then a presence byte and the optional part (identified
 // counts, four sketches, per-API counts, samples, then the version 2 fields: the login
-// answers, the user agents of errors, the malformed requests, the burst tally). An empty state is the version byte,
+// answers, the user agents of errors, the malformed requests, the burst tally, the probe
+// markers: count+1 or 0, then 8-byte key, weight and class each, and the requests
+// carrying any). An empty state is the version byte,
 // flags 0 and size 0.
 func (s *State) MarshalBinary() ([]byte, error) {
 	return s.appendBinary(make([]byte, 0, 64), nil)
@@ -237,6 +241,16 @@ func (e *encoder) window(w *Delta) {
 		e.b = binary.LittleEndian.AppendUint64(e.b, b.lastQ)
 		e.u(uint64(b.n))
 		e.u(uint64(b.max))
+	}
+	if t := x.marks; t.empty() {
+		e.u(0)
+	} else {
+		e.u(uint64(len(t.m)) + 1)
+		for _, m := range t.m {
+			e.b = binary.LittleEndian.AppendUint64(e.b, m.key)
+			e.b = append(e.b, m.weight, byte(m.class))
+		}
+		e.u(uint64(t.reqs))
 	}
 }
 
@@ -510,6 +524,18 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 				}
 			default:
 				d.fail("bad burst presence byte")
+			}
+			if n := d.bounded(maxMarks+1, "probe markers"); n > 0 {
+				t := &markTally{m: make([]mark, 0, n-1)}
+				for range n - 1 {
+					m := mark{key: d.u64(), weight: d.byte(), class: probe.Class(d.byte())}
+					if d.err == nil && (m.class.Name() == "unknown" || m.class == probe.ClassNone) {
+						d.fail("probe marker class %d", m.class)
+					}
+					t.m = append(t.m, m)
+				}
+				t.reqs = d.u32("requests with probe markers")
+				x.marks = t
 			}
 		}
 		w.x = x

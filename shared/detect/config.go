@@ -111,6 +111,11 @@ type ProbingConfig struct {
 	// Malformed is how many requests that were not HTTP (a TLS handshake sent to the
 	// HTTP port, binary junk) a key must send in a window to fire, with MinErrorShare.
 	Malformed int `json:"malformed"`
+	// MarkerWeight is the total weight of distinct probe markers (shared/detect/probe:
+	// sensitive files, traversal, injection payloads, admin interfaces, web shells,
+	// scanner user agents) a key's requests must carry in a window to fire, whatever
+	// they were answered. Each distinct marker counts once.
+	MarkerWeight int `json:"marker_weight"`
 }
 
 // BruteForceConfig: failed logins, authentication failures and unusual login volume per
@@ -218,6 +223,7 @@ func DefaultConfig() Config {
 			RotatingUserAgents: 5,
 			RotatingMinErrors:  10,
 			Malformed:          5,
+			MarkerWeight:       10,
 		},
 		BruteForce: BruteForceConfig{
 			Span:                 Duration(10 * time.Minute),
@@ -351,6 +357,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Probing.RotatingUserAgents < 2 || c.Probing.RotatingUserAgents > sketchK {
 		bad("probing.rotating_user_agents", "%d is not from 2 to %d (counted exactly)", c.Probing.RotatingUserAgents, sketchK)
+	}
+	if c.Probing.MarkerWeight < 1 {
+		bad("probing.marker_weight", "%d is not a weight >= 1", c.Probing.MarkerWeight)
 	}
 	if c.Probing.Malformed < 1 {
 		bad("probing.malformed", "%d is not a count >= 1", c.Probing.Malformed)

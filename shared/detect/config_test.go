@@ -56,13 +56,13 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		"enumeration.overrides: \"author\"", "enumeration.overrides.?id:", "enumeration.ignore_params:",
 		"exfiltration.min_bytes:", "exfiltration.factor:", "exfiltration.min_history:", "exfiltration.run_responses:",
 		"exfiltration.run_min_bytes:", "flood.burst_queries:", "flood.burst_span:", "probing.rotating_user_agents:",
-		"probing.rotating_min_errors:", "probing.malformed:"} {
+		"probing.rotating_min_errors:", "probing.malformed:", "probing.marker_weight:"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("the error does not name %q:\n%v", name, err)
 		}
 	}
-	if len(ce.Problems) != 43 {
-		t.Errorf("%d problems, want 43:\n%v", len(ce.Problems), err)
+	if len(ce.Problems) != 44 {
+		t.Errorf("%d problems, want 44:\n%v", len(ce.Problems), err)
 	}
 }
 

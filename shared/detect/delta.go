@@ -285,8 +285,9 @@ type extra struct {
 	samples   []sample
 	lg        loginTally
 	burst     burstTally
-	errUAs    distinct // user agents of requests answered with a probing error
-	malformed uint32   // requests that were not HTTP (traffic.Record.Malformed)
+	errUAs    distinct   // user agents of requests answered with a probing error
+	malformed uint32     // requests that were not HTTP (traffic.Record.Malformed)
+	marks     *markTally // probe markers (nil: none)
 }
 
 // okClients is, for an operation key, the clients whose login was answered 2xx.
@@ -303,7 +304,7 @@ func (x *extra) empty() bool {
 func (x *extra) countsEmpty() bool {
 	return x.id == (counts{}) && x.paths.empty() && x.ok.empty() && x.failing.empty() &&
 		x.clients.empty() && len(x.apis) == 0 && x.lg == (loginTally{}) && x.burst.trivial() && x.errUAs.empty() &&
-		x.malformed == 0
+		x.malformed == 0 && x.marks.empty()
 }
 
 // Delta is one batch's contribution to one key in one window: counters that add,
@@ -463,6 +464,12 @@ func (x *extra) mergeCounts(o *extra) {
 	x.burst.merge(&o.burst)
 	x.errUAs.merge(&o.errUAs)
 	x.malformed = addU32(x.malformed, o.malformed)
+	if !o.marks.empty() {
+		if x.marks == nil {
+			x.marks = &markTally{}
+		}
+		x.marks.merge(o.marks)
+	}
 	for _, a := range o.apis {
 		x.addAPI(a)
 	}
@@ -676,6 +683,7 @@ func (d *Delta) cloneSampling(samples bool) Delta {
 		x := *d.x
 		x.paths, x.ok, x.failing, x.clients = d.x.paths.clone(), d.x.ok.clone(), d.x.failing.clone(), d.x.clients.clone()
 		x.errUAs = d.x.errUAs.clone()
+		x.marks = d.x.marks.clone()
 		x.apis = slices.Clone(d.x.apis)
 		x.samples = nil
 		if samples {

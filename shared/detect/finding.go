@@ -59,9 +59,20 @@ type Evidence struct {
 	ResponseBytes int64  `json:"response_bytes,omitempty"`
 	// Shared is set when the key was judged as shared: only its traffic without a
 	// narrower identity was counted (README.md, "Shared addresses").
-	Shared  *Shared  `json:"shared,omitempty"`
+	Shared *Shared `json:"shared,omitempty"`
+	// Markers are the distinct probe markers a key's requests carried (measure
+	// probe_marker_weight), heaviest first.
+	Markers []Marker `json:"markers,omitempty"`
 	Late    int      `json:"late_deltas_dropped,omitempty"`
 	Samples []Sample `json:"samples,omitempty"`
+}
+
+// Marker is one probe marker found in a key's requests: its class (sensitive,
+// traversal, sqli, scanner...), its weight and the pattern as the data writes it.
+type Marker struct {
+	Class  string `json:"class"`
+	Weight int    `json:"weight"`
+	Text   string `json:"text"`
 }
 
 // Stats summarises a baseline.

@@ -19,6 +19,7 @@ func detectProbing(ev *evaluation, v *view) {
 		return
 	}
 	cfg := &ev.cfg.Probing
+	detectMarkers(ev, v) // markers count whatever the answers: an injection is often answered 200 or 500
 	share := float64(v.n.err) / float64(max(v.n.req, 1))
 	if share < cfg.MinErrorShare {
 		return // mostly successful traffic: a crawler on broken links, not a scanner

@@ -207,6 +207,26 @@ var scenarios = []scenario{
 		})
 	}, absent: []want{{det: vocab.DetectorProbing}}},
 
+	// Probe markers: a scanner is known by what it sends, answered whatever.
+	{name: "probing/scanner_user_agent_one_request", recs: func() []traffic.Record {
+		return burst(attacker, 1, t0, time.Second, func(_ int, r *traffic.Record) { r.UserAgent = "sqlmap/1.8.2#stable (https://sqlmap.org)" })
+	}, want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
+	{name: "probing/two_injections_answered_200", recs: func() []traffic.Record {
+		qs := []string{"q=1%27%20UNION%20SELECT%20password%20FROM%20users--", "file=..%2f..%2f..%2fetc%2fpasswd"}
+		return burst(attacker, 2, t0, 2*time.Second, func(i int, r *traffic.Record) { r.Query = qs[i] })
+	}, want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
+	{name: "probing/three_sensitive_files", recs: func() []traffic.Record {
+		paths := []string{"/.env", "/.git/config", "/wp-config.php.bak"}
+		return burst(attacker, 3, t0, 2*time.Second, func(i int, r *traffic.Record) { r.Status, r.Path, r.Template = 404, paths[i], "" })
+	}, want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
+	{name: "probing/one_sensitive_file_and_a_search_near_miss", recs: func() []traffic.Record {
+		// A forgotten bookmark to /.env and a search for "select union rep" in ordinary words.
+		return cat(burst(attacker, 1, t0, time.Second, func(_ int, r *traffic.Record) { r.Status, r.Path, r.Template = 404, "/.env", "" }),
+			burst(attacker, 20, t0.Add(10*time.Second), 60*time.Second, func(i int, r *traffic.Record) {
+				r.Query, r.UserAgent = fmt.Sprintf("q=select+union+rep+%d", i), "curl/8.5.0"
+			}))
+	}, absent: []want{{det: vocab.DetectorProbing}}},
+
 	// Requests that were not HTTP count for their client.
 	{name: "probing/malformed_requests", recs: func() []traffic.Record {
 		return burst(attacker, 5, t0, 2*time.Second, func(_ int, r *traffic.Record) {
