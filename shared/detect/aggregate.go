@@ -52,6 +52,7 @@ type opName struct{ api, method, tmpl string }
 type idHit struct {
 	tmpl string
 	h    uint64
+	num  uint64 // a numeric id plus one, 0 for other ids
 }
 
 type aggregator struct {
@@ -450,7 +451,7 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 		xt.burst.note(x.bucket, x.pathUA, x.qHash)
 	}
 	for _, id := range a.ids {
-		a.addID(d, x.api, id, hasN)
+		a.addID(d, x.api, id, hasN, r.Status >= 400 && r.Status < 500 && r.Status != 429)
 	}
 	if x.perAPI != "" {
 		t := apiTally{api: x.perAPI, req: 1}
@@ -464,7 +465,7 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 
 // addID records one object id in a template, keeping at most maxTmpls templates (a new
 // one displaces the template with the fewest ids only when it has more).
-func (a *aggregator) addID(x *Delta, api string, id idHit, hasN bool) {
+func (a *aggregator) addID(x *Delta, api string, id idHit, hasN, failed bool) {
 	var idReq uint32
 	if hasN {
 		idReq = 1
@@ -474,10 +475,12 @@ func (a *aggregator) addID(x *Delta, api string, id idHit, hasN bool) {
 		if t.tmpl == id.tmpl && t.api == api {
 			t.ids.add(id.h)
 			t.idReq = addU32(t.idReq, idReq)
+			t.note(id.num, failed)
 			return
 		}
 	}
 	t := tmplTally{api: api, tmpl: id.tmpl, idReq: idReq}
+	t.note(id.num, failed)
 	a.hashes(&t.ids).add(id.h)
 	if len(x.tmpls) < maxTmpls {
 		if x.tmpls == nil {
@@ -528,8 +531,8 @@ func (a *aggregator) objectIDs(r *traffic.Record) {
 	}
 	tmpl = clip(tmpl, maxTemplateLen)
 	if r.Template != "" {
-		if h, ok := pathIDs(r.Path, r.Template); ok {
-			a.ids = append(a.ids, idHit{tmpl: a.intern(tmpl), h: h})
+		if h, num, ok := pathIDs(r.Path, r.Template); ok {
+			a.ids = append(a.ids, idHit{tmpl: a.intern(tmpl), h: h, num: num})
 		}
 	}
 	q := r.Query
@@ -549,7 +552,7 @@ func (a *aggregator) objectIDs(r *traffic.Record) {
 			continue
 		}
 		a.buf = append(append(append(a.buf[:0], tmpl...), '?'), low...)
-		a.ids = append(a.ids, idHit{tmpl: a.internBytes(a.buf), h: hashString(seedID, value)})
+		a.ids = append(a.ids, idHit{tmpl: a.internBytes(a.buf), h: hashString(seedID, value), num: numericID(value)})
 		if len(a.ids) >= maxTmpls {
 			return
 		}

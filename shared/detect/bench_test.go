@@ -67,6 +67,7 @@ func mixedTraffic(seed uint64, batches, per int, start time.Time) [][]traffic.Re
 		clients[i] = c
 	}
 	out := make([][]traffic.Record, batches)
+	walked := 0
 	at := start
 	step := time.Second / 100
 	for b := range out {
@@ -107,10 +108,11 @@ func mixedTraffic(seed uint64, batches, per int, start time.Time) [][]traffic.Re
 			case a < 25: // prober
 				attack("198.51.100.77")
 				r.Path, r.Template, r.Status = fmt.Sprintf("/.git/%d", rng.IntN(100000)), "", 404
-			case a < 35: // enumerator, with a stolen subscription key
+			case a < 35: // enumerator, with a stolen subscription key: walks user ids, skipping a few
 				attack("198.51.100.88")
 				r.Subscription = "sub-stolen"
-				r.Method, r.Path, r.Template, r.API = "GET", fmt.Sprintf("/identity/users/%d", rng.IntN(100000)), "/users/{id}", "identity"
+				walked += 1 + rng.IntN(2)
+				r.Method, r.Path, r.Template, r.API = "GET", fmt.Sprintf("/identity/users/%d", 40000+walked), "/users/{id}", "identity"
 			case a < 40: // password guesser
 				attack("198.51.100.99")
 				r.Method, r.Path, r.Template, r.API, r.Query, r.Status = "POST", "/wp-login.php", "", "", "", 200

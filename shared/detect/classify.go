@@ -211,7 +211,7 @@ func lower(buf []byte, s string) []byte {
 // with the template segments that hold a "{parameter}". /api/v1/users/42/orders/7 under
 // /users/{uid}/orders/{oid} is the id (42, 7). ok is false when the template has no
 // parameter or does not align with the path.
-func pathIDs(path, template string) (h uint64, ok bool) {
+func pathIDs(path, template string) (h, num uint64, ok bool) {
 	if i := strings.IndexByte(template, '?'); i >= 0 {
 		template = template[:i]
 	}
@@ -222,22 +222,41 @@ func pathIDs(path, template string) (h uint64, ok bool) {
 		tseg := t[ti+1:]
 		t = t[:max(ti, 0)]
 		if p == "" {
-			return 0, false
+			return 0, 0, false
 		}
 		pi := strings.LastIndexByte(p, '/')
 		pseg := p[pi+1:]
 		p = p[:max(pi, 0)]
 		if strings.IndexByte(tseg, '{') >= 0 {
 			if pseg == "" {
-				return 0, false
+				return 0, 0, false
 			}
 			h = mix64(h*31 + hashString(seedID, pseg))
+			if n == 0 {
+				num = numericID(pseg) // the last id segment: /orders/{id}/items/{item} walks items
+			}
 			n++
 		} else if !strings.EqualFold(tseg, pseg) {
-			return 0, false
+			return 0, 0, false
 		}
 	}
-	return h, n > 0
+	return h, num, n > 0
+}
+
+// numericID is a decimal id plus one, 0 when v is not a number of at most 18 digits.
+func numericID(v string) uint64 {
+	if v == "" || len(v) > 18 {
+		return 0
+	}
+	var n uint64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n + 1
 }
 
 // looksLikeID reports whether a query value looks like an object id: a number, a UUID,

@@ -23,19 +23,19 @@ func TestPathIDs(t *testing.T) {
 		{"/x", "/a/b/{id}", false, ""},
 	}
 	for _, c := range cases {
-		h, ok := pathIDs(c.path, c.tmpl)
+		h, _, ok := pathIDs(c.path, c.tmpl)
 		if ok != c.ok {
 			t.Errorf("%s under %s: ok %v", c.path, c.tmpl, ok)
 			continue
 		}
 		if c.same != "" {
-			if h2, _ := pathIDs(c.same, c.tmpl); h2 != h {
+			if h2, _, _ := pathIDs(c.same, c.tmpl); h2 != h {
 				t.Errorf("%s and %s give different ids", c.path, c.same)
 			}
 		}
 	}
-	a, _ := pathIDs("/users/1/orders/2", "/users/{u}/orders/{o}")
-	b, _ := pathIDs("/users/2/orders/1", "/users/{u}/orders/{o}")
+	a, _, _ := pathIDs("/users/1/orders/2", "/users/{u}/orders/{o}")
+	b, _, _ := pathIDs("/users/2/orders/1", "/users/{u}/orders/{o}")
 	if a == b {
 		t.Error("id tuples are order-blind")
 	}

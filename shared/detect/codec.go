@@ -195,6 +195,10 @@ func (e *encoder) window(w *Delta) {
 		e.ds(t.tmpl)
 		e.u(uint64(t.idReq))
 		e.sketch(&t.ids)
+		e.u(uint64(t.walk)) // version 2: how the ids were chosen
+		e.u(uint64(t.fails))
+		e.u(uint64(t.req))
+		e.u(t.last)
 	}
 	if w.x == nil {
 		e.b = append(e.b, 0)
@@ -477,8 +481,15 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 	}
 	nt := d.bounded(maxTmpls, "templates")
 	for i := uint64(0); i < nt && d.err == nil; i++ {
-		w.tmpls = append(w.tmpls, tmplTally{api: d.ds(maxAPILen, "api"), tmpl: d.ds(maxTmplLen, "template"),
-			idReq: d.u32("requests"), ids: d.sketch("ids")})
+		t := tmplTally{api: d.ds(maxAPILen, "api"), tmpl: d.ds(maxTmplLen, "template"),
+			idReq: d.u32("requests"), ids: d.sketch("ids")}
+		if d.version >= 2 {
+			t.walk, t.fails, t.req, t.last = d.u32("walk"), d.u32("failed id requests"), d.u32("id requests"), d.u()
+			if d.err == nil && (t.walk > t.req || t.fails > t.req) {
+				d.fail("id walk %d or failures %d over %d requests", t.walk, t.fails, t.req)
+			}
+		}
+		w.tmpls = append(w.tmpls, t)
 	}
 	switch d.byte() {
 	case 0:

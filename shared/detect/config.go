@@ -185,6 +185,13 @@ type EnumerationConfig struct {
 	// IgnoreParams are query parameters whose values are never object ids (paging,
 	// sorting, cache busting), compared case-insensitively.
 	IgnoreParams []string `json:"ignore_params"`
+	// MinWalkShare and MinFailureShare say how the ids must have been chosen, besides
+	// their number: by counting (a share of the requests whose numeric id is within two
+	// of the previous one) or blindly (a share answered 4xx, 429 aside). Ids a client
+	// was handed (a list page's rows) are neither, and an ordinary client browsing a
+	// catalogue asks for many. Either share reached fires; both 0 judges the count alone.
+	MinWalkShare    float64 `json:"min_walk_share"`
+	MinFailureShare float64 `json:"min_failure_share"`
 }
 
 // ExfiltrationConfig: response bytes per key and operation against baselines.
@@ -244,8 +251,10 @@ func DefaultConfig() Config {
 		},
 		CredentialStuffing: CredentialStuffingConfig{Threshold: 10, MinFailingShare: 0.5},
 		Enumeration: EnumerationConfig{
-			Threshold: 50,
-			Overrides: map[string]int{"?author": 6},
+			Threshold:       50,
+			MinWalkShare:    0.25,
+			MinFailureShare: 0.5,
+			Overrides:       map[string]int{"?author": 6},
 			IgnoreParams: []string{"page", "pagesize", "page_size", "per_page", "perpage", "limit", "offset",
 				"skip", "top", "$top", "$skip", "start", "size", "count", "cursor", "after", "before", "since",
 				"until", "from", "to", "sort", "order", "orderby", "$orderby", "fields", "expand", "$expand",
@@ -418,6 +427,12 @@ func (c *Config) Validate() error {
 		bad("credential_stuffing.min_failing_share", "%v is not from 0 to 1", c.CredentialStuffing.MinFailingShare)
 	}
 
+	for name, v := range map[string]float64{"enumeration.min_walk_share": c.Enumeration.MinWalkShare,
+		"enumeration.min_failure_share": c.Enumeration.MinFailureShare} {
+		if v < 0 || v > 1 {
+			bad(name, "%g is not from 0 to 1", v)
+		}
+	}
 	if c.Enumeration.Threshold < 2 {
 		bad("enumeration.threshold", "%d is not a count >= 2", c.Enumeration.Threshold)
 	}

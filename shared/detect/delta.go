@@ -72,6 +72,35 @@ type tmplTally struct {
 	tmpl  string // the template, or "template?param" for ids in a query parameter
 	idReq uint32 // requests to it that carried a narrower identity
 	ids   distinct
+	// How the ids were chosen: walk counts requests whose numeric id is within two of
+	// the previous one's (in arrival order), fails the requests answered 4xx (429
+	// aside), req every request; last is the previous numeric id plus one (0: none).
+	walk, fails, req uint32
+	last             uint64
+}
+
+// note adds one request for an id to t: num is its numeric value plus one (0: not a
+// number), failed whether it was answered 4xx.
+func (t *tmplTally) note(num uint64, failed bool) {
+	t.req = addU32(t.req, 1)
+	if failed {
+		t.fails = addU32(t.fails, 1)
+	}
+	if num == 0 {
+		return
+	}
+	if t.last != 0 && num != t.last && max(num, t.last)-min(num, t.last) <= 2 {
+		t.walk = addU32(t.walk, 1)
+	}
+	t.last = num
+}
+
+// mergeWalk adds o's choice counts to t (o came after t).
+func (t *tmplTally) mergeWalk(o *tmplTally) {
+	t.walk, t.fails, t.req = addU32(t.walk, o.walk), addU32(t.fails, o.fails), addU32(t.req, o.req)
+	if o.last != 0 {
+		t.last = o.last
+	}
 }
 
 // apiTally counts requests to an API that has its own flood limit.
@@ -482,10 +511,11 @@ func (d *Delta) addTmpl(t *tmplTally) {
 		if d.tmpls[i].tmpl == t.tmpl && d.tmpls[i].api == t.api {
 			d.tmpls[i].ids.merge(&t.ids)
 			d.tmpls[i].idReq = addU32(d.tmpls[i].idReq, t.idReq)
+			d.tmpls[i].mergeWalk(t)
 			return
 		}
 	}
-	c := tmplTally{api: t.api, tmpl: t.tmpl, idReq: t.idReq, ids: t.ids.cloneRoom()}
+	c := tmplTally{api: t.api, tmpl: t.tmpl, idReq: t.idReq, ids: t.ids.cloneRoom(), walk: t.walk, fails: t.fails, req: t.req, last: t.last}
 	if len(d.tmpls) < maxTmpls {
 		if d.tmpls == nil {
 			d.tmpls = make([]tmplTally, 0, 2)

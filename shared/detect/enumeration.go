@@ -22,9 +22,16 @@ func detectEnumeration(ev *evaluation, v *view) {
 		}
 		all := t.ids.count()
 		n := v.judgedDistinct(&t.ids, t.idReq)
-		thr := ev.cfg.Enumeration.thresholdFor(t.tmpl)
+		cfg := &ev.cfg.Enumeration
+		thr := cfg.thresholdFor(t.tmpl)
 		if n < thr {
 			continue
+		}
+		walk, fails := share(int64(t.walk), int64(t.req)), share(int64(t.fails), int64(t.req))
+		chosen := cfg.MinWalkShare <= 0 && cfg.MinFailureShare <= 0 ||
+			cfg.MinWalkShare > 0 && walk >= cfg.MinWalkShare || cfg.MinFailureShare > 0 && fails >= cfg.MinFailureShare
+		if !chosen {
+			continue // ids it was handed: browsing, not enumerating
 		}
 		ev.emit(vocab.DetectorEnumeration, v, start, end, t.api+"\x00"+t.tmpl, Finding{
 			Confidence: confidence(float64(n), float64(thr)),
@@ -32,8 +39,8 @@ func detectEnumeration(ev *evaluation, v *view) {
 			API:        t.api,
 			Evidence: Evidence{Measure: "distinct_ids", Count: int64(n), Threshold: float64(thr), Requests: int64(w.n.req),
 				DistinctIDs: all, Template: t.tmpl, Estimated: t.ids.estimated()},
-			Reason: fmt.Sprintf("%s asked for %d distinct object ids in %s%s in the %s: enumeration (threshold %d).",
-				ev.who(), n, t.tmpl, sharedText(v), windowText(start, end), thr),
+			Reason: fmt.Sprintf("%s asked for %d distinct object ids in %s%s in the %s, %.0f%% of them next to the one before and %.0f%% refused or not found: enumeration (threshold %d).",
+				ev.who(), n, t.tmpl, sharedText(v), windowText(start, end), 100*walk, 100*fails, thr),
 		})
 	}
 }
@@ -57,3 +64,4 @@ func (c *EnumerationConfig) thresholdFor(tmpl string) int {
 	}
 	return c.Threshold
 }
+

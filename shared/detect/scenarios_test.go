@@ -367,6 +367,24 @@ var scenarios = []scenario{
 			}
 		})
 	}, absent: []want{{det: vocab.DetectorEnumeration}}},
+	// How the ids were chosen: by counting, or blindly (mostly refused), or handed out.
+	{name: "enumeration/60_random_ids_mostly_not_found", recs: func() []traffic.Record {
+		return burst(attacker, 60, t0, 2*time.Second, func(i int, r *traffic.Record) {
+			r.Path, r.Template = fmt.Sprintf("/shop/users/%d", 1000+(i*7919)%100000), "/users/{id}"
+			if i%3 != 0 {
+				r.Status = 404
+			}
+		})
+	}, want: []want{{vocab.DetectorEnumeration, vocab.KeyIP, attacker}}},
+	{name: "enumeration/catalogue_browsing_80_ids_near_miss", recs: func() []traffic.Record {
+		// Product pages a client was handed by list pages: found, in no order.
+		return burst(attacker, 80, t0, 3*time.Second, func(i int, r *traffic.Record) {
+			r.Path, r.Template = fmt.Sprintf("/shop/items/%d", 10000+(i*7919)%90000), "/items/{id}"
+			if i%20 == 0 {
+				r.Status = 404 // the odd product withdrawn since the list was shown
+			}
+		})
+	}, absent: []want{{det: vocab.DetectorEnumeration}}},
 	{name: "enumeration/per_template_override", cfg: func(c *Config) { c.Enumeration.Overrides["/users/{id}"] = 10 },
 		recs: func() []traffic.Record {
 			return burst(attacker, 10, t0, 3*time.Second, func(i int, r *traffic.Record) {
