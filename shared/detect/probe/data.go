@@ -24,7 +24,8 @@ import (
 //	scanner     10      agent       w      sqlmap
 //
 // Blank lines and lines starting with '#' are ignored. The pattern is the rest of the
-// line, trimmed; \xHH writes any byte and \\ a backslash.
+// line, trimmed; \xHH writes any byte and \\ a backslash. ASCII letters match in either
+// case, other bytes exactly.
 
 //go:embed data/*.txt
 var embedded embed.FS
