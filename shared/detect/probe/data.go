@@ -24,7 +24,8 @@ import (
 //	scanner     10      agent       w      sqlmap
 //
 // Blank lines and lines starting with '#' are ignored. The pattern is the rest of the
-// line, trimmed; \xHH writes any byte and \\ a backslash.
+// line, trimmed; \xHH writes any byte and \\ a backslash. ASCII letters match in either
+// case, other bytes exactly.
 
 //go:embed data/*.txt
 var embedded embed.FS
@@ -52,7 +53,7 @@ const (
 // Pattern is one line of the data, as compiled.
 type Pattern struct {
 	ID     uint16 // index in the Matcher, dense from 0, in the order of the data
-	Text   string // lower case, escapes resolved
+	Text   string // escapes resolved, ASCII letters in lower case
 	Class  Class
 	Weight uint8
 	Where  string // as written: "url", "path,query.raw", "agent"...
@@ -311,9 +312,13 @@ func parseBound(s string) (left, right uint8, err error) {
 	return 0, 0, bad
 }
 
+// unescape resolves the escapes of a pattern and lowers its ASCII letters. Only ASCII:
+// the automaton folds A-Z alone, and strings.ToLower would turn a \xHH byte above
+// 0x7f, which is not valid UTF-8 alone, into U+FFFD, so that the pattern could never
+// match.
 func unescape(s string) (string, error) {
 	if !strings.Contains(s, `\`) {
-		return strings.ToLower(s), nil
+		return lowerASCII(s), nil
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -337,7 +342,22 @@ func unescape(s string) (string, error) {
 			return "", fmt.Errorf(`pattern %q: a backslash starts \xHH or \\`, s)
 		}
 	}
-	return strings.ToLower(b.String()), nil
+	return lowerASCII(b.String()), nil
+}
+
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // checkForm rejects a pattern that can never be found: one that normalisation would

@@ -14,7 +14,7 @@ func FuzzMatch(f *testing.F) {
 	for _, c := range append(slices.Clone(positives), negatives...) {
 		f.Add(c.path, c.query, c.agent)
 	}
-	for _, s := range []string{"%25252e", "%%32%65", "/*!50000union*/", "/*unterminated", `\*c*\d`, "%u00e9", "%c0", "%e0%80"} {
+	for _, s := range []string{"%25252e", "%%32%65", "/*!50000union*/", "/*!a/*/b*/", "/*unterminated", `\*c*\d`, "%u00e9", "%c0", "%e0%80"} {
 		f.Add(s, s, s)
 	}
 	m := Default()

@@ -158,7 +158,8 @@ func hexPair(a, b byte) (byte, bool) {
 func fold(b []byte, query bool) int {
 	w := 0
 	versioned := false // inside a MySQL /*!...*/ comment, whose content runs
-	closeAt := -1      // position of the "*/" the last search found
+	closeAt := -1      // position of the '*' of the "*/" the last search found
+	closeEnd := -1     // and the position just past it
 	noClose := len(b)  // no "*/" starts at or after this position
 	put := func(c byte) {
 		if c == ' ' {
@@ -174,7 +175,7 @@ func fold(b []byte, query bool) int {
 		if c == '/' && r+n < len(b) {
 			if c2, n2 := mapped(b, r+n, query); c2 == '*' {
 				open := r + n + n2
-				end := commentClose(b, open, query, &closeAt, &noClose)
+				end := commentClose(b, open, query, &closeAt, &closeEnd, &noClose)
 				if end >= 0 {
 					if open < len(b) && b[open] == '!' {
 						// MySQL runs a /*!NNNNN ... */ comment's content: drop the
@@ -207,20 +208,22 @@ func fold(b []byte, query bool) int {
 }
 
 // commentClose returns the position just past the first "*/" at or after from, or -1.
-// It remembers what it found so that a text of many openers stays linear.
-func commentClose(b []byte, from int, query bool, closeAt, noClose *int) int {
+// It remembers what it found so that a text of many openers stays linear. The memo
+// is keyed on where the "*/" starts: in "/*!a/*/", the "*/" found for the first
+// opener starts before the second opener's from and does not close it.
+func commentClose(b []byte, from int, query bool, closeAt, closeEnd, noClose *int) int {
 	if from >= *noClose {
 		return -1
 	}
 	if *closeAt >= from {
-		return *closeAt
+		return *closeEnd
 	}
 	for r := from; r < len(b); {
 		c, n := mapped(b, r, query)
 		if c == '*' && r+n < len(b) {
 			if c2, n2 := mapped(b, r+n, query); c2 == '/' {
-				*closeAt = r + n + n2
-				return *closeAt
+				*closeAt, *closeEnd = r, r+n+n2
+				return *closeEnd
 			}
 		}
 		r += n

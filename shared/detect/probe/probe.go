@@ -3,11 +3,11 @@
 // scanner user agents. A detector counts a client's distinct hits over a window and
 // flags it after a few, where counting error paths alone needs many more.
 //
-// The patterns are data (data/*.txt, embedded; or a team's own files through
-// Compile). They are compiled once into an Aho–Corasick automaton that finds them all
-// in one pass over the path, the query and the user agent, case-insensitively, over a
-// normalised form that undoes percent-encoding (twice), overlong UTF-8, backslashes
-// and SQL comments. Match allocates nothing. See README.md.
+// The patterns are data (data/*.txt, embedded; or a team's own files through Compile
+// or CompileFS). They are compiled once into an Aho–Corasick automaton that finds them
+// all in one pass over the path, the query and the user agent, ignoring the case of
+// ASCII letters, over a normalised form that undoes percent-encoding (twice), overlong
+// UTF-8, backslashes and SQL comments. Match allocates nothing. See README.md.
 package probe
 
 import (

@@ -236,6 +236,40 @@ scanner    10  agent      w     acme-audit
 	}
 }
 
+// TestCompileEscapes: \xHH writes the byte it names, above 0x7f too, and only ASCII
+// letters are lowered, as the automaton folds only those.
+func TestCompileEscapes(t *testing.T) {
+	m, err := Compile(strings.NewReader(`
+evasion    6   path.raw   -     ..\xC0\xAF
+sensitive  4   path       -     /Caf\xc3\x89
+scanner    10  agent      w     Agent\x5c\\X
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, p := range m.Patterns() {
+		texts = append(texts, p.Text)
+	}
+	if want := []string{"..\xc0\xaf", "/caf\xc3\x89", `agent\\x`}; !slices.Equal(texts, want) {
+		t.Fatalf("texts %q, want %q", texts, want)
+	}
+	for _, c := range []struct {
+		path, agent string
+		want        []string
+	}{
+		{"/..\xc0\xafetc", "", []string{"evasion:..\xc0\xaf"}},
+		{"/CAF\xc3\x89", "AGENT\\\\x/1", []string{"scanner:agent\\\\x", "sensitive:/caf\xc3\x89"}},
+		{"/caf\xc3\xa9", "", nil}, // é is not É: no case folding beyond ASCII
+	} {
+		var h Hits
+		m.Match(c.path, "", c.agent, &h)
+		if got := hitNames(m, &h); !slices.Equal(got, c.want) {
+			t.Errorf("Match(%q, %q): %q, want %q", c.path, c.agent, got, c.want)
+		}
+	}
+}
+
 // TestBoundaries exercises each boundary kind on each side, at field edges and
 // inside.
 func TestBoundaries(t *testing.T) {
@@ -328,6 +362,9 @@ func TestNormalise(t *testing.T) {
 		{"/*!50000union*/", false, " union "},
 		{"/*!union*/select", false, " union select"},
 		{"/*unterminated", false, "/*unterminated"},
+		// The second opener's '*' is the first "*/"'s: that one does not close it.
+		{"/*!a/*/b*/", false, " a "},
+		{"/*!a/*/b", false, " a/ b"},
 		{"/*/", false, "/*/"},
 		{"/files/*/x", false, "/files/*/x"},
 		{"a*/b", false, "a*/b"},
