@@ -23,19 +23,47 @@ func smallConfig() Config {
 }
 
 func TestDeterministic(t *testing.T) {
-	for _, cfg := range []Config{DefaultConfig(), smallConfig()} {
-		a, b := Generate(cfg, 42), Generate(cfg, 42)
+	for _, seed := range []uint64{42, 43} {
+		a, b := Generate(smallConfig(), seed), Generate(smallConfig(), seed)
 		if len(a.Records) == 0 || len(a.Attackers) == 0 {
-			t.Fatalf("seed 42 generated %d records and %d attackers", len(a.Records), len(a.Attackers))
+			t.Fatalf("seed %d generated %d records and %d attackers", seed, len(a.Records), len(a.Attackers))
 		}
 		if !reflect.DeepEqual(a, b) {
 			for i := range min(len(a.Records), len(b.Records)) {
 				if a.Records[i] != b.Records[i] {
-					t.Fatalf("record %d differs between two runs of seed 42:\n%+v\n%+v", i, a.Records[i], b.Records[i])
+					t.Fatalf("record %d differs between two runs of seed %d:\n%+v\n%+v", i, seed, a.Records[i], b.Records[i])
 				}
 			}
-			t.Fatalf("two runs of seed 42 differ (%d and %d records, labels or incidents)", len(a.Records), len(b.Records))
+			t.Fatalf("two runs of seed %d differ (%d and %d records, labels or incidents)", seed, len(a.Records), len(b.Records))
 		}
+	}
+}
+
+// TestStreamsIndependent: each population and each attacker draws from its own
+// stream, so a bigger population leaves the attackers' plan and the other
+// populations' sizes as they were (addresses come from one pool, and do move).
+func TestStreamsIndependent(t *testing.T) {
+	cfg := smallConfig()
+	more := cfg
+	more.Clients, more.Crawlers = cfg.Clients*2, cfg.Crawlers+1
+	a, b := Generate(cfg, 5), Generate(more, 5)
+	plan := func(s *Scenario) (out []string) {
+		for _, at := range s.Attackers {
+			out = append(out, fmt.Sprintf("%s %v-%v", at.Class, at.Start.Format(time.TimeOnly), at.End.Format(time.TimeOnly)))
+		}
+		return out
+	}
+	if pa, pb := plan(a), plan(b); !slices.Equal(pa, pb) {
+		t.Errorf("twice the clients changed the attackers:\n%v\n%v", pa, pb)
+	}
+	sa, sb := populationSizes(a), populationSizes(b)
+	for _, p := range []Population{PopIntegration, PopMonitor, PopBlogAuthor, PopBlogService} {
+		if sa[p] != sb[p] {
+			t.Errorf("twice the clients changed the %s keys from %d to %d", p, sa[p], sb[p])
+		}
+	}
+	if sb[PopBrowser] <= sa[PopBrowser] {
+		t.Errorf("twice the clients: %d browser keys, was %d", sb[PopBrowser], sa[PopBrowser])
 	}
 }
 
