@@ -682,10 +682,15 @@ func (b *builder) cacheBusting(a *actor, at *Attacker) {
 	bursts := between(a.r, 1, 12)
 	span := at.End.Sub(at.Start)
 	gap := min(durBetween(a.r, 5*time.Second, 3*time.Minute), span/time.Duration(bursts))
-	total := 0
-	for k, t := 0, at.Start; k < bursts && t.Before(at.End); k, t = k+1, t.Add(gap) {
-		n := between(a.r, 20, 80)
+	total, done := 0, 0
+	for k, t := 0, at.Start; k < bursts; k, t = k+1, t.Add(gap) {
+		// Only whole bursts: one cut by the end of the attack would be a handful.
 		width := durBetween(a.r, time.Second, 2*time.Second)
+		if t.Add(width).After(at.End) {
+			break
+		}
+		n := between(a.r, 20, 80)
+		done++
 		for i := range n {
 			ti := t.Add(width * time.Duration(i) / time.Duration(n))
 			var q string
@@ -705,7 +710,7 @@ func (b *builder) cacheBusting(a *actor, at *Attacker) {
 			total++
 		}
 	}
-	at.Note = fmt.Sprintf("%d bursts (%d requests) of distinct query strings on %s %s", bursts, total, o.method, path)
+	at.Note = fmt.Sprintf("%d bursts (%d requests) of distinct query strings on %s %s", done, total, o.method, path)
 }
 
 func randomWord(r *rand.Rand) string {
@@ -750,11 +755,16 @@ func (b *builder) uaRotation(a *actor, at *Attacker) {
 func (b *builder) malformed(a *actor, at *Attacker) {
 	a.direct, a.ua, a.fwd = true, "", ""
 	n := between(a.r, 3, 40)
-	for _, t := range spread(a.r, n, at.Start, at.End) {
+	look := chance(a.r, 0.4) // then a look at the page, in the attack's last second
+	last := at.End
+	if look {
+		last = at.End.Add(-time.Second)
+	}
+	for _, t := range spread(a.r, n, at.Start, last) {
 		a.emit(traffic.Record{Time: t, Status: 400, ResponseBytes: 157, Malformed: true})
 	}
 	note := fmt.Sprintf("%d non-HTTP requests (TLS handshakes and other binary) answered 400", n)
-	if chance(a.r, 0.4) { // then a look at the page
+	if look {
 		a.ua = "Mozilla/5.0 zgrab/0.x"
 		a.emit(a.raw(at.End.Add(-time.Second), "GET", b.site.wwwHost, "/", "", 200, int64(between(a.r, 30000, 45000))))
 		note += ", then GET /"

@@ -10,7 +10,8 @@ import (
 
 // newRand returns the generator of one stream of a scenario: every population and
 // every attacker draws from its own, so adding a client to one population does not
-// change what another one does.
+// change what another one does (its sizes, times and requests; addresses come from
+// one pool, so the populations generated after it get other addresses).
 func newRand(seed uint64, stream string, i int) *rand.Rand {
 	h := fnv.New64a()
 	h.Write([]byte(stream))
