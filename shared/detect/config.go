@@ -218,7 +218,7 @@ func DefaultConfig() Config {
 		AllowedLateness: Duration(5 * time.Minute),
 		Detectors:       Implemented(),
 		Shared:          SharedConfig{MinIdentities: 10, MinIdentifiedShare: 0.8},
-		Flood:           FloodConfig{Limit: 100, BurstQueries: 20, BurstSpan: Duration(2 * time.Second)},
+		Flood:           FloodConfig{Limit: 200, BurstQueries: 20, BurstSpan: Duration(2 * time.Second)},
 		RateSpike:       RateSpikeConfig{Factor: 10, MinRequests: 50, MinHistory: 6},
 		Probing: ProbingConfig{
 			Threshold: 11,

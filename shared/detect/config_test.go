@@ -16,7 +16,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Defaults that the README and the peers document: keep them in step.
-	if c.Flood.Limit != 100 || c.Probing.Threshold != 11 || c.Probing.MinErrorShare != 0.5 || c.BruteForce.AuthFailures != 5 ||
+	if c.Flood.Limit != 200 || c.Probing.Threshold != 11 || c.Probing.MinErrorShare != 0.5 || c.BruteForce.AuthFailures != 5 ||
 		time.Duration(c.BruteForce.Span) != 10*time.Minute || c.CredentialStuffing.Threshold != 10 ||
 		c.Enumeration.Threshold != 50 || c.Enumeration.Overrides["?author"] != 6 || time.Duration(c.Window) != 5*time.Minute {
 		t.Fatalf("defaults changed: %+v", c)

@@ -96,7 +96,7 @@ func TestRedeliveredBatchIsNotCountedTwice(t *testing.T) {
 // Records arriving after their window closed are dropped and counted as late;
 // records within the allowed lateness still count.
 func TestLateRecords(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := *testConfig()
 	cfg.AllowedLateness = Duration(time.Minute)
 	store := NewMemoryStore(1000, 0)
 	e := testEngine(t, &cfg, store)
@@ -270,7 +270,7 @@ func TestBruteForceBurstReportedOnce(t *testing.T) {
 }
 
 func TestMinConfidence(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := *testConfig()
 	cfg.MinConfidence = 0.7 // twice the limit and more
 	e := testEngine(t, &cfg, nil)
 	if got := run(t, e, burst(attacker, 150, t0, time.Second, nil)); len(got) != 0 {

@@ -7,8 +7,8 @@ import (
 	"github.com/apiguard/apiguard/shared/vocab"
 )
 
-// detectFlood: requests per key per window above an absolute limit (AWS WAF's HTTP
-// flood rule: 100 per 5 minutes per address). Requests to an API with its own limit
+// detectFlood: requests per key per window above an absolute limit (200 per 5
+// minutes by default: README.md says how it was chosen). Requests to an API with its own limit
 // (Flood.PerAPI) count against that limit instead.
 func detectFlood(ev *evaluation, v *view) {
 	cfg := &ev.cfg.Flood
@@ -51,6 +51,21 @@ func detectFlood(ev *evaluation, v *view) {
 				ev.who(), n, span, windowText(start, end), t),
 		})
 	}
+	// Several people on one key (a tenant's subscription, a small office's address):
+	// each is judged on their own key, the key on its requests without one.
+	people := ""
+	if x := w.x; x != nil && v.shared == nil && rest > int64(cfg.Limit) {
+		if all, _, _ := x.identities(); all >= 2 {
+			rest = max(rest-int64(x.id.req), 0)
+			people = fmt.Sprintf(" without a narrower identity (%d identities judged on their own keys)", all)
+		}
+	}
+	// A client's own normal is not a flood: with its baseline learnt, a count within
+	// RateSpike.Factor of it is its usual volume (a busy integration), and rate_spike
+	// judges a rise.
+	if rs := &ev.cfg.RateSpike; ev.s.base.n >= uint32(rs.MinHistory) && float64(rest) <= rs.Factor*float64(ev.s.base.mean) {
+		return
+	}
 	if rest > int64(cfg.Limit) {
 		others := ""
 		if len(cfg.PerAPI) > 0 && rest != int64(v.n.req) {
@@ -60,8 +75,8 @@ func detectFlood(ev *evaluation, v *view) {
 			Confidence: confidence(float64(rest), float64(cfg.Limit)),
 			Severity:   severity(float64(rest), float64(cfg.Limit), vocab.SeverityUnknown),
 			Evidence:   Evidence{Measure: "requests", Count: rest, Threshold: float64(cfg.Limit), Requests: int64(w.n.req)},
-			Reason: fmt.Sprintf("%s sent %d requests%s%s in the %s, over the flood limit of %d.",
-				ev.who(), rest, sharedText(v), others, windowText(start, end), cfg.Limit),
+			Reason: fmt.Sprintf("%s sent %d requests%s%s%s in the %s, over the flood limit of %d.",
+				ev.who(), rest, people, sharedText(v), others, windowText(start, end), cfg.Limit),
 		})
 	}
 }

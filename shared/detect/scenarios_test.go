@@ -86,14 +86,22 @@ func mallory(fn func(i int, r *traffic.Record)) func(int, *traffic.Record) {
 }
 
 var scenarios = []scenario{
-	// flood: 100 allowed per 5 minutes (AWS WAF's rate rule), the 101st fires.
-	{name: "flood/101", recs: func() []traffic.Record { return burst(attacker, 101, t0, 2*time.Second, nil) },
+	// flood: 200 allowed per 5 minutes (README.md: chosen on the generated scenarios), the 201st fires.
+	{name: "flood/201", recs: func() []traffic.Record { return burst(attacker, 201, t0, time.Second, nil) },
 		want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
-	{name: "flood/100_near_miss", recs: func() []traffic.Record { return burst(attacker, 100, t0, 2*time.Second, nil) },
+	{name: "flood/200_near_miss", recs: func() []traffic.Record { return burst(attacker, 200, t0, time.Second, nil) },
 		absent: []want{{det: vocab.DetectorFlood}}},
-	{name: "flood/two_windows_of_60", recs: func() []traffic.Record {
-		return burst(attacker, 120, t0.Add(3*time.Minute), 3*time.Second, nil) // 60 in each window
+	{name: "flood/two_windows_of_120", recs: func() []traffic.Record {
+		return burst(attacker, 240, t0.Add(3*time.Minute), 1500*time.Millisecond, nil) // 120 in each window
 	}, absent: []want{{det: vocab.DetectorFlood}}},
+	{name: "flood/a_clients_usual_volume_is_not_a_flood", recs: func() []traffic.Record {
+		// An integration at 300 a window for 40 minutes: flagged until its own baseline is learnt.
+		var out []traffic.Record
+		for w := range 9 {
+			out = append(out, burst(attacker, 300, t0.Add(time.Duration(w)*5*time.Minute), time.Second, nil)...)
+		}
+		return out
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
 	{name: "flood/per_api_limit",
 		cfg: func(c *Config) { c.Flood.PerAPI = map[string]int{"search": 300} },
 		recs: func() []traffic.Record {
@@ -445,7 +453,7 @@ var scenarios = []scenario{
 		return byTime(cat(users(500, 4, t0), burst(nat, 8, t0.Add(10*time.Second), 5*time.Second, mallory(status(401, "/shop/orders")))))
 	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyUser, "mallory"}}, absent: []want{{kt: vocab.KeyIP}, {kt: vocab.KeySubscription}}},
 	{name: "shared/anonymous_flood_from_the_nat_is_still_found", recs: func() []traffic.Record {
-		return byTime(cat(users(500, 4, t0), burst(nat, 150, t0.Add(10*time.Second), time.Second, nil)))
+		return byTime(cat(users(500, 4, t0), burst(nat, 250, t0.Add(10*time.Second), time.Second, nil)))
 	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, nat}}},
 	// exfiltration runs: large responses spread over windows, none reaching MinBytes.
 	{name: "exfiltration/run_of_exports_over_an_hour", recs: func() []traffic.Record {
@@ -476,9 +484,12 @@ var scenarios = []scenario{
 	}, absent: []want{{det: vocab.DetectorExfiltration}}},
 
 	{name: "shared/few_identities_is_not_shared", recs: func() []traffic.Record {
-		// One household, two users, one floods: the address is flagged too.
+		// One household, two users, one floods: she is flagged, not her partner's address.
 		return byTime(cat(burst(nat, 20, t0, 10*time.Second, func(_ int, r *traffic.Record) { r.User = "alice" }),
-			burst(nat, 150, t0, time.Second, mallory(nil))))
+			burst(nat, 250, t0, time.Second, mallory(nil))))
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyUser, "mallory"}}, absent: []want{{vocab.DetectorFlood, vocab.KeyIP, nat}}},
+	{name: "shared/one_user_flooding_from_her_address", recs: func() []traffic.Record {
+		return burst(nat, 250, t0, time.Second, mallory(nil))
 	}, want: []want{{vocab.DetectorFlood, vocab.KeyUser, "mallory"}, {vocab.DetectorFlood, vocab.KeyIP, nat}}},
 }
 
