@@ -93,6 +93,8 @@ func TestIngestAndReplayAgree(t *testing.T) {
 		"APIGUARD_TABLE_PREFIX":            azuritetest.TablePrefix(t),
 		"APIGUARD_MODE":                    "enforce",
 		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR": "1000",
+		// attackLog's floods were sized for a limit of 100 a window (the default before 200).
+		"APIGUARD_DETECT_CONFIG": `{"flood":{"limit":100}}`,
 	}
 	raw, _ := json.Marshal(map[string]any{"Values": values})
 	if err := os.WriteFile(settingsPath, raw, 0o644); err != nil {

@@ -121,7 +121,7 @@ func TestReplayIsDeterministic(t *testing.T) {
 // --decide adds the playbook's decisions.
 func TestReplayOutputShape(t *testing.T) {
 	var log strings.Builder
-	for i := range 150 {
+	for i := range 250 { // one a second from 10:00:00: over the flood limit of 200 in the first window
 		log.WriteString("45.153.160.77 - - [23/Nov/2026:10:0" + string(rune('0'+i/60)) + ":" + twoDigits(i%60) +
 			" +0000] \"GET /api/orders HTTP/1.1\" 200 512 \"-\" \"python-requests/2.31\"\n")
 	}

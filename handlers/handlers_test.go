@@ -62,6 +62,9 @@ func build(t *testing.T, c *clock, settings map[string]string, with func(d *flow
 		"APIGUARD_TABLES_CONNECTION": azuritetest.ConnectionString(t),
 		"APIGUARD_TABLE_PREFIX":      azuritetest.TablePrefix(t),
 		"APIGUARD_MODE":              "enforce",
+		// The traffic tests were written around a flood limit of 100 a window (the
+		// default until the generated scenarios moved it to 200).
+		"APIGUARD_DETECT_CONFIG": `{"flood":{"limit":100}}`,
 	}
 	for k, v := range settings {
 		vars[k] = v

@@ -64,4 +64,3 @@ func (c *EnumerationConfig) thresholdFor(tmpl string) int {
 	}
 	return c.Threshold
 }
-
