@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/shared/detect/probe"
+	"github.com/apiguard/apiguard/shared/traffic"
 	"github.com/apiguard/apiguard/shared/traffic/trafficsim"
 )
 
@@ -22,7 +24,8 @@ import (
 //
 //	go test -run '^$' -bench ReplayLogAnalytics -benchmem -cpu 1 -count 5 .
 //
-// Both sub-benchmarks read the same file, alternating under -count.
+// Both sub-benchmarks read the same file, alternating under -count; a third times the
+// probe matcher over the same rows.
 
 const (
 	// benchRows is the size of the export the issue measured (61,608 rows).
@@ -146,6 +149,40 @@ func BenchmarkReplayLogAnalytics(b *testing.B) {
 		}
 		cpu()
 		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+
+	// What the probe matcher costs on these rows (path, query and user agent of every
+	// request), for the budget of the probing detector that is to run it: replay plus
+	// this is replay with it, until it does.
+	b.Run("probe-match", func(b *testing.B) {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		var recs []traffic.Record
+		sc := traffic.NewScanner(f, traffic.Options{})
+		for r, ok := sc.Next(); ok; r, ok = sc.Next() {
+			recs = append(recs, r)
+		}
+		if err := sc.Err(); err != nil || len(recs) != benchRows {
+			b.Fatalf("%d rows decoded, want %d: %v", len(recs), benchRows, err)
+		}
+		m := probe.Default()
+		var h probe.Hits
+		hits := 0
+		b.ResetTimer()
+		cpu := cpuMeter(b)
+		for b.Loop() {
+			hits = 0
+			for i := range recs {
+				m.Match(recs[i].Path, recs[i].Query, recs[i].UserAgent, &h)
+				hits += h.Len()
+			}
+		}
+		cpu()
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/row")
+		b.ReportMetric(float64(hits), "hits")
 	})
 }
 
