@@ -9,19 +9,19 @@ import (
 // case-insensitively; unknown keys are skipped unread, so newer shapes decode.
 
 // The keys each switch below reads (plus "records", which walkRecord reads), for
-// memberOf's length filter: keep them in step with the cases.
+// memberOf's filter: keep them in step with the cases.
 var (
-	diagTopKeys = keyLens("records", "time", "calleripaddress", "durationms", "properties")
+	diagTopKeys = wantKeys("records", "time", "calleripaddress", "durationms", "properties")
 
-	diagPropertyKeys = keyLens("method", "url", "responsecode", "requestsize", "responsesize",
+	diagPropertyKeys = wantKeys("method", "url", "responsecode", "requestsize", "responsesize",
 		"apiid", "operationid", "userid", "apimsubscriptionid", "clienttime", "backendtime",
 		"requestheaders")
 
-	analyticsKeys = keyLens("records", "timegenerated", "calleripaddress", "method", "url",
+	analyticsKeys = wantKeys("records", "timegenerated", "calleripaddress", "method", "url",
 		"responsecode", "requestsize", "responsesize", "totaltime", "clienttime", "backendtime",
 		"apiid", "operationid", "userid", "apimsubscriptionid", "requestheaders")
 
-	headerKeys = keyLens("x-azure-socketip", "x-azure-clientip", "user-agent", "host")
+	headerKeys = wantKeys("x-azure-socketip", "x-azure-clientip", "user-agent", "host")
 )
 
 // diagTop reads one member of a GatewayLogs diagnostic record.

@@ -438,3 +438,24 @@ func TestScannerBoundsHeldLines(t *testing.T) {
 		t.Errorf("Scanner and Decode differ\n--- scanner\n%.2000s\n--- decode\n%.2000s", g, w)
 	}
 }
+
+// makeTime computes the instant itself: it agrees with time.Date, as the Time value
+// (UTC, comparable with ==), on every day of the years at the edges and around leap
+// days, at any offset.
+func TestMakeTimeAgreesWithDate(t *testing.T) {
+	years := []int{1970, 1971, 1999, 2000, 2023, 2024, 2100, 2400, 9998, 9999}
+	for _, y := range years {
+		for m := 1; m <= 12; m++ {
+			for d := 1; d <= daysIn(m, y); d++ {
+				for _, off := range []int{0, 3600, -19800, 50400, -50400} {
+					want := time.Date(y, time.Month(m), d, 23, 59, 58, 7, time.UTC).Add(-time.Duration(off) * time.Second)
+					wantOK := want.Year() >= minYear && want.Year() <= maxYear
+					got, ok := makeTime(y, m, d, 23, 59, 58, 7, off)
+					if ok != wantOK || ok && got != want {
+						t.Fatalf("makeTime(%d-%02d-%02d, offset %d) = %v %v, want %v %v", y, m, d, off, got, ok, want, wantOK)
+					}
+				}
+			}
+		}
+	}
+}

@@ -45,8 +45,8 @@ type decoder struct {
 	proxies []netip.Prefix
 	fwdKey  []byte // the forwarded header, lowercased
 
-	topKeys    uint64 // memberOf's want mask for a record's top level
-	headerKeys uint64 // and for logged request headers
+	topKeys    *keySet // memberOf's filter for a record's top level
+	headerKeys *keySet // and for logged request headers
 
 	out  Batch
 	n    int  // items so far (records and set-asides)
@@ -59,6 +59,7 @@ type decoder struct {
 	lineSeen int
 
 	f       fields
+	cur     cursor // jsonLine's
 	scratch []byte // unescaped strings of the current item
 	keyBuf  []byte
 	fold    [foldLen]byte
@@ -68,25 +69,33 @@ type decoder struct {
 }
 
 func newDecoder(opts Options, format Format) *decoder {
-	d := &decoder{opts: opts, format: format}
-	d.out.Format = format
+	d := &decoder{opts: opts}
 	for _, p := range opts.Trust.Proxies {
 		if p.IsValid() {
 			d.proxies = append(d.proxies, normPrefix(p))
 		}
 	}
 	d.fwdKey = bytes.ToLower([]byte(opts.Trust.ForwardedHeader))
-	d.topKeys, d.headerKeys = anyKey, headerKeys|keyLens(string(d.fwdKey))
+	d.headerKeys = headerKeys.with(string(d.fwdKey))
 	if len(d.fwdKey) == 0 {
 		d.headerKeys = anyKey // header compares "" with the keys the filter blanks
 	}
+	d.setFormat(format)
+	return d
+}
+
+// setFormat sets the format the decoder reads (a Scanner decides it after the first
+// lines), with the key filter of its records.
+func (d *decoder) setFormat(format Format) {
+	d.format, d.out.Format = format, format
 	switch format {
 	case FormatAPIMDiagnostic:
 		d.topKeys = diagTopKeys
 	case FormatAPIMLogAnalytics:
 		d.topKeys = analyticsKeys
+	default:
+		d.topKeys = anyKey
 	}
-	return d
 }
 
 // lineOf returns the 1-based line of offset off in the current input.

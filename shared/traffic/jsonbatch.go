@@ -48,7 +48,8 @@ func (d *decoder) jsonLine(line []byte, n int) {
 	d.src, d.line = nil, n
 	raw := line
 	line = bytes.TrimSuffix(line, []byte{'\r'})
-	c := &cursor{b: line}
+	d.cur = cursor{b: line} // the decoder's, not one allocated per line
+	c := &d.cur
 	c.i = skipWS(line, 0)
 	if c.i >= len(line) {
 		return
@@ -214,9 +215,9 @@ func (d *decoder) walkNested(c *cursor, fn func(c *cursor, key []byte)) {
 	d.walkNestedOf(c, fn, anyKey)
 }
 
-// walkNestedOf is walkNested for a fn that reads only keys of the lengths in want
-// (see keyLens); fn gets "" for the others.
-func (d *decoder) walkNestedOf(c *cursor, fn func(c *cursor, key []byte), want uint64) {
+// walkNestedOf is walkNested for a fn that reads only the keys of want (see
+// wantKeys); fn gets "" for the others.
+func (d *decoder) walkNestedOf(c *cursor, fn func(c *cursor, key []byte), want *keySet) {
 	doc, isObject := d.nestedDoc(c, d.opts.MaxRecordBytes)
 	if isObject {
 		c.i++

@@ -301,9 +301,10 @@ func (d *decoder) member(c *cursor) ([]byte, bool) {
 	return d.memberOf(c, anyKey)
 }
 
-// memberOf is member for a caller that wants only keys whose lengths are in want
-// (see keyLens): any other key comes back as "", without being folded.
-func (d *decoder) memberOf(c *cursor, want uint64) ([]byte, bool) {
+// memberOf is member for a caller that wants only the keys of want (see wantKeys):
+// a key whose length and first letter match none of them comes back as "", without
+// being folded.
+func (d *decoder) memberOf(c *cursor, want *keySet) ([]byte, bool) {
 	if c.err != "" {
 		return nil, false
 	}
@@ -351,7 +352,7 @@ func (d *decoder) memberOf(c *cursor, want uint64) ([]byte, bool) {
 		c.fail("unexpected end of input: missing value")
 		return nil, false
 	}
-	if n := len(key); n > foldLen || n < 64 && want&(1<<n) == 0 {
+	if n := len(key); n > foldLen || n < 64 && !want.has(key) {
 		return d.fold[:0], true
 	}
 	if esc {
@@ -386,19 +387,52 @@ func lowerSWAR(v uint64) uint64 {
 	return v | m>>2            // 0x80>>2 == 'a'-'A'
 }
 
-// anyKey wants keys of every length.
-const anyKey = ^uint64(0)
+// keySet is memberOf's filter for a decoder that switches on keys: the lengths of the
+// keys it reads and, per length, their first bytes folded to five bits. Most members
+// of a wide record (a Log Analytics row has about 50 columns; a decoder reads 16) are
+// turned down by two loads and tests, before their key is folded or compared. Only
+// false positives are possible (the switch then falls to its default).
+type keySet struct {
+	lens  uint64     // bit n: some key has n bytes
+	first [64]uint32 // first[n], bit foldFirst(k[0]): some key of n bytes starts with k[0]
+}
 
-// keyLens is the want mask of memberOf for a decoder that switches on keys: one
-// bit per length. A key of 64 bytes or more sets no bit (and is always wanted).
-func keyLens(keys ...string) uint64 {
-	var m uint64
+// foldFirst maps a key's first byte to five bits, upper- and lower-case letters alike.
+func foldFirst(c byte) uint32 { return uint32(c|0x20) & 31 }
+
+// has reports whether key (not folded, under 64 bytes) may be one of the set's.
+func (s *keySet) has(key []byte) bool {
+	n := len(key)
+	return s.lens&(1<<n) != 0 && (n == 0 || s.first[n]&(1<<foldFirst(key[0])) != 0)
+}
+
+// anyKey wants every key.
+var anyKey = func() *keySet {
+	s := &keySet{lens: ^uint64(0)}
+	for i := range s.first {
+		s.first[i] = ^uint32(0)
+	}
+	return s
+}()
+
+// wantKeys is the keySet of keys (lowercase, as the decoders' switches spell them).
+// A key of 64 bytes or more is not in the set: memberOf always returns those.
+func wantKeys(keys ...string) *keySet {
+	return (&keySet{}).with(keys...)
+}
+
+// with returns a copy of s with keys added.
+func (s *keySet) with(keys ...string) *keySet {
+	out := *s
 	for _, k := range keys {
-		if len(k) < 64 {
-			m |= 1 << len(k)
+		if n := len(k); n < 64 {
+			out.lens |= 1 << n
+			if n > 0 {
+				out.first[n] |= 1 << foldFirst(k[0])
+			}
 		}
 	}
-	return m
+	return &out
 }
 
 // skip skips the value at the cursor.

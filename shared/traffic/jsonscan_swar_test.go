@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -35,8 +36,8 @@ func TestFoldKey(t *testing.T) {
 }
 
 // TestKeyLengthFilter decodes the golden cases and the benchmark batches, in keys'
-// original spellings and upper-cased, with memberOf's length filter on and off: the
-// filter may only save work, never hide a key a decoder reads.
+// original spellings and upper-cased, with memberOf's key filter (length and first
+// letter) on and off: the filter may only save work, never hide a key a decoder reads.
 func TestKeyLengthFilter(t *testing.T) {
 	type input struct {
 		name string
@@ -65,7 +66,7 @@ func TestKeyLengthFilter(t *testing.T) {
 		return out
 	}
 	filtered := decodeAll()
-	saved := [4]uint64{diagTopKeys, diagPropertyKeys, analyticsKeys, headerKeys}
+	saved := [4]*keySet{diagTopKeys, diagPropertyKeys, analyticsKeys, headerKeys}
 	diagTopKeys, diagPropertyKeys, analyticsKeys, headerKeys = anyKey, anyKey, anyKey, anyKey
 	defer func() {
 		diagTopKeys, diagPropertyKeys, analyticsKeys, headerKeys = saved[0], saved[1], saved[2], saved[3]
@@ -73,7 +74,7 @@ func TestKeyLengthFilter(t *testing.T) {
 	unfiltered := decodeAll()
 	for i := range filtered {
 		if !reflect.DeepEqual(filtered[i], unfiltered[i]) {
-			t.Errorf("%s: decoded differently with the key length filter", inputs[i/2].name)
+			t.Errorf("%s: decoded differently with the key filter", inputs[i/2].name)
 		}
 	}
 }
@@ -119,6 +120,36 @@ func TestScanStringDifferential(t *testing.T) {
 		e2, s2, o2 := refScanString(b, 0)
 		if e1 != e2 || o1 != o2 || (o1 && s1 != s2) {
 			t.Fatalf("%q: scanString = %d %v %v, want %d %v %v", b, e1, s1, o1, e2, s2, o2)
+		}
+	}
+}
+
+// Every key a decoder switches on passes its filter in any spelling of its case; keys
+// of other lengths or first letters do not.
+func TestKeySet(t *testing.T) {
+	sets := []struct {
+		name string
+		set  *keySet
+		keys []string
+	}{
+		{"analytics", analyticsKeys, []string{"records", "timegenerated", "calleripaddress", "method", "url",
+			"responsecode", "requestsize", "responsesize", "totaltime", "clienttime", "backendtime",
+			"apiid", "operationid", "userid", "apimsubscriptionid", "requestheaders"}},
+		{"headers", headerKeys.with("x-forwarded-for"), []string{"x-azure-socketip", "x-azure-clientip",
+			"user-agent", "host", "x-forwarded-for"}},
+	}
+	for _, s := range sets {
+		for _, k := range s.keys {
+			for _, spelling := range []string{k, strings.ToUpper(k), strings.ToUpper(k[:1]) + k[1:]} {
+				if !s.set.has([]byte(spelling)) {
+					t.Errorf("%s: %q turned down", s.name, spelling)
+				}
+			}
+		}
+	}
+	for _, k := range []string{"TenantId", "CorrelationId", "OperationName", "ApiRevision", "ResponseHeaders", "_ResourceId"} {
+		if analyticsKeys.has([]byte(k)) {
+			t.Errorf("analytics: %q let through", k)
 		}
 	}
 }

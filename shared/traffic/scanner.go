@@ -182,7 +182,7 @@ func (s *Scanner) hold(line []byte, n, tooLong int) {
 // unless an access line shows up.
 func (s *Scanner) decide(f Format, tentative bool) {
 	s.format, s.tentative = f, tentative
-	s.d.format, s.d.out.Format = f, f
+	s.d.setFormat(f)
 	if !tentative {
 		s.ld = nil
 	}
@@ -233,6 +233,16 @@ func (s *Scanner) readLine() (line []byte, n, tooLong int, err error) {
 	total := 0
 	for {
 		chunk, rerr := s.r.ReadSlice('\n')
+		if total == 0 && len(chunk) > 0 && !errors.Is(rerr, bufio.ErrBufferFull) {
+			// The whole line is in the reader's buffer: decoded from there, not copied
+			// (it is done with before the next read; what is kept of it is copied).
+			if line = bytes.TrimSuffix(chunk, newline); len(line) <= limit {
+				if n == 1 {
+					line = bytes.TrimPrefix(line, utf8BOM)
+				}
+				return line, n, 0, rerr
+			}
+		}
 		total += len(chunk)
 		if total <= limit+1 {
 			s.buf = append(s.buf, chunk...)

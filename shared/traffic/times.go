@@ -144,14 +144,30 @@ func makeTime(year, month, day, hour, minute, sec, nsec, offset int) (time.Time,
 		day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if offset != 0 {
-		t = t.Add(-time.Duration(offset) * time.Second)
-	}
-	if y := t.Year(); y < minYear || y > maxYear {
+	// time.Date does this and more (normalising out-of-range fields, zones); the
+	// fields are checked above, the zone is UTC plus an offset.
+	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	if unix < 0 || unix >= maxUnix { // the year, after the offset, is outside 1970-9999
 		return time.Time{}, false
 	}
-	return t, true
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// maxUnix is the Unix time of 10000-01-01T00:00:00Z.
+const maxUnix = 253402300800
+
+// daysFromCivil is the number of days from 1970-01-01 to the date (proleptic
+// Gregorian; year at least 1), counting in 400-year eras from a year that starts in
+// March so that the leap day is the last day of a year.
+func daysFromCivil(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	yoe := year - era*400                     // 0-399
+	doy := (153*((month+9)%12)+2)/5 + day - 1 // 0-365, from March 1st
+	doe := yoe*365 + yoe/4 - yoe/100 + doy    // 0-146096
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func daysIn(month, year int) int {
