@@ -93,15 +93,19 @@ func detectExfiltration(ev *evaluation, v *view) {
 
 // detectExfiltrationRun: a run of large responses on one operation (run.go), judged
 // per response against the operation's typical response size (its population, which
-// must be learnt), and against the key's own bytes per window as they were before the
-// run began, which must be learnt too: a key whose whole history is large responses (a
-// batch integration pulling its usual exports) has no past to deviate from. It fires
-// where no single window reaches MinBytes.
+// must be learnt), and against the key's own bytes per window where learnt (before the
+// run began, else now): a batch integration pulling its usual exports is not deviating.
+// It fires where no single window reaches MinBytes.
 func detectExfiltrationRun(ev *evaluation, v *view, volume map[string]bool) {
 	cfg := &ev.cfg.Exfiltration
 	w := v.w
 	if ev.s.run == nil && !hasBigOp(w) {
 		return
+	}
+	if x := w.x; x != nil {
+		if all, _, _ := x.identities(); all >= 2 {
+			return // several people on one key: each is judged on their own key
+		}
 	}
 	minHist := uint32(cfg.MinHistory)
 	start, end := w.start, w.start+int64(w.size)
@@ -112,7 +116,7 @@ func detectExfiltrationRun(ev *evaluation, v *view, volume map[string]bool) {
 		}
 		run := ev.s.runOf(w, key)
 		req, bytes, windows := run.req, run.bytes, run.windows
-		if req < float64(cfg.RunResponses) || bytes < float64(cfg.RunMinBytes) || windows <= 0 || run.ownN < minHist {
+		if req < float64(cfg.RunResponses) || bytes < float64(cfg.RunMinBytes) || windows <= 0 {
 			continue
 		}
 		ps := ev.popState(key)
@@ -129,13 +133,24 @@ func detectExfiltrationRun(ev *evaluation, v *view, volume map[string]bool) {
 		e := Evidence{Measure: "large_responses", Count: int64(math.Round(req)), Threshold: float64(cfg.RunResponses),
 			Requests: int64(w.ops[i].req), ResponseBytes: int64(bytes),
 			Population: stats(typical, math.Sqrt(max(float64(ps.base.bvr), 0)), ps.base.n)}
-		ownRef := max(run.own, 1)
-		if perWindow <= cfg.Factor*ownRef {
-			continue // usual for this key
+		// The key's own past, where learnt: as it was before the run began; or as it is
+		// now for a key whose large responses began with its history (none before the
+		// run: an integration's usual exports are in its baseline). A key with too short
+		// a past (an account taken over, seldom used before) is judged on the operation
+		// alone.
+		own := ""
+		if ownRef, ownN := run.own, run.ownN; ownN >= minHist || ownN == 0 && ev.s.base.n >= minHist {
+			if ownN < minHist {
+				ownRef, ownN = float64(ev.s.base.bmean), ev.s.base.n
+			}
+			ownRef = max(ownRef, 1)
+			if perWindow <= cfg.Factor*ownRef {
+				continue // usual for this key
+			}
+			ratio = min(ratio, perWindow/(cfg.Factor*ownRef))
+			e.Baseline = stats(ownRef, 0, ownN)
+			own = fmt.Sprintf(", and %s a window against its own %s", byteText(perWindow), byteText(ownRef))
 		}
-		ratio = min(ratio, perWindow/(cfg.Factor*ownRef))
-		e.Baseline = stats(ownRef, 0, run.ownN)
-		own := fmt.Sprintf(", and %s a window against its own %s before", byteText(perWindow), byteText(ownRef))
 		api, op := splitOp(key)
 		ev.emit(vocab.DetectorExfiltration, v, start, end, key+"#run", Finding{
 			Confidence: confidence(ratio, 1),

@@ -474,6 +474,24 @@ var scenarios = []scenario{
 				r.Path, r.Template, r.ResponseBytes = "/downloads/catalog-2026.zip", "/downloads/catalog-2026.zip", 37<<20
 			})))
 	}, absent: []want{{det: vocab.DetectorExfiltration}}},
+	{name: "exfiltration/run_from_an_account_without_a_past", recs: func() []traffic.Record {
+		// A taken-over account seldom used before: judged on the operation alone. A
+		// thousand records a window, so that each batch is one window.
+		return byTime(cat(population(20, 50, 22, t0, sized(20<<10)),
+			burst(attacker, 30, spikeAt.Add(10*time.Second), 100*time.Second, sized(800<<10))))
+	}, want: []want{{vocab.DetectorExfiltration, vocab.KeyIP, attacker}}},
+	{name: "exfiltration/run_on_a_quiet_operation", recs: func() []traffic.Record {
+		// Two clients a window use the export: the run's own exports must not become its
+		// typical response. Other traffic makes each batch one window.
+		export := func(_ int, r *traffic.Record) {
+			r.Path, r.Template, r.ResponseBytes = "/shop/reports/7/export", "/reports/{id}/export", 20<<10
+		}
+		return byTime(cat(population(20, 50, 22, t0, nil), population(2, 1, 22, t0.Add(time.Minute), export),
+			burst(attacker, 30, spikeAt.Add(10*time.Second), 100*time.Second, func(i int, r *traffic.Record) {
+				export(i, r)
+				r.ResponseBytes = 800 << 10
+			})))
+	}, want: []want{{vocab.DetectorExfiltration, vocab.KeyIP, attacker}}},
 	{name: "exfiltration/integration_exports_at_their_usual_size", recs: func() []traffic.Record {
 		// An integration that always pulls 3 exports of 800 KiB a window.
 		var own []traffic.Record

@@ -354,6 +354,13 @@ func (b *builder) corporateNAT() {
 				continue
 			}
 			a.spa(t, toks[i], orders[i])
+			if chance(a.r, 0.2) { // back-office work: looking customers up, a page at a time
+				at := t.Add(logDur(a.r, time.Minute, 1, 10*time.Minute))
+				for page := range between(a.r, 1, 3) {
+					a.call(at.Add(time.Duration(page)*durBetween(a.r, 5*time.Second, 40*time.Second)), b.site.listCustomers,
+						"/api/v1/customers", fmt.Sprintf("page=%d&pageSize=25", page+1))
+				}
+			}
 		}
 	}
 	// A wave of expired tokens: the office's sessions were all opened at the start
