@@ -54,7 +54,8 @@ func detectBruteForce(ev *evaluation, v *view) {
 	fails, attempts := int64(before.fail)+int64(now.fail), int64(before.attempts)+int64(now.attempts)
 	authFails := int64(before.authFail) + int64(now.authFail)
 	other := int64(before.req) + int64(now.req) - attempts
-	failHit := reaches(before.fail, now.fail, cfg.FailedLogins) && share(fails, attempts) >= cfg.MinFailureShare
+	failHit := reaches(before.fail, now.fail, cfg.FailedLogins) && share(fails, attempts) >= cfg.MinFailureShare &&
+		!ev.ownCredentialsFailing(w, before.ok+now.ok, v.shared != nil)
 	authHit := reaches(before.authFail, now.authFail, cfg.AuthFailures) && share(authFails, other) >= cfg.MinFailureShare
 	// Volume alone judges only where the answers cannot: none failed, most were 2xx,
 	// and the endpoint's population is learnt (without it, 30 logins may be an office).
@@ -211,4 +212,37 @@ func (ev *evaluation) loginAttemptThreshold(w *Delta) (t int, typical float64) {
 func reaches(prev, cur uint32, t int) bool {
 	tt := uint32(t)
 	return cur >= tt || (prev < tt && cur > 0 && uint64(prev)+uint64(cur) >= uint64(tt))
+}
+
+// ownCredentialsFailing says whether a key's failed logins are its own credentials
+// gone bad rather than guesses: a machine client whose secret was rotated retries the
+// token endpoint with the secret that worked minutes ago. Every failure carried an
+// identity that also logged in successfully from the key over the span (for a user
+// key, the key itself did). A guesser's failures name identities it never got in
+// with, or none; one that finally guesses right has been flagged by then.
+func (ev *evaluation) ownCredentialsFailing(w *Delta, oks uint32, shared bool) bool {
+	if shared {
+		return false // a shared key judges its anonymous part only
+	}
+	wins := []*Delta{w}
+	if p := ev.s.prev; w == &ev.s.cur && p != nil && p.start == w.start-int64(w.size) &&
+		int64(time.Duration(ev.cfg.BruteForce.Span)/time.Second) > int64(w.size) {
+		wins = append(wins, p)
+	}
+	if ev.key.Type == vocab.KeyUser {
+		return oks > 0
+	}
+	var failing, ok distinct
+	for _, d := range wins {
+		if d.x == nil {
+			continue
+		}
+		if d.x.lg.idFail < d.x.lg.fail {
+			return false // failures without an identity: guesses at names the log does not show
+		}
+		failing.merge(&d.x.failing)
+		ok.merge(&d.x.ok)
+	}
+	all, failedOnly, _ := compareSketches(&failing, &ok)
+	return all > 0 && failedOnly == 0
 }

@@ -251,6 +251,24 @@ var scenarios = []scenario{
 	{name: "brute_force/json_login_5_failures", recs: func() []traffic.Record {
 		return burst(attacker, 5, t0, 10*time.Second, login("/api/v1/auth/login", 401))
 	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
+	{name: "brute_force/a_rotated_secret_retried_near_miss", recs: func() []traffic.Record {
+		// A machine client gets tokens, then its secret is rotated: it retries with the
+		// old one every 20 s for two minutes. Its own credentials, not guesses.
+		svc := func(code int) func(int, *traffic.Record) {
+			return func(i int, r *traffic.Record) {
+				login("/oauth2/token", code)(i, r)
+				r.Subscription, r.User = "sub-billing", "svc-billing"
+			}
+		}
+		return byTime(cat(burst(attacker, 2, t0, 2*time.Minute, svc(200)), burst(attacker, 6, t0.Add(3*time.Minute), 20*time.Second, svc(401))))
+	}, absent: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}, {vocab.DetectorBruteForce, vocab.KeySubscription, "sub-billing"}}},
+	{name: "brute_force/guesses_at_one_account", recs: func() []traffic.Record {
+		// The same failures naming an account that never logged in from here.
+		return burst(attacker, 6, t0, 20*time.Second, func(i int, r *traffic.Record) {
+			login("/api/v1/auth/login", 401)(i, r)
+			r.User = "victim"
+		})
+	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
 	{name: "brute_force/json_login_answered_400", recs: func() []traffic.Record {
 		return burst(attacker, 6, t0, 10*time.Second, login("/api/v1/auth/login", 400))
 	}, want: []want{{vocab.DetectorBruteForce, vocab.KeyIP, attacker}}},
