@@ -244,6 +244,7 @@ func (e *encoder) window(w *Delta) {
 		e.b = binary.LittleEndian.AppendUint64(e.b, b.path)
 		e.b = binary.LittleEndian.AppendUint64(e.b, b.lastQ)
 		e.u(uint64(b.n))
+		e.u(uint64(b.prev))
 		e.u(uint64(b.max))
 	}
 	if t := x.marks; t.empty() {
@@ -529,9 +530,10 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 				b := &x.burst
 				b.bucket = d.i()
 				b.path, b.lastQ = d.u64(), d.u64()
-				b.n, b.max = uint16(d.bounded(math.MaxUint16, "burst")), uint16(d.bounded(math.MaxUint16, "burst"))
-				if d.err == nil && (b.n > b.max || b.max < 2) {
-					d.fail("burst counts %d of %d", b.n, b.max)
+				b.n, b.prev = uint16(d.bounded(math.MaxUint16, "burst")), uint16(d.bounded(math.MaxUint16, "burst"))
+				b.max = uint16(d.bounded(math.MaxUint16, "burst"))
+				if d.err == nil && (sumU16(b.n, b.prev) > b.max || b.max < 2) {
+					d.fail("burst counts %d+%d of %d", b.n, b.prev, b.max)
 				}
 			default:
 				d.fail("bad burst presence byte")

@@ -248,14 +248,16 @@ func (l *loginTally) add(o loginTally) {
 
 // burstTally finds cache-busting: requests from one client (one user agent) to one
 // path, each with a query string unlike the one before, within one bucket of
-// Flood.BurstSpan. Buckets are aligned to the epoch, like windows; a burst split by a
-// bucket boundary counts in halves, which the threshold allows for.
+// Flood.BurstSpan or two consecutive ones. Buckets are aligned to the epoch, like
+// windows; a burst split by a bucket boundary counts whole, as the current bucket
+// plus the one just before on the same path.
 type burstTally struct {
 	bucket int64  // the current bucket: Unix seconds / span
 	path   uint64 // hash of the path and user agent the bucket counts
 	lastQ  uint64 // hash of the last query counted
 	n      uint16 // queries counted in the current bucket
-	max    uint16 // most counted in any bucket of the window
+	prev   uint16 // queries counted in the bucket just before, on the same path
+	max    uint16 // most counted in any bucket, or two consecutive ones, of the window
 }
 
 // note counts one request with a query.
@@ -264,7 +266,11 @@ func (b *burstTally) note(bucket int64, path, q uint64) {
 		if bucket < b.bucket && b.n > 0 {
 			return // out of order, behind the current bucket: too late to count
 		}
-		*b = burstTally{bucket: bucket, path: path, max: b.max}
+		var prev uint16
+		if bucket == b.bucket+1 && path == b.path {
+			prev = b.n
+		}
+		*b = burstTally{bucket: bucket, path: path, prev: prev, max: b.max}
 	}
 	if q != b.lastQ || b.n == 0 {
 		if b.n < math.MaxUint16 {
@@ -272,8 +278,10 @@ func (b *burstTally) note(bucket int64, path, q uint64) {
 		}
 		b.lastQ = q
 	}
-	b.max = max(b.max, b.n)
+	b.max = max(b.max, sumU16(b.n, b.prev))
 }
+
+func sumU16(a, b uint16) uint16 { return uint16(min(uint32(a)+uint32(b), math.MaxUint16)) }
 
 // merge adds o, a later delta's tally (or an out-of-order one, which only its
 // maximum counts for).
@@ -283,13 +291,19 @@ func (b *burstTally) merge(o *burstTally) {
 	case b.n == 0 && b.max == 0:
 		*b = *o
 	case o.bucket == b.bucket && o.path == b.path:
-		b.n = uint16(min(uint32(b.n)+uint32(o.n), math.MaxUint16))
+		b.n = sumU16(b.n, o.n)
+		b.prev = max(b.prev, o.prev)
 		b.lastQ = o.lastQ
-		b.max = max(b.max, o.max, b.n)
+		b.max = max(b.max, o.max, sumU16(b.n, b.prev))
 	case o.bucket > b.bucket:
 		m := max(b.max, o.max)
+		prev := o.prev
+		if o.bucket == b.bucket+1 && o.path == b.path {
+			prev = max(prev, b.n)
+		}
 		*b = *o
-		b.max = m
+		b.prev = prev
+		b.max = max(m, sumU16(b.n, b.prev))
 	default:
 		b.max = max(b.max, o.max)
 	}

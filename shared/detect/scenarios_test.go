@@ -180,6 +180,12 @@ var scenarios = []scenario{
 			r.Query = fmt.Sprintf("cb=%d%x", i, i*7919)
 		})
 	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
+	{name: "flood/cache_busting_burst_across_a_bucket_boundary", recs: func() []traffic.Record {
+		// 24 requests from 0.9 s before a 2-second boundary to 0.9 s after: 12 in each bucket.
+		return burst(attacker, 24, t0.Add(9*time.Second+100*time.Millisecond), 75*time.Millisecond, func(i int, r *traffic.Record) {
+			r.Query = fmt.Sprintf("cb=%d%x", i, i*7919)
+		})
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
 	{name: "flood/19_queries_in_a_burst_near_miss", recs: func() []traffic.Record {
 		return burst(attacker, 19, t0.Add(10*time.Second), 40*time.Millisecond, func(i int, r *traffic.Record) {
 			r.Query = fmt.Sprintf("cb=%d", i)
