@@ -82,14 +82,28 @@ func detectRotatingAgents(ev *evaluation, v *view) {
 
 // detectMalformed: requests that were not HTTP at all (a TLS handshake on the HTTP
 // port, a remote-access tool's beacon): no endpoint to count, but a client sending
-// Probing.Malformed of them in a window is probing the service.
+// Probing.Malformed of them in a window, or in the window and the one before (a slow
+// scanner), is probing the service. Reported once, by the window where the count
+// reaches the threshold.
 func detectMalformed(ev *evaluation, v *view) {
 	w := v.w
-	n, t := int(w.x.malformed), ev.cfg.Probing.Malformed
-	if n < t {
+	if w.x.malformed == 0 {
 		return
 	}
-	start, end := w.start, w.start+int64(w.size)
+	var before uint32
+	start := w.start
+	if p := ev.s.prev; v.current && p != nil && p.start == w.start-int64(w.size) && p.x != nil {
+		before = p.x.malformed
+	}
+	t := ev.cfg.Probing.Malformed
+	if !reaches(before, w.x.malformed, t) {
+		return
+	}
+	n := int(w.x.malformed)
+	if n < t {
+		n, start = int(before)+n, w.start-int64(w.size)
+	}
+	end := w.start + int64(w.size)
 	ev.emit(vocab.DetectorProbing, v, start, end, "malformed", Finding{
 		Confidence: confidence(float64(n), float64(t)),
 		Severity:   severity(float64(n), float64(t), vocab.SeverityUnknown),

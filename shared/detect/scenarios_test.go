@@ -247,6 +247,12 @@ var scenarios = []scenario{
 			r.Method, r.Path, r.Template, r.API, r.Status, r.Malformed = "", "", "", "", 400, true
 		})
 	}, want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
+	{name: "probing/slow_malformed_over_two_windows", recs: func() []traffic.Record {
+		// A slow scanner: one handshake every 80 s, 3 in one window and 2 in the next.
+		return burst(attacker, 5, t0.Add(100*time.Second), 80*time.Second, func(_ int, r *traffic.Record) {
+			r.Method, r.Path, r.Template, r.API, r.Status, r.Malformed = "", "", "", "", 400, true
+		})
+	}, want: []want{{vocab.DetectorProbing, vocab.KeyIP, attacker}}},
 	{name: "probing/4_malformed_near_miss", recs: func() []traffic.Record {
 		return burst(attacker, 4, t0, 2*time.Second, func(_ int, r *traffic.Record) {
 			r.Method, r.Path, r.Template, r.API, r.Status, r.Malformed = "", "", "", "", 400, true
