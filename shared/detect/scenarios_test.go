@@ -405,6 +405,17 @@ var scenarios = []scenario{
 			}
 		})
 	}, absent: []want{{det: vocab.DetectorEnumeration}}},
+	{name: "enumeration/slow_walk_over_two_windows", recs: func() []traffic.Record {
+		// One id every 8 s from 12:02: 37 in the first window, 23 in the next.
+		return burst(attacker, 60, t0.Add(2*time.Minute), 8*time.Second, func(i int, r *traffic.Record) {
+			r.Path, r.Template = fmt.Sprintf("/shop/orders/%d", 5000+i), "/orders/{id}"
+		})
+	}, want: []want{{vocab.DetectorEnumeration, vocab.KeyIP, attacker}}},
+	{name: "enumeration/slow_walk_of_49_near_miss", recs: func() []traffic.Record {
+		return burst(attacker, 49, t0.Add(2*time.Minute), 8*time.Second, func(i int, r *traffic.Record) {
+			r.Path, r.Template = fmt.Sprintf("/shop/orders/%d", 5000+i), "/orders/{id}"
+		})
+	}, absent: []want{{det: vocab.DetectorEnumeration}}},
 	// How the ids were chosen: by counting, or blindly (mostly refused), or handed out.
 	{name: "enumeration/60_random_ids_mostly_not_found", recs: func() []traffic.Record {
 		return burst(attacker, 60, t0, 2*time.Second, func(i int, r *traffic.Record) {
