@@ -67,7 +67,7 @@ type aggregator struct {
 	buf    []byte
 	low    []byte
 	mk     []mark            // the current record's probe markers
-	agents map[string][]mark // probe markers by user agent
+	agents map[string]agentInfo // what is known of each user agent seen
 
 	// Slabs: a batch's deltas, extras and their first small slices come from a few
 	// large allocations. States never alias them (everything a State keeps is copied
@@ -213,6 +213,7 @@ type rec struct {
 	uaHash   uint64 // hash of the user agent of a probing error
 	client   string // the address as text, made when a sample of an identity key needs it
 	marks    []mark // probe markers, distinct
+	uaH      uint32 // hash of the user agent
 }
 
 func (a *aggregator) add(r *traffic.Record) {
@@ -258,6 +259,7 @@ func (a *aggregator) add(r *traffic.Record) {
 		x.uaHash = hashString(seedIdent, r.UserAgent)
 	}
 	x.marks = a.marks(r.Path, r.Query, r.UserAgent)
+	x.uaH = a.agent(r.UserAgent).h
 	api := clip(r.API, maxAPILen)
 	if r.Template != "" {
 		on := opName{api, clip(r.Method, maxMethodLen), clip(r.Template, maxTemplateLen)}
@@ -439,6 +441,9 @@ func (a *aggregator) count(d *Delta, x *rec, nh uint64, hasN bool, withClient bo
 	}
 	if r.Malformed {
 		xt.malformed = addU32(xt.malformed, 1)
+	}
+	if !withClient { // an address: its user agents
+		xt.agents.add(x.uaH, 1)
 	}
 	if len(x.marks) > 0 {
 		if xt.marks == nil {

@@ -99,8 +99,9 @@ func mixedTraffic(seed uint64, batches, per int, start time.Time) [][]traffic.Re
 			case s < 48:
 				r.Status = 400
 			}
-			attack := func(ip string) {
+			attack := func(ip string) { // an attacker's requests carry its tool's agent
 				r.Client, r.Peer, r.Subscription, r.User = netip.MustParseAddr(ip), netip.MustParseAddr(ip), "", ""
+				r.UserAgent = "python-requests/2.32.3"
 			}
 			switch a := rng.IntN(1000); {
 			case a < 20: // flooder

@@ -247,6 +247,15 @@ func (e *encoder) window(w *Delta) {
 		e.u(uint64(b.prev))
 		e.u(uint64(b.max))
 	}
+	if a := &x.agents; a.trivial() {
+		e.u(0)
+	} else {
+		e.u(uint64(a.total))
+		for i := range a.h {
+			e.b = binary.LittleEndian.AppendUint32(e.b, a.h[i])
+			e.u(uint64(a.n[i]))
+		}
+	}
 	if t := x.marks; t.empty() {
 		e.u(0)
 	} else {
@@ -373,6 +382,20 @@ func (d *decoder) bounded(limit uint64, what string) uint64 {
 }
 
 func (d *decoder) u32(what string) uint32 { return uint32(d.bounded(math.MaxUint32, what)) }
+
+// u32le reads 4 little-endian bytes.
+func (d *decoder) u32le() uint32 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 4 {
+		d.fail("truncated")
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	return v
+}
 
 // u64 reads 8 little-endian bytes.
 func (d *decoder) u64() uint64 {
@@ -537,6 +560,16 @@ func (d *decoder) window(size int64, pop bool) *Delta {
 				}
 			default:
 				d.fail("bad burst presence byte")
+			}
+			if total := d.u32("user agent requests"); total > 0 {
+				a := &x.agents
+				a.total = total
+				for i := range a.h {
+					a.h[i], a.n[i] = d.u32le(), d.u32("user agent count")
+				}
+				if d.err == nil && sumCounts(a) > a.total {
+					d.fail("user agent counts over their total %d", a.total)
+				}
 			}
 			if n := d.bounded(maxMarks+1, "probe markers"); n > 0 {
 				t := &markTally{m: make([]mark, 0, n-1)}

@@ -331,6 +331,7 @@ type extra struct {
 	errUAs    distinct   // user agents of requests answered with a probing error
 	malformed uint32     // requests that were not HTTP (traffic.Record.Malformed)
 	marks     *markTally // probe markers (nil: none)
+	agents    agentTally // address keys: the busiest user agents
 }
 
 // okClients is, for an operation key, the clients whose login was answered 2xx.
@@ -347,7 +348,7 @@ func (x *extra) empty() bool {
 func (x *extra) countsEmpty() bool {
 	return x.id == (counts{}) && x.paths.empty() && x.ok.empty() && x.failing.empty() &&
 		x.clients.empty() && len(x.apis) == 0 && x.lg == (loginTally{}) && x.burst.trivial() && x.errUAs.empty() &&
-		x.malformed == 0 && x.marks.empty()
+		x.malformed == 0 && x.marks.empty() && x.agents.trivial()
 }
 
 // Delta is one batch's contribution to one key in one window: counters that add,
@@ -507,6 +508,7 @@ func (x *extra) mergeCounts(o *extra) {
 	x.burst.merge(&o.burst)
 	x.errUAs.merge(&o.errUAs)
 	x.malformed = addU32(x.malformed, o.malformed)
+	x.agents.merge(&o.agents)
 	if !o.marks.empty() {
 		if x.marks == nil {
 			x.marks = &markTally{}

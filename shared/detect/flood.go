@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/apiguard/apiguard/shared/vocab"
@@ -60,6 +61,16 @@ func detectFlood(ev *evaluation, v *view) {
 			people = fmt.Sprintf(" without a narrower identity (%d identities judged on their own keys)", all)
 		}
 	}
+	// Anonymous users behind one address (a school's forward proxy) send many user
+	// agents, none of them many requests: the address is judged by the most one agent
+	// can have sent. A flooder sends one.
+	agents := ""
+	if x := w.x; x != nil && ev.key.Type == vocab.KeyIP && v.shared == nil && people == "" && rest > int64(cfg.Limit) {
+		if b := int64(x.agents.busiest(uint32(min(rest, math.MaxUint32)))); b < rest {
+			rest = b
+			agents = " from its busiest user agent (at most)"
+		}
+	}
 	// A client's own normal is not a flood: with its baseline learnt, a count within
 	// RateSpike.Factor of it is its usual volume (a busy integration), and rate_spike
 	// judges a rise.
@@ -76,7 +87,7 @@ func detectFlood(ev *evaluation, v *view) {
 			Severity:   severity(float64(rest), float64(cfg.Limit), vocab.SeverityUnknown),
 			Evidence:   Evidence{Measure: "requests", Count: rest, Threshold: float64(cfg.Limit), Requests: int64(w.n.req)},
 			Reason: fmt.Sprintf("%s sent %d requests%s%s%s in the %s, over the flood limit of %d.",
-				ev.who(), rest, people, sharedText(v), others, windowText(start, end), cfg.Limit),
+				ev.who(), rest, people+agents, sharedText(v), others, windowText(start, end), cfg.Limit),
 		})
 	}
 }

@@ -111,22 +111,37 @@ func (a *aggregator) marks(path, query, agent string) []mark {
 	if agent == "" {
 		return a.mk
 	}
-	ua, ok := a.agents[agent]
-	if !ok {
-		a.c.markers.m.Match("", "", agent, &h)
-		ua = nil
-		for _, hit := range h.All() {
-			ua = appendMark(ua, a.c.markers.m.Pattern(hit.Pattern))
-		}
-		if a.agents == nil || len(a.agents) >= maxAgentCache {
-			a.agents = make(map[string][]mark, 64)
-		}
-		a.agents[strings.Clone(agent)] = ua
-	}
-	for _, m := range ua {
+	ua := a.agent(agent)
+	for _, m := range ua.marks {
 		a.mk = appendMark(a.mk, probe.Pattern{Key: m.key, Weight: m.weight, Class: m.class})
 	}
 	return a.mk
+}
+
+// agentInfo is what an aggregator remembers of a user agent between records.
+type agentInfo struct {
+	marks []mark // its probe markers
+	h     uint32 // its hash, for agentTally
+}
+
+// agent returns what is known of a user agent, working it out on first sight.
+func (a *aggregator) agent(agent string) agentInfo {
+	if ua, ok := a.agents[agent]; ok {
+		return ua
+	}
+	ua := agentInfo{h: uint32(hashString(seedIdent+2, agent))}
+	if agent != "" {
+		var h probe.Hits
+		a.c.markers.m.Match("", "", agent, &h)
+		for _, hit := range h.All() {
+			ua.marks = appendMark(ua.marks, a.c.markers.m.Pattern(hit.Pattern))
+		}
+	}
+	if a.agents == nil || len(a.agents) >= maxAgentCache {
+		a.agents = make(map[string]agentInfo, 64)
+	}
+	a.agents[strings.Clone(agent)] = ua
+	return ua
 }
 
 func appendMark(ms []mark, p probe.Pattern) []mark {

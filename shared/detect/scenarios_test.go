@@ -94,6 +94,17 @@ var scenarios = []scenario{
 	{name: "flood/two_windows_of_120", recs: func() []traffic.Record {
 		return burst(attacker, 240, t0.Add(3*time.Minute), 1500*time.Millisecond, nil) // 120 in each window
 	}, absent: []want{{det: vocab.DetectorFlood}}},
+	{name: "flood/a_schools_forward_proxy_near_miss", recs: func() []traffic.Record {
+		// 40 anonymous browsers behind one address, 300 requests in the window together.
+		return burst(attacker, 300, t0, time.Second, func(i int, r *traffic.Record) {
+			r.UserAgent = fmt.Sprintf("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/13%d.0.%d", i%40/10, i%40)
+		})
+	}, absent: []want{{det: vocab.DetectorFlood}}},
+	{name: "flood/two_agents_are_one_client", recs: func() []traffic.Record {
+		return burst(attacker, 300, t0, time.Second, func(i int, r *traffic.Record) {
+			r.UserAgent = fmt.Sprintf("flooder/%d", i%2)
+		})
+	}, want: []want{{vocab.DetectorFlood, vocab.KeyIP, attacker}}},
 	{name: "flood/a_clients_usual_volume_is_not_a_flood", recs: func() []traffic.Record {
 		// An integration at 300 a window for 40 minutes: flagged until its own baseline is learnt.
 		var out []traffic.Record
