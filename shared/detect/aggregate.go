@@ -66,7 +66,7 @@ type aggregator struct {
 	ids    []idHit
 	buf    []byte
 	low    []byte
-	mk     []mark            // the current record's probe markers
+	mk     []mark               // the current record's probe markers
 	agents map[string]agentInfo // what is known of each user agent seen
 
 	// Slabs: a batch's deltas, extras and their first small slices come from a few
