@@ -3,7 +3,7 @@ package detect
 import "math"
 
 // topAgents is how many user agents an address's agentTally follows (Misra–Gries).
-const topAgents = 4
+const topAgents = 8
 
 // agentTally follows an address's busiest user agents: a Misra–Gries summary of
 // topAgents counters over the hashes of its requests' user agents. A flooder sends
@@ -65,16 +65,20 @@ func (t *agentTally) merge(o *agentTally) {
 }
 
 // busiest bounds from above how many of the n requests of the key (n >= total: some
-// may predate the summary) came with one user agent. It gives n itself unless more
-// than topAgents agents were seen (the summary had to forget some): a client with two
-// or three agents (a browser and an app) is one client, and a flooder must rotate
-// through many agents, and stay under a few times the limit, to be judged as several.
+// may predate the summary) came with one user agent. It gives n itself when at most
+// two agents were seen: a person's browser and app are one client. A flooder must
+// rotate through three agents or more, and stay under as many times the limit, to be
+// judged as several clients.
 func (t *agentTally) busiest(n uint32) uint32 {
 	var top, sum uint64
+	k := 0
 	for _, c := range t.n {
 		top, sum = max(top, uint64(c)), sum+uint64(c)
+		if c > 0 {
+			k++
+		}
 	}
-	if t.total == 0 || sum >= uint64(t.total) {
+	if t.total == 0 || k <= 2 && sum >= uint64(t.total) {
 		return n
 	}
 	bound := top + (uint64(t.total)-min(sum, uint64(t.total)))/(topAgents+1) + uint64(n-min(n, t.total))

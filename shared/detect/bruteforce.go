@@ -217,8 +217,8 @@ func reaches(prev, cur uint32, t int) bool {
 // ownCredentialsFailing says whether a key's failed logins are its own credentials
 // gone bad rather than guesses: a machine client whose secret was rotated retries the
 // token endpoint with the secret that worked minutes ago. Every failure carried an
-// identity that also logged in successfully from the key over the span (for a user
-// key, the key itself did). A guesser's failures name identities it never got in
+// identity that also got in from the key over the span (for a user key, the key itself
+// did: a login, or another request that went through). A guesser's failures name identities it never got in
 // with, or none; one that finally guesses right has been flagged by then.
 func (ev *evaluation) ownCredentialsFailing(w *Delta, oks uint32, shared bool) bool {
 	if shared {
@@ -230,7 +230,19 @@ func (ev *evaluation) ownCredentialsFailing(w *Delta, oks uint32, shared bool) b
 		wins = append(wins, p)
 	}
 	if ev.key.Type == vocab.KeyUser {
-		return oks > 0
+		// The identity is the key: it logged in, or its other requests went through
+		// (its token worked), over the span. A guessed account's owner may be using it
+		// too: the guesser's address is flagged, the account is not locked out.
+		if oks > 0 {
+			return true
+		}
+		for _, d := range wins {
+			n := d.n
+			if n.req > n.login+n.authFail+n.err {
+				return true
+			}
+		}
+		return false
 	}
 	var failing, ok distinct
 	for _, d := range wins {
