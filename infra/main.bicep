@@ -97,6 +97,27 @@ resource trafficQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview
   }
 }
 
+// Diagnostic logs for the traffic-eventhub function: point the gateways' diagnostic
+// settings (APIM GatewayLogs, Application Gateway and Front Door access logs) at this
+// hub. apiguard reads with a consumer group of its own.
+resource hubs 'Microsoft.EventHub/namespaces@2024-01-01' = {
+  name: '${prefix}-eh-${suffix}'
+  location: location
+  sku: { name: 'Standard', tier: 'Standard', capacity: 1 }
+  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
+}
+
+resource trafficHub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
+  parent: hubs
+  name: 'apiguard-traffic'
+  properties: { partitionCount: 4, messageRetentionInDays: 1 }
+}
+
+resource trafficConsumers 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
+  parent: trafficHub
+  name: 'apiguard'
+}
+
 resource insights 'Microsoft.Insights/components@2020-02-02' = {
   name: '${prefix}-ai-${suffix}'
   location: location
@@ -156,6 +177,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APIGUARD_RECONCILE_QUEUE', value: reconcileQueue.name }
         { name: 'APIGUARD_TRAFFIC_QUEUE', value: trafficQueue.name }
         { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${bus.name}.servicebus.windows.net' }
+        { name: 'APIGUARD_TRAFFIC_HUB', value: trafficHub.name }
+        { name: 'APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP', value: trafficConsumers.name }
+        { name: 'EventHubConnection__fullyQualifiedNamespace', value: '${hubs.name}.servicebus.windows.net' }
       ]
     }
   }
@@ -168,6 +192,17 @@ var roles = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
+  eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
+}
+
+resource hubRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(trafficHub.id, app.id, roles.eventHubsDataReceiver)
+  scope: trafficHub
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataReceiver)
+  }
 }
 
 resource busRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
