@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -443,15 +444,18 @@ const (
 )
 
 // replayGC applies replay's GC settings for its run (sortBytes: the sorter's memory,
-// added to the limit) and returns what puts the previous ones back.
+// added to the limit) and returns what puts the previous ones back. The runtime's
+// current settings tell whether the environment chose them (GOGC other than 100, a
+// memory limit): only shared/config reads the environment.
 func replayGC(sortBytes int64) (restore func()) {
 	var undo []func()
-	if _, set := os.LookupEnv("GOGC"); !set {
-		old := debug.SetGCPercent(replayGCPercent)
+	if old := debug.SetGCPercent(replayGCPercent); old != 100 {
+		debug.SetGCPercent(old) // GOGC chose it
+	} else {
 		undo = append(undo, func() { debug.SetGCPercent(old) })
 	}
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		old := debug.SetMemoryLimit(replayMemoryLimit + 2*sortBytes)
+	if old := debug.SetMemoryLimit(-1); old == math.MaxInt64 { // no GOMEMLIMIT
+		debug.SetMemoryLimit(replayMemoryLimit + 2*sortBytes)
 		undo = append(undo, func() { debug.SetMemoryLimit(old) })
 	}
 	return func() {
