@@ -76,8 +76,8 @@ func TestReplayFindsLabelledAttacks(t *testing.T) {
 
 var crawlerAgent = regexp.MustCompile(`(?i)bot|crawl|spider|slurp`)
 
-// The background log (real traffic with crawlers) flags no crawler; any other finding
-// is reported with its reason.
+// The background log (real traffic with crawlers, a 39 MiB file downloaded by many
+// clients) is clean: no finding at all, a crawler's named as such.
 func TestReplayBackgroundFlagsNoCrawler(t *testing.T) {
 	path := filepath.Join(trafficFixtures, "background", "apache_logs")
 	raw, err := os.ReadFile(path)
@@ -96,7 +96,7 @@ func TestReplayBackgroundFlagsNoCrawler(t *testing.T) {
 		if crawlers[f.Key] {
 			t.Errorf("a crawler was flagged: %s %s: %s", f.Detector, f.Key, f.Reason)
 		} else {
-			t.Logf("finding on background traffic: %s %s %s: %s", f.Detector, f.KeyType, f.Key, f.Reason)
+			t.Errorf("finding on background traffic: %s %s %s: %s", f.Detector, f.KeyType, f.Key, f.Reason)
 		}
 	}
 }

@@ -544,6 +544,27 @@ var scenarios = []scenario{
 				r.ResponseBytes = 800 << 10
 			})))
 	}, want: []want{{vocab.DetectorExfiltration, vocab.KeyIP, attacker}}},
+	{name: "exfiltration/a_file_download_site_near_miss", recs: func() []traffic.Record {
+		// An operation answered 304 (empty) for its first windows, then a 39 MiB file
+		// downloaded once by each of many clients: its typical response must learn it.
+		jar := func(size int64) func(int, *traffic.Record) {
+			return func(_ int, r *traffic.Record) {
+				r.Path, r.Template, r.ResponseBytes = "/files/tool.jar", "/files/tool.jar", size
+				if size == 0 {
+					r.Status = 304
+				}
+			}
+		}
+		var out []traffic.Record
+		for w := range 12 {
+			size := int64(0)
+			if w >= 4 {
+				size = 39 << 20
+			}
+			out = append(out, burst(fmt.Sprintf("198.51.100.%d", w+1), 1, t0.Add(time.Duration(w)*5*time.Minute+time.Minute), 0, jar(size))...)
+		}
+		return cat(population(20, 50, 12, t0, nil), out)
+	}, absent: []want{{det: vocab.DetectorExfiltration}}},
 	{name: "exfiltration/integration_exports_at_their_usual_size", recs: func() []traffic.Record {
 		// An integration that always pulls 3 exports of 800 KiB a window.
 		var own []traffic.Record

@@ -36,7 +36,7 @@ func (b *baseline) fold(w *Delta) {
 		}
 		a, v = a/clients, v/float64(w.n.req)
 	}
-	if w.pop && b.n >= popClipAfter && v > popClip*float64(b.bmean) {
+	if w.pop && b.n >= popClipAfter && b.bmean >= popClipFloor && v > popClip*float64(b.bmean) {
 		// A few clients' outliers (one client's exports during a run) must not become
 		// the operation's typical response: a window moves it by at most popClip.
 		v = popClip * float64(b.bmean)
@@ -50,14 +50,17 @@ func (b *baseline) fold(w *Delta) {
 }
 
 // popClip bounds an operation window's bytes per request, as a multiple of the learnt
-// typical one, once popClipAfter windows are learnt (the default MinHistory). On the
-// generated scenarios one account's exports moved a report operation's typical
-// response from 38 KiB to 145 KiB in half an hour, hiding the run they belonged to; a
-// real change of the operation's payload still comes through, doubling every few
-// windows.
+// typical one, once popClipAfter windows are learnt and the typical response is at
+// least popClipFloor. On the generated scenarios one account's exports moved a report
+// operation's typical response from 38 KiB to 145 KiB in half an hour, hiding the run
+// they belonged to; a real change of the operation's payload still comes through,
+// doubling every few windows. Below the floor (an operation answered mostly 304 or
+// empty, then a file download) nothing is clipped: the typical must be able to learn
+// that the operation serves a 39 MiB file (the background log's jar).
 const (
 	popClip      = 2
 	popClipAfter = 2
+	popClipFloor = 4 << 10
 )
 
 func ewma(m, v float32, x, alpha float64) (float32, float32) {
