@@ -3,11 +3,17 @@ package decide
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/apiguard/apiguard/shared/cidr"
 )
 
 // protected is every range apiguard refuses to block whatever an alert says: blocking
 // them would cut off the platform, the customer's own network or nobody at all, and an
 // attacker who can forge an alert could otherwise turn apiguard against them.
+//
+// An IPv6 address that carries an IPv4 address (NAT64, 6to4, Teredo...: cidr.Embeddings)
+// is also judged by the IPv4 address inside, so a private or allow-listed host cannot be
+// blocked through its translated or tunnelled form.
 var protected = []struct {
 	prefix netip.Prefix
 	why    string
@@ -32,12 +38,24 @@ var protected = []struct {
 	{netip.MustParsePrefix("::1/128"), "loopback address"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64 range (RFC 8215)"},
 	{netip.MustParsePrefix("100::/64"), "discard-only range (RFC 6666)"},
-	{netip.MustParsePrefix("2001::/23"), "IETF protocol assignments (RFC 2928)"},
+	{netip.MustParsePrefix("2001::/23"), "IETF protocol assignments (RFC 2928), Teredo apart"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation range (RFC 3849)"},
 	{netip.MustParsePrefix("3fff::/20"), "documentation range (RFC 9637)"},
 	{netip.MustParsePrefix("fc00::/7"), "unique local range (RFC 4193)"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local range"},
 	{netip.MustParsePrefix("ff00::/8"), "multicast range"},
+}
+
+// teredo is 2001::/32 (RFC 4380), the one part of 2001::/23 that ordinary clients'
+// addresses come from: a Teredo address is judged by the IPv4 addresses it carries (its
+// server's and its client's), so an attacker behind Teredo stays blockable.
+var teredo = netip.MustParsePrefix("2001::/32")
+
+// exempt says p lies in the part of a protected range that the range's row does not
+// cover (Teredo inside 2001::/23).
+func exempt(r, p netip.Prefix) bool {
+	return r.Contains(teredo.Addr()) && r.Bits() > 0 && r.Bits() < teredo.Bits() &&
+		teredo.Bits() <= p.Bits() && teredo.Contains(p.Addr())
 }
 
 // Guard says why an address must never be blocked, or "" when it may be.
@@ -69,20 +87,26 @@ func (g *Guard) With(extra []Allowed) *Guard {
 	return &Guard{allow: append(append([]Allowed(nil), g.allow...), extra...)}
 }
 
-// Why returns the reason addr is protected, or "".
+// Why returns the reason addr is protected, or "". An IPv6 address carrying an IPv4
+// address is protected when it is itself, or when an IPv4 address it carries is.
 func (g *Guard) Why(addr netip.Addr) string {
 	if !addr.IsValid() {
 		return "not a valid address"
 	}
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	for _, a := range g.allow {
 		if a.Prefix.Contains(addr) {
 			return fmt.Sprintf("allow-listed (%s %s)", a.Prefix, a.Why)
 		}
 	}
 	for _, p := range protected {
-		if p.prefix.Contains(addr) {
+		if p.prefix.Contains(addr) && !exempt(p.prefix, netip.PrefixFrom(addr, addr.BitLen())) {
 			return fmt.Sprintf("%s: %s", p.prefix, p.why)
+		}
+	}
+	for _, c := range cidr.CarriedBy(addr) {
+		if why := g.Why(c.Prefix.Addr()); why != "" {
+			return fmt.Sprintf("carries %s (%s): %s", c.Prefix.Addr(), c.Form, why)
 		}
 	}
 	if !addr.IsGlobalUnicast() {
@@ -93,12 +117,14 @@ func (g *Guard) Why(addr netip.Addr) string {
 
 // WhyPrefix returns the reason a block of p would touch a protected address, or "".
 // A CIDR is refused whole when any part of it is protected: blocking must never spill
-// onto the allow-list or the platform.
+// onto the allow-list or the platform. That holds for the IPv4 addresses an IPv6 CIDR
+// carries too: 2002::/16 or 64:ff9b::/96 carry all of IPv4 and are refused, a /120 of
+// 64:ff9b::/96 is refused when the /24 it carries is.
 func (g *Guard) WhyPrefix(p netip.Prefix) string {
 	if !p.IsValid() {
 		return "not a valid CIDR"
 	}
-	p = p.Masked()
+	p = netip.PrefixFrom(p.Addr().WithZone(""), p.Bits()).Masked()
 	if p.IsSingleIP() {
 		return g.Why(p.Addr())
 	}
@@ -111,8 +137,13 @@ func (g *Guard) WhyPrefix(p netip.Prefix) string {
 		}
 	}
 	for _, r := range protected {
-		if r.prefix.Overlaps(p) {
+		if r.prefix.Overlaps(p) && !exempt(r.prefix, p) {
 			return fmt.Sprintf("overlaps %s: %s", r.prefix, r.why)
+		}
+	}
+	for _, c := range cidr.CarriedByPrefix(p) {
+		if why := g.WhyPrefix(c.Prefix); why != "" {
+			return fmt.Sprintf("carries %s (%s): %s", c.Prefix, c.Form, why)
 		}
 	}
 	return ""

@@ -103,6 +103,9 @@ func (r *APIMReconciler) Reconcile(ctx context.Context, log zerolog.Logger) (API
 		}
 		opts := r.Options
 		opts.Now = r.Now()
+		if r.Guard != nil { // the renderer checks again, last, before bytes are written
+			opts.Guard = r.Guard
+		}
 		rendered, err = fragment.Render(blocks, throttles, opts)
 		if err != nil {
 			return nil, false, err

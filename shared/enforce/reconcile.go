@@ -75,6 +75,9 @@ func (r *WAFReconciler) Reconcile(ctx context.Context, log zerolog.Logger) (Resu
 		}
 		opts = r.Options
 		opts.Now = r.Now()
+		if r.Guard != nil { // the packer checks again, last, before rules are written
+			opts.Guard = r.Guard
+		}
 		var entries []waf.Entry
 		entries, sources = entriesFrom(blocks, opts.Now, r.Guard, log)
 		change, err = waf.Compute(opts, cur.Doc, entries)

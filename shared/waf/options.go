@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/apiguard/apiguard/shared/fault"
@@ -69,6 +70,16 @@ type Options struct {
 	// Now drops entries already expired and orders eviction by remaining time. The zero
 	// time drops nothing.
 	Now time.Time
+	// Guard, when set, refuses entries of protected addresses (recorded as evictions)
+	// at the last step before rules are written, whatever the caller checked before:
+	// enforcement passes decide's guard, which sees through the IPv4 addresses
+	// embedded in IPv6 ones (NAT64, 6to4, Teredo).
+	Guard Guard
+}
+
+// Guard says why a block of p must never be written, or "" (decide.Guard is one).
+type Guard interface {
+	WhyPrefix(p netip.Prefix) string
 }
 
 // WithDefaults fills every zero field with its default.

@@ -66,7 +66,8 @@ type Plan struct {
 // address), with their RemoteAddr twins, until the rest fits; then any evicted entry
 // that fits after all is taken back, most important first, so nothing is evicted that
 // did not have to be. Every eviction is recorded with its reason. Invalid prefixes are
-// recorded as evictions too. Pack is deterministic: input order does not matter.
+// recorded as evictions too, and so are entries Options.Guard refuses (checked per
+// entry, before aggregation, which only ever covers the union of what it is given). Pack is deterministic: input order does not matter.
 //
 // Pack expects validated options (Compute validates); it applies WithDefaults itself.
 func Pack(entries []Entry, opts Options, budget Budget) Plan {
@@ -85,6 +86,13 @@ func Pack(entries []Entry, opts Options, budget Budget) Plan {
 			plan.Evicted = append(plan.Evicted, Eviction{Prefix: e.Prefix, Severity: e.Severity,
 				Expires: e.Expires.Round(0).UTC(), Covers: 1, Reason: "not a valid address or prefix"})
 			continue
+		}
+		if opts.Guard != nil {
+			if why := opts.Guard.WhyPrefix(e.Prefix); why != "" {
+				plan.Evicted = append(plan.Evicted, Eviction{Prefix: e.Prefix, Severity: e.Severity,
+					Expires: e.Expires.Round(0).UTC(), Covers: 1, Reason: "never blocked: " + why})
+				continue
+			}
 		}
 		if !opts.Now.IsZero() && !e.Expires.After(opts.Now) {
 			plan.Expired++

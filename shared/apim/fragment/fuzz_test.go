@@ -9,13 +9,18 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/apiguard/apiguard/shared/cidr/cidrtest"
+	"github.com/apiguard/apiguard/shared/decide"
 )
 
 // FuzzRender renders random blocks and throttles, with the fuzzer's strings as values,
 // claim names and API ids, under random limits and options. Whatever the input: no
 // panic, no error for valid options, well-formed XML under <fragment> within the limit,
 // counts that match, and every caller-supplied string reads back from its C# literal
-// exactly as given (so it was escaped, never interpreted).
+// exactly as given (so it was escaped, never interpreted). With a guard (decide's, one
+// flag in two), embedded forms of protected and public IPv4 addresses are added as
+// blocks and ip throttles, and nothing the fragment blocks or throttles is protected.
 func FuzzRender(f *testing.F) {
 	for i, c := range loadCases(f) {
 		var v, cl, api string
@@ -26,6 +31,9 @@ func FuzzRender(f *testing.F) {
 	}
 	for i, s := range []string{`"`, "<", "&", "]]>", "@(", "@{", "\n", "{{x}}", "\\", "\x00", "\xff", "😀", "-->", "'"} {
 		f.Add(uint64(100+i), s, s, s, uint8(20), uint16(0), uint8(i*37))
+	}
+	for i := range 4 { // the guard on, with embedded addresses
+		f.Add(uint64(200+i), "64:ff9b::a00:1", "sub", "api", uint8(30+i), uint16(0), uint8(32|i<<2))
 	}
 	f.Fuzz(func(t *testing.T, seed uint64, value, claim, api string, n uint8, maxBytes uint16, flags uint8) {
 		rng := rand.New(rand.NewPCG(seed, uint64(n)))
@@ -44,6 +52,15 @@ func FuzzRender(f *testing.F) {
 		}
 		blocks := randomBlocks(rng, int(n)*3)
 		throttles, values := randomThrottles(rng, int(n)%48, value, claim, api)
+		if flags&32 != 0 {
+			o.Guard = fuzzGuard
+			b, th := randomEmbedded(rng, 1+int(n)%16)
+			blocks, throttles = append(blocks, b...), append(throttles, th...)
+			for _, t := range th {
+				values[t.Value] = true
+				values[netip.MustParseAddr(t.Value).Unmap().String()] = true // as written
+			}
+		}
 
 		res, err := Render(blocks, throttles, o)
 		if err != nil {
@@ -51,7 +68,32 @@ func FuzzRender(f *testing.F) {
 		}
 		checkResult(t, res, o)
 		checkLiterals(t, res.XML, values)
+		if o.Guard != nil {
+			for _, p := range writtenPrefixes(t, res.XML) {
+				if why := fuzzGuard.WhyPrefix(p); why != "" {
+					t.Fatalf("the fragment blocks or throttles %s: %s", p, why)
+				}
+			}
+		}
 	})
+}
+
+var fuzzGuard = decide.NewGuard(cidrtest.AllowListed)
+
+// randomEmbedded draws n embedded IPv4 addresses (cidrtest's forms and samples), as
+// blocks (some forwarded, some as the CIDR around them) and ip throttles.
+func randomEmbedded(rng *rand.Rand, n int) ([]Block, []Throttle) {
+	cases := cidrtest.EmbeddedCases()
+	var bs []Block
+	var ths []Throttle
+	for range n {
+		c := cases[rng.IntN(len(cases))]
+		exp := t0.Add(time.Duration(1+rng.IntN(120)) * time.Minute)
+		bits := 128 - rng.IntN(3)*rng.IntN(24)
+		bs = append(bs, Block{Prefix: netip.PrefixFrom(c.Addr, bits).Masked(), Severity: rng.IntN(4), Forwarded: rng.IntN(2) == 0, Expires: exp})
+		ths = append(ths, Throttle{Key: KeyIP, Value: c.Addr.String(), Calls: 1 + rng.IntN(9), Period: 60, Severity: rng.IntN(4), Expires: exp})
+	}
+	return bs, ths
 }
 
 // randomBlocks draws n blocks, IPv4 and IPv6, singles and CIDRs, a fifth forwarded,

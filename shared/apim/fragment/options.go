@@ -3,6 +3,7 @@ package fragment
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -75,6 +76,16 @@ type Options struct {
 	// Now drops entries that have expired (Expires <= Now) and is the clock eviction's
 	// "shortest remaining time" is read against. The zero time drops nothing.
 	Now time.Time
+	// Guard, when set, refuses blocks and ip throttles of protected addresses (reported
+	// in Skipped) at the last step before bytes are written, whatever the caller
+	// checked before: enforcement passes decide's guard, which sees through the IPv4
+	// addresses embedded in IPv6 ones (NAT64, 6to4, Teredo).
+	Guard Guard
+}
+
+// Guard says why a block of p must never be written, or "" (decide.Guard is one).
+type Guard interface {
+	WhyPrefix(p netip.Prefix) string
 }
 
 // withDefaults fills every zero field with its default and normalises case.

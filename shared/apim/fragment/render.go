@@ -35,7 +35,7 @@ type unit struct {
 
 // Render writes the fragment enforcing blocks and throttles.
 //
-// Entries expired at opts.Now are dropped. Invalid entries, and throttles the tier
+// Entries expired at opts.Now are dropped. Invalid entries, those opts.Guard refuses, and throttles the tier
 // cannot enforce, are reported in Skipped and the rest proceeds. Blocks are aggregated
 // into the fewest exact CIDRs and written as one ip-filter (forwarded blocks are also
 // checked on the forwarded header); throttles on the same target and API are reduced
@@ -62,6 +62,12 @@ func Render(blocks []Block, throttles []Throttle, opts Options) (Result, error) 
 		if !ok {
 			res.Skipped = append(res.Skipped, Skip{What: b.Prefix.String(), Reason: "not a valid address or prefix"})
 			continue
+		}
+		if o.Guard != nil {
+			if why := o.Guard.WhyPrefix(b.Prefix); why != "" {
+				res.Skipped = append(res.Skipped, Skip{What: b.Prefix.String(), Reason: "never blocked: " + why})
+				continue
+			}
 		}
 		if expired(b.Expires) {
 			res.Expired++
@@ -191,6 +197,11 @@ func prepareThrottles(in []Throttle, o Options, res *Result, expired func(time.T
 			continue
 		}
 		th, reason := normalize(t)
+		if reason == "" && th.kind == KeyIP && !th.each && o.Guard != nil {
+			if why := o.Guard.WhyPrefix(netip.PrefixFrom(th.addr, th.addr.BitLen())); why != "" {
+				reason = "never throttled: " + why
+			}
+		}
 		if reason != "" {
 			res.Skipped = append(res.Skipped, Skip{What: describe(t), Reason: reason})
 			continue
