@@ -114,10 +114,10 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 		return Outcome{}, err
 	}
 	held, err := a.claim(ctx, log, inc, eventTime, normalized)
-	if err != nil || held.Complete {
-		if err != nil {
-			return Outcome{}, err
-		}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if held.Complete {
 		return a.duplicate(ctx, log, inc, held)
 	}
 	o, err := a.decideClaimed(ctx, log, inc, held, normalized)
@@ -156,6 +156,7 @@ const (
 	maxClaimWait      = 30 * time.Second
 	claimPollMin      = 25 * time.Millisecond
 	claimPollMax      = time.Second
+	releaseBudget     = 2 * time.Second
 )
 
 // claimLease is how long this invocation holds a claim.
@@ -215,9 +216,10 @@ func (a *App) claim(ctx context.Context, log zerolog.Logger, inc alert.Incident,
 
 // release gives up this delivery's claim after a failure, so the caller's retry
 // takes the incident over at once instead of waiting for the lease. It is best
-// effort (a lapse frees the claim too) and runs even when ctx has ended.
+// effort (a lapse frees the claim too) and runs even when ctx has ended, for at most
+// releaseBudget: a store that made the decision fail may be hung.
 func (a *App) release(ctx context.Context, log zerolog.Logger, held record.IncidentRecord) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseBudget)
 	defer cancel()
 	held.ClaimedUntil = time.Time{}
 	if err := a.store.PutIncident(ctx, held); err != nil {
