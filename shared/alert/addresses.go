@@ -5,10 +5,11 @@ import (
 	"strings"
 )
 
-// maxAddresses caps the addresses taken from one alert. Defender names one attacker, or
-// a handful; a hundred is generous and keeps one hostile alert from fanning out into
-// thousands of decisions.
-const maxAddresses = 100
+// MaxAddresses caps the addresses one alert is decided on. Defender names one attacker,
+// or a handful; a hundred is generous and keeps one hostile alert from fanning out into
+// thousands of decisions. The addresses beyond it are counted (Incident.AddressesOverBound),
+// never dropped unseen.
+const MaxAddresses = 100
 
 // Where an address was found.
 const (
@@ -17,17 +18,17 @@ const (
 	SourceEvidence           = "evidence"
 )
 
-// addressSet collects normalized addresses in first-seen order, without duplicates.
+// addressSet collects normalized addresses in first-seen order, without duplicates,
+// up to MaxAddresses; it counts the distinct ones beyond.
 type addressSet struct {
 	list []Address
 	seen map[netip.Addr]struct{}
+	over int
 }
 
-// add records a, reporting false once the set is full.
+// add records a, or counts it once the set is full. It reports whether to go on
+// looking, which is always: an address past the bound must still be counted.
 func (s *addressSet) add(a netip.Addr, source string) bool {
-	if len(s.list) >= maxAddresses {
-		return false
-	}
 	a = normalizeAddr(a)
 	if !a.IsValid() {
 		return true
@@ -39,11 +40,13 @@ func (s *addressSet) add(a netip.Addr, source string) bool {
 		return true
 	}
 	s.seen[a] = struct{}{}
+	if len(s.list) >= MaxAddresses {
+		s.over++
+		return true
+	}
 	s.list = append(s.list, Address{IP: a, Source: source})
 	return true
 }
-
-func (s *addressSet) full() bool { return len(s.list) >= maxAddresses }
 
 // normalizeAddr gives one spelling per address: IPv4-mapped IPv6 becomes IPv4 (a
 // dual-stack front end reports ::ffff:1.2.3.4 for 1.2.3.4) and zones are dropped

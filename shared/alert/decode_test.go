@@ -257,11 +257,29 @@ func TestAddressCap(t *testing.T) {
 		ents = append(ents, fmt.Sprintf(`{"type":"ip","address":"198.51.%d.%d"}`, i/250, i%250))
 	}
 	inc := decodeOne(t, []byte(`{"alertType":"API_X","entities":[`+strings.Join(ents, ",")+`]}`), nil)
-	if len(inc.Addresses) != maxAddresses {
-		t.Fatalf("got %d addresses, want %d", len(inc.Addresses), maxAddresses)
+	if len(inc.Addresses) != MaxAddresses {
+		t.Fatalf("got %d addresses, want %d", len(inc.Addresses), MaxAddresses)
 	}
 	if inc.Addresses[0].IP.String() != "198.51.0.0" || inc.Addresses[99].IP.String() != "198.51.0.99" {
 		t.Errorf("cap did not keep the first addresses: %v ... %v", inc.Addresses[0], inc.Addresses[99])
+	}
+	if inc.AddressesOverBound != 200 {
+		t.Errorf("counted %d addresses beyond the bound, want 200", inc.AddressesOverBound)
+	}
+}
+
+// Addresses beyond the bound are counted wherever the alert names them: repeats once,
+// in extended properties too.
+func TestAddressesOverBoundCounted(t *testing.T) {
+	var ips []string
+	for i := range 10000 {
+		ips = append(ips, fmt.Sprintf("45.%d.%d.%d", 10+i/65536, (i/256)%256, i%256))
+	}
+	ips = append(ips, ips[5000], ips[0]) // repeats count once
+	body := `{"alertType":"API_X","extendedProperties":{"client IP address":"` + strings.Join(ips, ", ") + `"}}`
+	inc := decodeOne(t, []byte(body), nil)
+	if len(inc.Addresses) != MaxAddresses || inc.AddressesOverBound != 10000-MaxAddresses {
+		t.Errorf("kept %d and counted %d beyond the bound, want %d and %d", len(inc.Addresses), inc.AddressesOverBound, MaxAddresses, 10000-MaxAddresses)
 	}
 }
 

@@ -74,7 +74,7 @@ func (w *entityWalk) resolve(n *node) *node {
 // references costs more than one visit per object.
 func (w *entityWalk) walk(root *node) {
 	queue := []*node{root}
-	for len(queue) > 0 && !w.addrs.full() {
+	for len(queue) > 0 {
 		n := w.resolve(queue[0])
 		queue = queue[1:]
 		if n == nil || w.seen[n] {
@@ -109,7 +109,7 @@ func (w *entityWalk) entity(n *node) {
 // readEvidence adds the addresses of Graph ipEvidence items and the ids of
 // azureResourceEvidence items. Graph evidence has no references to resolve.
 func readEvidence(n *node, addrs *addressSet, res *resourceSet, depth int) {
-	if n == nil || depth > maxDepth || addrs.full() {
+	if n == nil || depth > maxDepth {
 		return
 	}
 	if n.kind == kindObject {
@@ -133,7 +133,7 @@ func readEvidence(n *node, addrs *addressSet, res *resourceSet, depth int) {
 // attacker (Defender for APIs puts it in "client IP address"). Values under keys
 // that name a version are skipped: "1.0.0.0" there is no host.
 func scanExtendedProperties(n *node, addrs *addressSet, depth int) {
-	if n == nil || depth > maxDepth || addrs.full() {
+	if n == nil || depth > maxDepth {
 		return
 	}
 	switch n.kind {

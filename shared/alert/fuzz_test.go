@@ -70,7 +70,7 @@ func checkIncident(t *testing.T, i int, inc Incident) {
 	if !strings.HasPrefix(inc.ID, "inc-") || len(inc.ID) != len("inc-")+32 {
 		t.Fatalf("incident %d: bad ID %q", i, inc.ID)
 	}
-	if inc.Addresses == nil || len(inc.Addresses) > maxAddresses {
+	if inc.Addresses == nil || len(inc.Addresses) > MaxAddresses {
 		t.Fatalf("incident %d: %d addresses (nil: %v)", i, len(inc.Addresses), inc.Addresses == nil)
 	}
 	seen := map[string]bool{}

@@ -43,9 +43,12 @@ type Incident struct {
 	EndTime       time.Time      `json:"end_time,omitzero"`
 	GeneratedTime time.Time      `json:"generated_time,omitzero"`
 	Addresses     []Address      `json:"addresses"`
-	ResourceIDs   []string       `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
-	APIMResources []string       `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
-	Compromised   string         `json:"compromised_entity,omitempty"`
+	// AddressesOverBound counts the distinct addresses the alert names beyond the
+	// first MaxAddresses: not decided on, but counted so that nothing is lost unseen.
+	AddressesOverBound int      `json:"addresses_over_bound,omitempty"`
+	ResourceIDs        []string `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
+	APIMResources      []string `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
+	Compromised        string   `json:"compromised_entity,omitempty"`
 	// Identities are the clients a traffic finding names by identity (subscription or
 	// user) rather than by address: they are throttled, never blocked at the edge.
 	Identities []Identity `json:"identities,omitempty"`

@@ -98,6 +98,7 @@ func alertIncident(n *node) Incident {
 	if len(addrs.list) > 0 {
 		inc.Addresses = addrs.list
 	}
+	inc.AddressesOverBound = addrs.over
 	inc.ResourceIDs = res.list
 	inc.APIMResources = res.apim()
 	inc.ID = incidentID(inc.SystemAlertID, armKey(shape, n), graphKey(shape, n), n.raw)

@@ -3,7 +3,7 @@ package alert
 import "strings"
 
 // maxResources caps the resource ids kept from one alert, for the same reason as
-// maxAddresses.
+// MaxAddresses.
 const maxResources = 100
 
 // resourceSet collects Azure resource ids in first-seen order. ARM ids are

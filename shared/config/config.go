@@ -48,6 +48,7 @@ var Settings = []Setting{
 	{"APIGUARD_ESCALATION_LOOKBACK", "30d", "Offences within this window count for escalation (duration doubles per offence)."},
 	{"APIGUARD_JITTER", "0.1", "Relative jitter on durations (0 to 0.5), deterministic per target and incident."},
 	{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "100", "Cap on new blocks per clock hour; the excess is recorded as deferred. 0 disables new blocks."},
+	{"APIGUARD_MAX_BLOCKS_PER_INCIDENT", "20", "Share of the hourly cap one incident may take: its further addresses are recorded as deferred, so one alert naming many addresses cannot use up the hour (whole number >= 1)."},
 	{"APIGUARD_MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)."},
 	{"APIGUARD_WAF_TARGETS", "", "WAF policies to enforce block_waf decisions in: a JSON array, see \"Enforcement in WAF policies\" above."},
 	{"APIGUARD_APIM_TARGETS", "", "API Management services to enforce block_apim and throttle decisions in: a JSON array, see \"Enforcement in API Management\" above."},
@@ -95,7 +96,9 @@ type Config struct {
 	Lookback      time.Duration
 	Jitter        float64
 	MaxNewPerHour int
-	MaxBodyBytes  int64
+	// MaxPerIncident is the share of MaxNewPerHour one incident may take.
+	MaxPerIncident int
+	MaxBodyBytes   int64
 
 	WAFTargets     []WAFTarget
 	APIMTargets    []APIMTarget
@@ -251,6 +254,9 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if c.MaxNewPerHour, err = strconv.Atoi(get("APIGUARD_MAX_NEW_BLOCKS_PER_HOUR")); err != nil || c.MaxNewPerHour < 0 {
 		bad("APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "%q is not a whole number >= 0", get("APIGUARD_MAX_NEW_BLOCKS_PER_HOUR"))
+	}
+	if c.MaxPerIncident, err = strconv.Atoi(get("APIGUARD_MAX_BLOCKS_PER_INCIDENT")); err != nil || c.MaxPerIncident < 1 {
+		bad("APIGUARD_MAX_BLOCKS_PER_INCIDENT", "%q is not a whole number >= 1", get("APIGUARD_MAX_BLOCKS_PER_INCIDENT"))
 	}
 	if c.MaxBodyBytes, err = strconv.ParseInt(get("APIGUARD_MAX_BODY_BYTES"), 10, 64); err != nil || c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("APIGUARD_MAX_BODY_BYTES", "%q is not a byte count from 1024 to 67108864", get("APIGUARD_MAX_BODY_BYTES"))

@@ -26,8 +26,8 @@ func TestDefaultsAreValid(t *testing.T) {
 	if c.Durations["High"] != 24*time.Hour || c.MaxDuration != 7*24*time.Hour || c.Lookback != 30*24*time.Hour {
 		t.Errorf("durations %v max %v lookback %v", c.Durations, c.MaxDuration, c.Lookback)
 	}
-	if c.MaxBodyBytes != 1<<20 || c.MaxNewPerHour != 100 {
-		t.Errorf("limits %d %d", c.MaxBodyBytes, c.MaxNewPerHour)
+	if c.MaxBodyBytes != 1<<20 || c.MaxNewPerHour != 100 || c.MaxPerIncident != 20 {
+		t.Errorf("limits %d %d %d", c.MaxBodyBytes, c.MaxNewPerHour, c.MaxPerIncident)
 	}
 	if err := c.RequireTables(); err == nil {
 		t.Error("RequireTables passed with no table storage configured")
@@ -43,6 +43,7 @@ func TestEveryProblemNamedAtOnce(t *testing.T) {
 		"APIGUARD_DURATION_HIGH":                      "forever",
 		"APIGUARD_JITTER":                             "0.9",
 		"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR":            "-1",
+		"APIGUARD_MAX_BLOCKS_PER_INCIDENT":            "0",
 		"APIGUARD_PLAYBOOK":                           "API_SpikeInLatency=nuke",
 		"APIGUARD_MODE_OVERRIDES":                     "block_waf=maybe",
 		"APIGUARD_TABLE_PREFIX":                       "9bad",
@@ -58,7 +59,7 @@ func TestEveryProblemNamedAtOnce(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, name := range []string{"APIGUARD_MODE:", "APIGUARD_LOG_LEVEL", "not-an-ip", "300.1.1.1/24", "APIGUARD_DURATION_HIGH",
-		"APIGUARD_JITTER", "APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "nuke", "maybe", "APIGUARD_TABLE_PREFIX", "APIGUARD_MAX_BODY_BYTES",
+		"APIGUARD_JITTER", "APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "APIGUARD_MAX_BLOCKS_PER_INCIDENT", "nuke", "maybe", "APIGUARD_TABLE_PREFIX", "APIGUARD_MAX_BODY_BYTES",
 		"APIGUARD_TABLES_CONNECTION", "APIGUARD_TRIAGE_READS_PER_SECOND", "APIGUARD_TRIAGE_MAX_CAPACITY",
 		"APIGUARD_TRAFFIC_HUB:", "APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP:", "EventHubConnection__fullyQualifiedNamespace:"} {
 		if !strings.Contains(err.Error(), name) {

@@ -93,6 +93,10 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 
 	var out []Decision
 	add := func(d Decision) { d.Index = len(out); out = append(out, d) }
+	// taken counts the places of the hourly cap this incident holds. The order of
+	// its targets is the alert's, so a retry takes the same places again (Reserve
+	// is idempotent per key) and defers the same rest.
+	taken := 0
 
 	if play.Endpoint {
 		if len(inc.APIMResources) == 0 {
@@ -102,7 +106,7 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 			add(d)
 			return out, nil
 		}
-		d, err := e.act(ctx, inc, play, base, why, Target{Kind: vocab.KeyAPI, Value: mostSpecificAPI(inc.APIMResources)})
+		d, err := e.act(ctx, inc, &taken, play, base, why, Target{Kind: vocab.KeyAPI, Value: mostSpecificAPI(inc.APIMResources)})
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +132,7 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 		if p.Repeat.Blocking() {
 			p.Repeat = ""
 		}
-		d, err := e.act(ctx, inc, p, base, why, Target{Kind: id.Kind, Value: id.Value})
+		d, err := e.act(ctx, inc, &taken, p, base, why, Target{Kind: id.Kind, Value: id.Value})
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +169,7 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 			add(d)
 			continue
 		}
-		d, err := e.act(ctx, inc, play, base, why, t)
+		d, err := e.act(ctx, inc, &taken, play, base, why, t)
 		if err != nil {
 			return nil, err
 		}
@@ -174,8 +178,9 @@ func (e *Engine) Decide(ctx context.Context, inc *alert.Incident) ([]Decision, e
 	return out, nil
 }
 
-// act grades the play for one target: escalation by offences, duration, cap, mode.
-func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Decision, why string, t Target) (Decision, error) {
+// act grades the play for one target: escalation by offences, duration, caps, mode.
+// taken is the incident's count of places in the hourly cap, which act advances.
+func (e *Engine) act(ctx context.Context, inc *alert.Incident, taken *int, play Play, d Decision, why string, t Target) (Decision, error) {
 	now := e.now().UTC().Truncate(time.Second) // whole seconds: expiries read cleanly
 	offences, err := e.hist.Offences(ctx, t.Value, now.Add(-e.cfg.Lookback), inc.ID)
 	if err != nil {
@@ -205,19 +210,32 @@ func (e *Engine) act(ctx context.Context, inc *alert.Incident, play Play, d Deci
 		d.Reason += fmt.Sprintf(" (base %s doubled for %d earlier offences within %s)", e.baseDuration(d.Severity), offences, e.cfg.Lookback)
 	}
 
-	if action.Blocking() {
-		bucket := "newblocks-" + now.Format("2006010215")
-		ok, err := e.hist.Reserve(ctx, bucket, string(action)+"|"+t.Value, e.cfg.MaxNewPerHour)
-		if err != nil {
-			return Decision{}, fmt.Errorf("hourly block cap: %w", err)
-		}
-		if !ok {
-			d.Intended, d.Action = action, vocab.Deferred
-			d.Reason = why + fmt.Sprintf(": deferred: the cap of %d new blocks per hour is reached (APIGUARD_MAX_NEW_BLOCKS_PER_HOUR)", e.cfg.MaxNewPerHour)
-			d.Mode, d.Duration, d.Seconds, d.Expires = "", "", 0, time.Time{}
-		}
+	if !action.Blocking() {
+		return d, nil
 	}
+	// The incident's share is checked before the hourly cap, so an incident past its
+	// share takes nothing from the hour that other incidents need.
+	if share := e.cfg.MaxPerIncident; share > 0 && *taken >= share {
+		return deferred(d, action, why+fmt.Sprintf(": deferred: this incident has used its share of %d new blocks per hour (APIGUARD_MAX_BLOCKS_PER_INCIDENT), so one alert naming many addresses cannot take the whole hourly cap", share)), nil
+	}
+	bucket := "newblocks-" + now.Format("2006010215")
+	ok, err := e.hist.Reserve(ctx, bucket, string(action)+"|"+t.Value, e.cfg.MaxNewPerHour)
+	if err != nil {
+		return Decision{}, fmt.Errorf("hourly block cap: %w", err)
+	}
+	if !ok {
+		return deferred(d, action, why+fmt.Sprintf(": deferred: the cap of %d new blocks per hour is reached (APIGUARD_MAX_NEW_BLOCKS_PER_HOUR)", e.cfg.MaxNewPerHour)), nil
+	}
+	*taken++
 	return d, nil
+}
+
+// deferred turns a blocking decision into a deferred one: recorded with what it
+// would have done and why not, enforcing nothing.
+func deferred(d Decision, intended vocab.Action, reason string) Decision {
+	d.Intended, d.Action, d.Reason = intended, vocab.Deferred, reason
+	d.Mode, d.Duration, d.Seconds, d.Expires = "", "", 0, time.Time{}
+	return d
 }
 
 func (e *Engine) baseDuration(sev vocab.Severity) time.Duration {

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -208,6 +209,92 @@ func TestHourlyCapDefersTheExcess(t *testing.T) {
 	c.t = c.t.Add(time.Hour)
 	if a := decideOne(t, e, incident("inc-cap3c", "API_AccessFromTorExitNode", vocab.SeverityMedium, ips[2])).Action; a != vocab.BlockWAF {
 		t.Errorf("next hour: %s, want block_waf", a)
+	}
+}
+
+// One incident takes at most its share of the hourly cap: the rest of its addresses
+// are deferred with the share's reason and leave the hour to the next alert. A retry
+// takes the same places again; protected addresses take none.
+func TestIncidentShareOfTheHourlyCap(t *testing.T) {
+	addrs := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("45.153.%d.%d", 100+i/200, 1+i%200))
+		}
+		return out
+	}
+	cases := []struct {
+		name          string
+		share, hourly string
+		ips           []string
+		blocked       int // block_waf decisions of the incident
+		byShare       int // deferred for the incident's share
+		byHour        int // deferred for the hourly cap
+		skipped       int
+		nextBlocked   bool // a later single-address incident in the same hour
+	}{
+		{"default share of the default cap", "", "", addrs(100), 20, 80, 0, 0, true},
+		{"share above a small hourly cap", "20", "5", addrs(100), 5, 0, 95, 0, false},
+		{"share of one", "1", "", addrs(3), 1, 2, 0, 0, true},
+		{"under the share", "20", "", addrs(7), 7, 0, 0, 0, true},
+		{"protected addresses take no place", "2", "", append([]string{"10.0.0.1", "192.168.1.1"}, addrs(3)...), 2, 1, 0, 2, true},
+		{"share equal to the hour", "10", "10", addrs(30), 10, 20, 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			settings := map[string]string{}
+			if c.share != "" {
+				settings["APIGUARD_MAX_BLOCKS_PER_INCIDENT"] = c.share
+			}
+			if c.hourly != "" {
+				settings["APIGUARD_MAX_NEW_BLOCKS_PER_HOUR"] = c.hourly
+			}
+			e := New(cfg(t, settings), newMem(), (&clock{t0}).now)
+			inc := incident("inc-many", "API_AccessFromTorExitNode", vocab.SeverityMedium, c.ips...)
+			first, err := e.Decide(t.Context(), inc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, d := range first {
+				switch {
+				case d.Action == vocab.Deferred && strings.Contains(d.Reason, "APIGUARD_MAX_BLOCKS_PER_INCIDENT"):
+					count["share"]++
+				case d.Action == vocab.Deferred && strings.Contains(d.Reason, "APIGUARD_MAX_NEW_BLOCKS_PER_HOUR"):
+					count["hour"]++
+				default:
+					count[string(d.Action)]++
+				}
+				if d.Action == vocab.Deferred && (d.Intended != vocab.BlockWAF || d.Seconds != 0 || !d.Expires.IsZero() || d.Mode != "") {
+					t.Errorf("deferred decision carries enforcement: %+v", d)
+				}
+			}
+			want := map[string]int{string(vocab.BlockWAF): c.blocked, "share": c.byShare, "hour": c.byHour, string(vocab.Skip): c.skipped}
+			for k, v := range want {
+				if count[k] != v {
+					t.Errorf("%s: %d, want %d (all: %v)", k, count[k], v, count)
+				}
+			}
+			// The blocks are the first addresses the alert names, in its order.
+			for i, d := range first[c.skipped : c.skipped+c.blocked] {
+				if d.Action != vocab.BlockWAF {
+					t.Errorf("decision %d is %s, want the first addresses blocked", i+c.skipped, d.Action)
+				}
+			}
+			again, err := e.Decide(t.Context(), inc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range first {
+				if again[i].Action != first[i].Action || again[i].Address != first[i].Address {
+					t.Fatalf("retry decided %d differently: %s %s, first %s %s", i, again[i].Action, again[i].Address, first[i].Action, first[i].Address)
+				}
+			}
+			next := decideOne(t, e, incident("inc-next", "API_AccessFromTorExitNode", vocab.SeverityMedium, "45.153.199.9"))
+			if (next.Action == vocab.BlockWAF) != c.nextBlocked {
+				t.Errorf("the next alert in the hour: %s (%s), want blocked=%v", next.Action, next.Reason, c.nextBlocked)
+			}
+		})
 	}
 }
 

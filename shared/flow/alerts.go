@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/alert"
 	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/notify"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/vocab"
@@ -21,8 +23,18 @@ import (
 type Outcome struct {
 	Incident  alert.Incident    `json:"incident"`
 	Decisions []decide.Decision `json:"decisions"`
-	// Duplicate is true when the alert had been decided before: nothing new was written.
+	// Duplicate is true when the alert had been decided before: nothing new was
+	// written. Of concurrent deliveries of one alert exactly one answers false.
 	Duplicate bool `json:"duplicate"`
+	// Undecided counts the addresses the alert named beyond what one incident is
+	// decided on; nil when there were none.
+	Undecided *Undecided `json:"undecided,omitempty"`
+}
+
+// Undecided is a count of addresses that were not decided on, and why.
+type Undecided struct {
+	Count  int    `json:"count"`
+	Reason string `json:"reason"`
 }
 
 // AlertsAnswer is the answer to an alert body: each incident's decisions, and the
@@ -78,10 +90,16 @@ func (a *App) Alerts(ctx context.Context, log zerolog.Logger, body []byte, heade
 
 // decide decides one incident and records everything, or returns the earlier decisions
 // of a redelivered alert, and asks the targets holding what it changed to reconcile.
-// Every write is idempotent (deterministic keys) and the
-// incident is marked complete last, so a retried or redelivered alert converges on the
-// same state and never adds a second decision. The reconcile requests go out before the
-// incident is complete, so a retry after a failed send sends them again.
+//
+// One delivery decides: the one that claims the incident (record.ClaimIncident, an
+// insert-if-absent). Concurrent deliveries of the same alert find the claim, wait
+// for the holder to complete it and answer its decisions as a duplicate, so the
+// decisions, the audit row, the block writes and the one "duplicate: false" answer
+// happen once. Every write is idempotent (deterministic keys) and the incident is
+// marked complete last, under the claim's ETag, so a retry after a partial failure
+// (the claim released, or lapsed after a crash) converges on the same state and
+// never adds a second decision. The reconcile requests go out before the incident
+// is complete, so a retry after a failed send sends them again.
 func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident) (Outcome, error) {
 	eventTime := inc.EventTime()
 	prev, found, err := a.store.GetIncident(ctx, inc.ID, eventTime)
@@ -89,31 +107,137 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 		return Outcome{}, fmt.Errorf("read incident %s: %w", inc.ID, err)
 	}
 	if found && prev.Complete {
-		o, err := a.earlier(ctx, inc, eventTime)
-		if err == nil {
-			log.Info().Str("incident", inc.ID).Msg("redelivered alert: earlier decisions returned, nothing written")
-		}
-		return o, err
+		return a.duplicate(ctx, log, inc, prev)
 	}
-
 	normalized, err := json.Marshal(inc)
 	if err != nil {
 		return Outcome{}, err
 	}
-	received := a.now().UTC()
-	if found {
-		received = prev.Received // an earlier attempt got part of the way: keep its first-seen time
-	} else {
-		// Claim the incident first (incomplete), so a retry after a partial failure
-		// finds the first-seen time and writes the offence rows, keyed by it, again
-		// rather than beside the first ones.
-		if err := a.store.PutIncident(ctx, incidentRecord(inc, eventTime, received, normalized, 0, false)); err != nil {
-			return Outcome{}, fmt.Errorf("write incident %s: %w", inc.ID, err)
+	held, err := a.claim(ctx, log, inc, eventTime, normalized)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if held.Complete {
+		return a.duplicate(ctx, log, inc, held)
+	}
+	o, err := a.decideClaimed(ctx, log, inc, held, normalized)
+	if err == nil {
+		return o, nil
+	}
+	if !errors.Is(err, errClaimLost) {
+		a.release(ctx, log, held)
+		return Outcome{}, err
+	}
+	// Our claim lapsed and another delivery took the incident over: its answer is
+	// the one that says it decided.
+	log.Warn().Str("incident", inc.ID).Msg("claim lapsed while deciding: another delivery completes the incident")
+	again, cerr := a.claim(ctx, log, inc, eventTime, normalized)
+	switch {
+	case cerr != nil:
+		return Outcome{}, cerr
+	case again.Complete:
+		return a.duplicate(ctx, log, inc, again)
+	}
+	a.release(ctx, log, again)
+	return Outcome{}, fault.Transient(err)
+}
+
+// errClaimLost marks the completion of an incident whose claim another delivery took
+// over.
+var errClaimLost = errors.New("the claim on the incident was taken over")
+
+// Claims last as long as the invocation may run (its context's deadline) and a
+// margin, or defaultClaimLease without a deadline; a delivery that finds another
+// holding the claim waits up to maxClaimWait for it to complete. Past the lease a
+// crashed holder's incident is taken over by the next delivery.
+const (
+	defaultClaimLease = 5 * time.Minute
+	claimMargin       = 30 * time.Second
+	maxClaimWait      = 30 * time.Second
+	claimPollMin      = 25 * time.Millisecond
+	claimPollMax      = time.Second
+	releaseBudget     = 2 * time.Second
+)
+
+// claimLease is how long this invocation holds a claim.
+func claimLease(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), 0) + claimMargin
+	}
+	return defaultClaimLease
+}
+
+// claim returns the incident claimed by this delivery, or complete (decided by
+// another). While another delivery holds it, it waits, boundedly, for that one to
+// complete it (or to release it or let it lapse, and then claims it); past the wait
+// it returns a transient error, so the caller retries and then reads the answer.
+func (a *App) claim(ctx context.Context, log zerolog.Logger, inc alert.Incident, eventTime time.Time, normalized []byte) (record.IncidentRecord, error) {
+	wait := time.NewTimer(maxClaimWait)
+	defer wait.Stop()
+	poll := claimPollMin
+	for {
+		now := a.now().UTC()
+		rec := incidentRecord(inc, eventTime, now, normalized, 0, false)
+		rec.ClaimedUntil = now.Add(claimLease(ctx))
+		held, claimed, err := a.store.ClaimIncident(ctx, rec, now)
+		switch {
+		case err != nil:
+			return record.IncidentRecord{}, fmt.Errorf("claim incident %s: %w", inc.ID, err)
+		case claimed || held.Complete:
+			return held, nil
+		}
+		log.Debug().Str("incident", inc.ID).Time("claimed_until", held.ClaimedUntil).Msg("incident held by another delivery: waiting for its answer")
+		for {
+			t := time.NewTimer(poll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return record.IncidentRecord{}, fault.Transient(fmt.Errorf("incident %s is being decided by another delivery: %w", inc.ID, ctx.Err()))
+			case <-wait.C:
+				t.Stop()
+				return record.IncidentRecord{}, fault.Transient(fmt.Errorf("incident %s is being decided by another delivery (claimed until %s); retry for its answer",
+					inc.ID, held.ClaimedUntil.Format(time.RFC3339)))
+			case <-t.C:
+			}
+			poll = min(2*poll, claimPollMax)
+			cur, found, err := a.store.GetIncident(ctx, inc.ID, eventTime)
+			if err != nil {
+				return record.IncidentRecord{}, fmt.Errorf("read incident %s: %w", inc.ID, err)
+			}
+			if found && cur.Complete {
+				return cur, nil
+			}
+			if !found || !cur.ClaimedUntil.After(a.now()) {
+				break // released or lapsed: claim it
+			}
 		}
 	}
+}
+
+// release gives up this delivery's claim after a failure, so the caller's retry
+// takes the incident over at once instead of waiting for the lease. It is best
+// effort (a lapse frees the claim too) and runs even when ctx has ended, for at most
+// releaseBudget: a store that made the decision fail may be hung.
+func (a *App) release(ctx context.Context, log zerolog.Logger, held record.IncidentRecord) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseBudget)
+	defer cancel()
+	held.ClaimedUntil = time.Time{}
+	if err := a.store.PutIncident(ctx, held); err != nil {
+		log.Warn().Err(err).Str("incident", held.ID).Msg("claim not released: the next delivery takes the incident over when it lapses")
+	}
+}
+
+// decideClaimed decides an incident this delivery holds the claim on, writes
+// everything and completes it.
+func (a *App) decideClaimed(ctx context.Context, log zerolog.Logger, inc alert.Incident, held record.IncidentRecord, normalized []byte) (Outcome, error) {
+	eventTime, received := inc.EventTime(), held.Received // the first sighting, kept across takeovers
 	decisions, err := a.decider.Decide(ctx, &inc)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("decide %s: %w", inc.ID, err)
+	}
+	undecided := undecidedOf(incidentRecord(inc, eventTime, received, nil, 0, false))
+	if undecided != nil {
+		log.Warn().Str("incident", inc.ID).Int("undecided", undecided.Count).Msg(undecided.Reason)
 	}
 
 	var audit []record.AuditEvent
@@ -167,7 +291,7 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 		return Outcome{}, fmt.Errorf("write decisions of %s: %w", inc.ID, err)
 	}
 
-	summary, _ := json.Marshal(map[string]any{"alert_type": inc.AlertType, "severity": inc.Severity, "decisions": decisions})
+	summary, _ := json.Marshal(map[string]any{"alert_type": inc.AlertType, "severity": inc.Severity, "decisions": decisions, "undecided": undecided})
 	audit = append(audit, record.AuditEvent{
 		Time: received, ID: inc.ID + "-decided", Kind: "incident.decided", Subject: inc.ID, Actor: "alerts", Detail: summary,
 	})
@@ -177,7 +301,12 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 	if err := a.requestReconcile(ctx, changed, "incident "+inc.ID); err != nil {
 		return Outcome{}, err
 	}
-	if err := a.store.PutIncident(ctx, incidentRecord(inc, eventTime, received, normalized, len(decisions), true)); err != nil {
+	done := incidentRecord(inc, eventTime, received, normalized, len(decisions), true)
+	done.ETag = held.ETag
+	if err := a.store.PutIncident(ctx, done); err != nil {
+		if errors.Is(err, record.ErrConflict) {
+			err = fmt.Errorf("%w: %w", errClaimLost, err)
+		}
 		return Outcome{}, fmt.Errorf("write incident %s: %w", inc.ID, err)
 	}
 	for _, ev := range kept {
@@ -186,7 +315,7 @@ func (a *App) decide(ctx context.Context, log zerolog.Logger, inc alert.Incident
 	for _, d := range pending {
 		a.announcePending(d)
 	}
-	return Outcome{Incident: inc, Decisions: decisions}, nil
+	return Outcome{Incident: inc, Decisions: decisions, Undecided: undecided}, nil
 }
 
 // Offence is the one rule of what counts towards escalation, online and offline alike:
@@ -204,6 +333,18 @@ func offenceTime(eventTime, received time.Time) time.Time {
 		return received
 	}
 	return eventTime
+}
+
+// duplicate answers a delivery of an incident decided before (or by a concurrent
+// delivery): its decisions as stored, nothing written.
+func (a *App) duplicate(ctx context.Context, log zerolog.Logger, inc alert.Incident, rec record.IncidentRecord) (Outcome, error) {
+	o, err := a.earlier(ctx, inc, inc.EventTime())
+	if err != nil {
+		return Outcome{}, err
+	}
+	o.Undecided = undecidedOf(rec)
+	log.Info().Str("incident", inc.ID).Msg("redelivered alert: earlier decisions returned, nothing written")
+	return o, nil
 }
 
 // earlier returns the decisions of an incident decided before.
@@ -224,10 +365,24 @@ func (a *App) earlier(ctx context.Context, inc alert.Incident, eventTime time.Ti
 }
 
 func incidentRecord(inc alert.Incident, eventTime, received time.Time, normalized []byte, decisions int, complete bool) record.IncidentRecord {
-	return record.IncidentRecord{
+	rec := record.IncidentRecord{
 		ID: inc.ID, EventTime: eventTime, Received: received, AlertType: inc.AlertType, Severity: string(inc.Severity),
 		Source: sourceOf(inc), Normalized: normalized, Raw: inc.Raw, DecisionCount: decisions, Complete: complete,
 	}
+	if n := inc.AddressesOverBound; n > 0 {
+		rec.Undecided = n
+		rec.UndecidedReason = fmt.Sprintf("the alert names %d more distinct addresses than the %d one alert is decided on: "+
+			"they are neither blocked nor recorded as offences; the alert as received keeps them", n, alert.MaxAddresses)
+	}
+	return rec
+}
+
+// undecidedOf is an incident's count of undecided addresses; nil when none.
+func undecidedOf(rec record.IncidentRecord) *Undecided {
+	if rec.Undecided == 0 {
+		return nil
+	}
+	return &Undecided{Count: rec.Undecided, Reason: rec.UndecidedReason}
 }
 
 // sourceOf says where an incident came from: a Defender alert, or apiguard's own

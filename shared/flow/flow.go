@@ -70,6 +70,7 @@ type Trail interface {
 type Incidents interface {
 	GetIncident(ctx context.Context, id string, eventTime time.Time) (record.IncidentRecord, bool, error)
 	PutIncident(ctx context.Context, rec record.IncidentRecord) error
+	ClaimIncident(ctx context.Context, rec record.IncidentRecord, now time.Time) (record.IncidentRecord, bool, error)
 	PutDecisions(ctx context.Context, recs []record.DecisionRecord) error
 	ListDecisions(ctx context.Context, incidentID string, eventTime time.Time) ([]record.DecisionRecord, error)
 	UpdateDecision(ctx context.Context, incidentID string, eventTime time.Time, index int, fn func(cur *record.DecisionRecord) (*record.DecisionRecord, error)) (record.DecisionRecord, bool, error)

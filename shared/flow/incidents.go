@@ -73,7 +73,7 @@ func (a *App) Incident(ctx context.Context, id string) (Incident, error) {
 // incidentOf is an incident record as operators see it, read from its normalized form.
 func incidentOf(r record.IncidentRecord) Incident {
 	out := Incident{ID: r.ID, AlertType: r.AlertType, Severity: vocab.Severity(r.Severity), Source: r.Source,
-		EventTime: r.EventTime, Received: r.Received, Complete: r.Complete}
+		EventTime: r.EventTime, Received: r.Received, Complete: r.Complete, Undecided: undecidedOf(r)}
 	var inc alert.Incident
 	if json.Unmarshal(r.Normalized, &inc) == nil {
 		out.DisplayName = inc.DisplayName

@@ -26,6 +26,9 @@ type Incident struct {
 	// Addresses and identities the incident names.
 	Addresses  []string `json:"addresses,omitempty"`
 	Identities []string `json:"identities,omitempty"`
+	// Undecided is the count of addresses the alert named beyond what one incident
+	// is decided on, and why; nil when there were none.
+	Undecided *Undecided `json:"undecided,omitempty"`
 	// Decisions are the incident's decisions; set on a single incident.
 	Decisions []Decision `json:"decisions,omitempty"`
 	// Evidence is the finding (counts, window, samples) or the alert as received;

@@ -44,9 +44,60 @@ func getIncident(ctx context.Context, t rowTable, id string, eventTime time.Time
 	return rec, err == nil, err
 }
 
+// ClaimIncident makes the caller the one delivery that decides an incident, so
+// concurrent deliveries of one alert decide, audit and answer once. rec is the
+// incomplete incident to claim, with ClaimedUntil the end of the caller's lease.
+//
+// It returns the record stored and claimed true when the caller holds the claim:
+// the incident was absent (insert-only: of concurrent claims one wins), or it is
+// incomplete and its claim lapsed at or before now or was released (replaced
+// If-Match the ETag read, keeping the first Received, so a retry after a crash or
+// a failure takes over what the first attempt started). Otherwise it returns the
+// incident as stored (complete, or claimed by a live delivery) and false, and the
+// caller reports a duplicate or waits for the holder. The returned record carries
+// its ETag: the holder completes or releases the incident with PutIncident under
+// it, which fails with ErrConflict if its claim was taken over meanwhile.
+func (s *Store) ClaimIncident(ctx context.Context, rec IncidentRecord, now time.Time) (IncidentRecord, bool, error) {
+	return claimIncident(ctx, s.incidents, s.incidentIDs, s.conflicts, rec, now)
+}
+
+func claimIncident(ctx context.Context, t, index rowTable, conflicts backoff, rec IncidentRecord, now time.Time) (IncidentRecord, bool, error) {
+	pk, rk, err := incidentKeys(rec.ID, rec.EventTime)
+	if err != nil {
+		return IncidentRecord{}, false, err
+	}
+	switch {
+	case rec.Complete:
+		return IncidentRecord{}, false, rejectf("claim incident %s: a claim is for an incomplete incident", rec.ID)
+	case !rec.ClaimedUntil.After(now):
+		return IncidentRecord{}, false, rejectf("claim incident %s: the claim ends %v, not after %v", rec.ID, rec.ClaimedUntil, now)
+	}
+	if err := putIncidentIndex(ctx, index, rk, rec.EventTime); err != nil {
+		return IncidentRecord{}, false, err
+	}
+	m := rowMerge[IncidentRecord]{
+		op: "claim incident " + rec.ID, pk: pk, rk: rk,
+		decode: incidentFrom,
+		encode: func(r IncidentRecord) (*entity, error) { return incidentEntity(r) },
+	}
+	return m.run(ctx, t, conflicts, func(cur *IncidentRecord) (*IncidentRecord, error) {
+		if cur == nil {
+			return &rec, nil
+		}
+		if cur.Complete || cur.ClaimedUntil.After(now) {
+			return nil, nil
+		}
+		next := rec
+		next.Received = cur.Received // the first sighting stays the first
+		return &next, nil
+	})
+}
+
 // PutIncident inserts or replaces an incident. The raw and normalized alert are
 // compressed; if they still exceed the entity limit they are cut and flagged
-// rather than failing the write (README.md, "Large alerts").
+// rather than failing the write (README.md, "Large alerts"). With rec.ETag set
+// it replaces only that version of the row (the claim ClaimIncident returned),
+// and another version or none is an error wrapping ErrConflict.
 //
 // It first writes the incident's index row (its id and event time, for
 // LocateIncident), then the incident: a failure between the two leaves an index
@@ -63,12 +114,21 @@ func putIncident(ctx context.Context, t, index rowTable, rec IncidentRecord) err
 	if err != nil {
 		return err
 	}
-	ix := newEntity(e.rk, incidentIndexRow)
-	ix.setTime("EventTime", rec.EventTime)
-	if err := index.upsert(ctx, ix); err != nil {
+	if err := putIncidentIndex(ctx, index, e.rk, rec.EventTime); err != nil {
+		return err
+	}
+	if rec.ETag != "" {
+		_, err := t.putIf(ctx, e, rec.ETag)
 		return err
 	}
 	return t.upsert(ctx, e)
+}
+
+// putIncidentIndex writes the index row of the incident whose escaped id is rk.
+func putIncidentIndex(ctx context.Context, index rowTable, rk string, eventTime time.Time) error {
+	ix := newEntity(rk, incidentIndexRow)
+	ix.setTime("EventTime", eventTime)
+	return index.upsert(ctx, ix)
 }
 
 // incidentIndexRow is the row key of an incident's index row. Its partition is the
@@ -126,7 +186,7 @@ func listIncidents(ctx context.Context, t rowTable, q IncidentQuery) ([]Incident
 // alert's chunks.
 var incidentListSelect = func() string {
 	names := []string{"PartitionKey", "RowKey", "EventTime", "Received", "AlertType", "Severity", "Source",
-		"DecisionCount", "Complete", propRaw + truncatedSuffix, propNormalized + truncatedSuffix, propNormalized + lengthSuffix}
+		"DecisionCount", "Complete", "ClaimedUntil", "Undecided", "UndecidedReason", propRaw + truncatedSuffix, propNormalized + truncatedSuffix, propNormalized + lengthSuffix}
 	for i := range maxChunks {
 		names = append(names, fmt.Sprintf("%s%d", propNormalized, i))
 	}
@@ -147,6 +207,11 @@ func incidentEntity(rec IncidentRecord) (*entity, error) {
 	e.setString("Source", rec.Source)
 	e.setInt("DecisionCount", int64(rec.DecisionCount))
 	e.setBool("Complete", rec.Complete)
+	e.setTime("ClaimedUntil", rec.ClaimedUntil)
+	if rec.Undecided > 0 {
+		e.setInt("Undecided", int64(rec.Undecided))
+	}
+	e.setString("UndecidedReason", rec.UndecidedReason)
 	budget, err := payloadBudget(e)
 	if err != nil {
 		return nil, fmt.Errorf("record: encode incident %s: %w", rec.ID, err)
@@ -183,6 +248,11 @@ func incidentListed(e *entity) (IncidentRecord, error) {
 		DecisionCount: int(e.int("DecisionCount")),
 		Complete:      e.boolean("Complete"),
 		RawTruncated:  e.boolean(propRaw + truncatedSuffix),
+
+		ClaimedUntil:    e.time("ClaimedUntil"),
+		Undecided:       int(e.int("Undecided")),
+		UndecidedReason: e.str("UndecidedReason"),
+		ETag:            e.etag,
 	}
 	norm, cut, err := getChunks(e, propNormalized)
 	if err != nil {

@@ -41,6 +41,11 @@ func (m *Memory) PutIncident(ctx context.Context, rec IncidentRecord) error {
 	return putIncident(ctx, &m.incidents, &m.incidentIDs, rec)
 }
 
+// ClaimIncident is Store.ClaimIncident.
+func (m *Memory) ClaimIncident(ctx context.Context, rec IncidentRecord, now time.Time) (IncidentRecord, bool, error) {
+	return claimIncident(ctx, &m.incidents, &m.incidentIDs, m.conflicts, rec, now)
+}
+
 // LocateIncident is Store.LocateIncident.
 func (m *Memory) LocateIncident(ctx context.Context, id string) (time.Time, bool, error) {
 	return locateIncident(ctx, &m.incidentIDs, id)

@@ -18,6 +18,17 @@ type IncidentRecord struct {
 	DecisionCount int             // number of decisions written for it; set when complete
 	Complete      bool            // true once decisions, blocks and audit are written
 
+	// ClaimedUntil is when the claim of the delivery deciding an incomplete incident
+	// lapses (see ClaimIncident); zero when released or never claimed.
+	ClaimedUntil time.Time
+	// Undecided counts the addresses the alert named beyond what one incident is
+	// decided on, and UndecidedReason says why: they are kept here, not dropped unseen.
+	Undecided       int
+	UndecidedReason string
+	// ETag is the row's version as read; PutIncident with it set writes only over
+	// that version. Transport state: not serialized.
+	ETag string `json:"-"`
+
 	// Set by reads when a payload did not fit in one entity even compressed (see
 	// README.md). Raw then holds the prefix that was kept; Normalized is nil,
 	// since a cut JSON document would not parse.

@@ -26,6 +26,7 @@ import (
 type Store interface {
 	GetIncident(ctx context.Context, id string, eventTime time.Time) (record.IncidentRecord, bool, error)
 	PutIncident(ctx context.Context, rec record.IncidentRecord) error
+	ClaimIncident(ctx context.Context, rec record.IncidentRecord, now time.Time) (record.IncidentRecord, bool, error)
 	LocateIncident(ctx context.Context, id string) (eventTime time.Time, found bool, err error)
 	ListIncidents(ctx context.Context, q record.IncidentQuery) ([]record.IncidentRecord, string, error)
 	PutDecisions(ctx context.Context, recs []record.DecisionRecord) error
@@ -74,6 +75,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"undated incident", undatedIncident},
 		{"large incident payloads", largeIncident},
 		{"LocateIncident", locateIncident},
+		{"ClaimIncident concurrent", claimIncidentConcurrent},
+		{"ClaimIncident release and lapse", claimIncidentTakeover},
 		{"ListIncidents pages", listIncidents},
 		{"decisions round trip", decisionsRoundTrip},
 		{"heavy decision bodies", heavyDecisions},
@@ -193,6 +196,125 @@ func undatedIncident(t *testing.T, s Store) {
 	}
 	if !got.EventTime.IsZero() || !got.Received.IsZero() {
 		t.Errorf("zero times came back as %v, %v", got.EventTime, got.Received)
+	}
+}
+
+// Of concurrent deliveries of one alert exactly one claims the incident; the others
+// read the holder's claim, and once it is complete no one claims it again. Only the
+// holder's ETag completes it.
+func claimIncidentConcurrent(t *testing.T, s Store) {
+	ctx := testContext(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	const n = 24
+	claims := make([]record.IncidentRecord, n)
+	won := make([]bool, n)
+	err := concurrently(n, func(i int) error {
+		rec := record.IncidentRecord{
+			ID: "inc-claimed", EventTime: now.Add(-time.Minute), Received: now.Add(time.Duration(i) * time.Millisecond),
+			Source: "alert", Raw: []byte(`{"n":1}`), ClaimedUntil: now.Add(time.Minute),
+		}
+		var err error
+		claims[i], won[i], err = s.ClaimIncident(ctx, rec, now)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	winner := -1
+	for i, w := range won {
+		if w {
+			if winner >= 0 {
+				t.Fatalf("deliveries %d and %d both claimed the incident", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no delivery claimed the incident")
+	}
+	held := claims[winner]
+	if held.ETag == "" || held.Complete || !held.ClaimedUntil.Equal(now.Add(time.Minute)) {
+		t.Fatalf("the claim as stored: %+v", held)
+	}
+	for i, c := range claims {
+		if !c.Received.Equal(held.Received) || !c.ClaimedUntil.Equal(held.ClaimedUntil) {
+			t.Errorf("delivery %d read %v/%v, not the holder's claim %v/%v", i, c.Received, c.ClaimedUntil, held.Received, held.ClaimedUntil)
+		}
+	}
+	if _, again, err := s.ClaimIncident(ctx, held, now.Add(30*time.Second)); err != nil || again {
+		t.Fatalf("a live claim was claimed again: %v, %v", again, err)
+	}
+
+	done := held
+	done.Complete, done.ClaimedUntil, done.DecisionCount = true, time.Time{}, 2
+	done.Undecided, done.UndecidedReason = 9900, "beyond the bound"
+	if err := s.PutIncident(ctx, done); err != nil {
+		t.Fatalf("the holder completes: %v", err)
+	}
+	if err := s.PutIncident(ctx, done); !errors.Is(err, record.ErrConflict) {
+		t.Fatalf("a write under a spent ETag = %v, want ErrConflict", err)
+	}
+	got, found, err := s.GetIncident(ctx, held.ID, held.EventTime)
+	if err != nil || !found || !got.Complete || got.DecisionCount != 2 || got.Undecided != 9900 || got.UndecidedReason != "beyond the bound" || !got.ClaimedUntil.IsZero() {
+		t.Fatalf("completed incident = %+v, %v, %v", got, found, err)
+	}
+	later := held
+	later.ClaimedUntil = now.Add(time.Hour)
+	if c, claimed, err := s.ClaimIncident(ctx, later, now.Add(10*time.Minute)); err != nil || claimed || !c.Complete {
+		t.Fatalf("a complete incident was claimed: %+v, %v, %v", c, claimed, err)
+	}
+	if at, found, err := s.LocateIncident(ctx, held.ID); err != nil || !found || !at.Equal(held.EventTime) {
+		t.Errorf("LocateIncident after a claim = %v, %v, %v", at, found, err)
+	}
+}
+
+// A released claim is taken over at once and a lapsed one once it lapses, keeping
+// the first sighting; the former holder can then no longer complete it.
+func claimIncidentTakeover(t *testing.T, s Store) {
+	ctx := testContext(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	rec := record.IncidentRecord{ID: "inc-takeover", EventTime: now, Received: now, Source: "alert", ClaimedUntil: now.Add(time.Minute)}
+	first, claimed, err := s.ClaimIncident(ctx, rec, now)
+	if err != nil || !claimed {
+		t.Fatalf("first claim = %v, %v", claimed, err)
+	}
+
+	released := first
+	released.ClaimedUntil = time.Time{}
+	if err := s.PutIncident(ctx, released); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	retry := rec
+	retry.Received, retry.ClaimedUntil = now.Add(5*time.Second), now.Add(5*time.Second+time.Minute)
+	second, claimed, err := s.ClaimIncident(ctx, retry, now.Add(5*time.Second))
+	if err != nil || !claimed || !second.Received.Equal(now) {
+		t.Fatalf("claim after a release = %+v, %v, %v (want the first Received %v)", second, claimed, err, now)
+	}
+
+	// The second holder vanishes; its claim lapses and a third delivery takes over.
+	third := rec
+	third.Received, third.ClaimedUntil = now.Add(2*time.Minute), now.Add(3*time.Minute)
+	if _, claimed, err := s.ClaimIncident(ctx, third, now.Add(time.Minute)); err != nil || claimed {
+		t.Fatalf("claimed before the lapse: %v, %v", claimed, err)
+	}
+	got, claimed, err := s.ClaimIncident(ctx, third, now.Add(2*time.Minute))
+	if err != nil || !claimed || !got.Received.Equal(now) || !got.ClaimedUntil.Equal(now.Add(3*time.Minute)) {
+		t.Fatalf("claim after the lapse = %+v, %v, %v", got, claimed, err)
+	}
+	stale := second
+	stale.Complete = true
+	if err := s.PutIncident(ctx, stale); !errors.Is(err, record.ErrConflict) {
+		t.Fatalf("the lapsed holder completed the incident: %v", err)
+	}
+
+	for name, bad := range map[string]record.IncidentRecord{
+		"complete":        {ID: "inc-bad", Complete: true, ClaimedUntil: now.Add(time.Minute)},
+		"lapsed at once":  {ID: "inc-bad", ClaimedUntil: now},
+		"no claim period": {ID: "inc-bad"},
+	} {
+		if _, _, err := s.ClaimIncident(ctx, bad, now); fault.Of(err) != fault.Reject {
+			t.Errorf("%s: ClaimIncident = %v, want a rejection", name, err)
+		}
 	}
 }
 
