@@ -142,7 +142,7 @@ type Config struct {
 	InvocationBudget time.Duration
 	BackgroundBudget time.Duration
 	ServiceBusConn   string
-	ServiceBusSpace string
+	ServiceBusSpace  string
 	// EventHubSpace is the Event Hubs namespace of the traffic-eventhub trigger.
 	EventHubSpace string
 }
