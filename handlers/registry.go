@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/envelope"
 )
 
@@ -28,6 +29,28 @@ type Function struct {
 	// Events takes an Event Hubs batch. An error fails the invocation; the host runs
 	// it again only under the function's retry policy (functions/<name>/function.json).
 	Events func(a *App, ctx context.Context, log zerolog.Logger, b *envelope.EventBatch) (string, error)
+	// Long marks a function bounded by the host's function timeout rather than the
+	// background budget: the monthly triage, whose paced reads are sized to it.
+	Long bool
+}
+
+// budget is how long one invocation of f may run: HTTP functions answer within the
+// interactive budget, the others run within the background one (see config.Budget).
+func (f Function) budget() config.Budget {
+	switch {
+	case f.Long:
+		return config.Long
+	case f.HTTP != nil:
+		return config.Interactive
+	default:
+		return config.Background
+	}
+}
+
+// invocation bounds one invocation of f by its budget; every storage and ARM call
+// under it inherits the deadline.
+func (a *App) invocation(ctx context.Context, f Function) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.Config.Budget(f.budget()))
 }
 
 // Functions maps every function folder to its handler. A test checks it against the
@@ -40,7 +63,7 @@ var Functions = map[string]Function{
 	"ingest":           {Trigger: "httpTrigger", Binding: "req", HTTP: ingestHTTP},
 	"traffic":          {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: trafficQueue},
 	"traffic-eventhub": {Trigger: "eventHubTrigger", Binding: "events", Events: trafficEventHub},
-	"triage":           {Trigger: "timerTrigger", Binding: "timer", Timer: triageTimer},
+	"triage":           {Trigger: "timerTrigger", Binding: "timer", Timer: triageTimer, Long: true},
 }
 
 // Def is what apiguard needs from one function.json.
