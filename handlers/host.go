@@ -79,11 +79,11 @@ func (a *App) HostHandler() http.Handler {
 // invoke runs one function over a decoded envelope. It returns nil when the invocation
 // must fail (a transient fault), so the host retries.
 func (a *App) invoke(ctx context.Context, log zerolog.Logger, name string, fn Function, req *envelope.Request) *envelope.Response {
-	ctx, cancel := a.invocation(ctx, fn)
+	ctx, record, cancel := a.invocation(ctx, fn)
 	defer cancel()
 	resp := &envelope.Response{}
 	var failure error
-	defer func() { a.Ops.Invoked(ctx, log, name, failure) }()
+	defer func() { a.Ops.Invoked(record, log, name, failure) }()
 	switch {
 	case fn.HTTP != nil:
 		hr, err := req.HTTP(fn.Binding)

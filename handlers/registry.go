@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -47,10 +48,22 @@ func (f Function) budget() config.Budget {
 	}
 }
 
-// invocation bounds one invocation of f by its budget; every storage and ARM call
-// under it inherits the deadline.
-func (a *App) invocation(ctx context.Context, f Function) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, a.Config.Budget(f.budget()))
+// invocation bounds one invocation of f by its budget. The work gets the budget less
+// a reserve for the health record that follows it (Invoked), so the invocation, record
+// included, ends within its budget even when the store hangs: work is the work's
+// context, record the record's, and cancel releases both.
+func (a *App) invocation(ctx context.Context, f Function) (work, record context.Context, cancel context.CancelFunc) {
+	budget := a.Config.Budget(f.budget())
+	record, cancelRecord := context.WithTimeout(ctx, budget)
+	work, cancelWork := context.WithTimeout(record, budget-bookkeepingReserve(budget, a.Config.CallTimeout))
+	return work, record, func() { cancelWork(); cancelRecord() }
+}
+
+// bookkeepingReserve is the part of a budget kept for recording how the invocation
+// ended: a tenth of it, at most one call's timeout (one health merge is a read and a
+// conditional write, well under a call timeout when the store answers).
+func bookkeepingReserve(budget, call time.Duration) time.Duration {
+	return min(budget/10, call)
 }
 
 // Functions maps every function folder to its handler. A test checks it against the

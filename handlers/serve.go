@@ -55,10 +55,10 @@ func (a *App) ServeHandler(defs map[string]Def) (http.Handler, error) {
 				if id == "" {
 					id = bodyID(body)
 				}
-				ctx, cancel := a.invocation(r.Context(), fn)
+				ctx, record, cancel := a.invocation(r.Context(), fn)
 				defer cancel()
 				summary, err := fn.Queue(a, ctx, log, []envelope.Message{{Body: body, MessageID: id}})
-				a.Ops.Invoked(ctx, log, name, err)
+				a.Ops.Invoked(record, log, name, err)
 				if err != nil {
 					writeFailure(w, log, summary, err)
 					return
@@ -113,10 +113,10 @@ func (a *App) serveHTTP(name string, d Def, fn Function) http.HandlerFunc {
 			URL: u.String(), Method: r.Method, Query: query, Headers: r.Header,
 			Params: map[string]string{}, Body: body, AuthLevel: "Function",
 		}
-		ctx, cancel := a.invocation(r.Context(), fn)
+		ctx, record, cancel := a.invocation(r.Context(), fn)
 		defer cancel()
 		out := fn.HTTP(a, ctx, log, req)
-		a.Ops.Invoked(ctx, log, name, httpFailure(out))
+		a.Ops.Invoked(record, log, name, httpFailure(out))
 		for k, v := range out.Headers {
 			w.Header().Set(k, v)
 		}
@@ -149,10 +149,10 @@ func (a *App) runTimer(ctx context.Context, name string, fn Function, info *enve
 		return "", errTimerRunning
 	}
 	defer flag.(*atomic.Bool).Store(false)
-	ctx, cancel := a.invocation(ctx, fn)
+	ctx, record, cancel := a.invocation(ctx, fn)
 	defer cancel()
 	summary, err := fn.Timer(a, ctx, log, info)
-	a.Ops.Invoked(ctx, log, name, err)
+	a.Ops.Invoked(record, log, name, err)
 	switch {
 	case errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled):
 		// serve is stopping.

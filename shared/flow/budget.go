@@ -18,6 +18,17 @@ func (a *App) Invocation(ctx context.Context, b config.Budget) (context.Context,
 	return context.WithTimeout(ctx, a.cfg.Budget(b))
 }
 
+// detach is ctx for bookkeeping after the work: a caller that went away must not stop
+// the record of what happened, but the record keeps the invocation's deadline, so a
+// hung store cannot hold the invocation past its budget.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	out := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(out, d)
+	}
+	return out, func() {}
+}
+
 // CallOptions returns a copy of opts (nil: defaults) whose tries each end after
 // timeout, unless opts sets its own TryTimeout: an ARM endpoint that accepts and never
 // answers fails the try, which azcore retries while the invocation's context allows.
