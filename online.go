@@ -91,9 +91,10 @@ func openOnline(cfg *config.Config, lookup func(string) (string, bool), log zero
 		if err != nil {
 			return online{}, fmt.Errorf("managed identity for the triage: %w", err)
 		}
-		inventory = &liveInventory{opts: collect.Options{Scopes: cfg.TriageScopes, Credential: cred,
+		armOpts := flow.CallOptions(nil, cfg.CallTimeout)
+		inventory = &liveInventory{opts: collect.Options{Scopes: cfg.TriageScopes, Credential: cred, ClientOptions: armOpts,
 			LastSeen: store.DetectStates(), ReadsPerSecond: cfg.TriageReadsPerSecond}}
-		deps.Inventory, deps.Onboard = inventory, defender.Onboarder{Credential: cred}
+		deps.Inventory, deps.Onboard = inventory, defender.Onboarder{Credential: cred, ClientOptions: armOpts}
 	}
 	if app, err = flow.New(deps); err != nil {
 		return online{}, err

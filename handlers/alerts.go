@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/rs/zerolog"
 
@@ -30,7 +31,7 @@ func alertsHTTP(a *App, ctx context.Context, log zerolog.Logger, req *envelope.H
 	if err != nil {
 		return failed(log, "alert not decided", err)
 	}
-	return jsonResponse(answer)
+	return jsonResponse(log, answer)
 }
 
 // webhookValidation answers the CloudEvents webhook abuse-protection handshake
@@ -57,30 +58,63 @@ func (a *App) checkSize(body []byte, hint string) error {
 }
 
 // jsonResponse encodes an operation's answer: 200, or the status the answer names.
-func jsonResponse(answer any) envelope.HTTPResponse {
+func jsonResponse(log zerolog.Logger, answer any) envelope.HTTPResponse {
 	status := http.StatusOK
 	if s, ok := answer.(interface{ HTTPStatus() int }); ok {
 		status = s.HTTPStatus()
 	}
 	body, err := json.Marshal(answer)
 	if err != nil {
-		return errorResponse(http.StatusInternalServerError, err)
+		return serverFault(log, "answer not encodable", http.StatusInternalServerError, err)
 	}
 	return envelope.HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}
 }
 
-// failed answers an operation's error with its status, logging a transient fault as an
-// error and a rejected input as a warning.
+// retryAfterSeconds is the Retry-After of a 503: a dependency that failed or hung
+// is given a few seconds before the caller tries again (Logic Apps and the CLI honour
+// it; Event Grid keeps its own schedule).
+const retryAfterSeconds = 5
+
+// failed answers an operation's error. A rejection names what is wrong with the
+// caller's input (4xx, logged as a warning). Anything else is apiguard's fault: the
+// answer says only that, with an error id, and the full error (storage address, SDK
+// dump) goes to the log under that id, where an operator finds it.
 func failed(log zerolog.Logger, what string, err error) envelope.HTTPResponse {
-	ev := log.Warn()
-	if fault.Of(err) == fault.Retry {
-		ev = log.Error()
+	status := fault.StatusOf(err)
+	if status < http.StatusInternalServerError {
+		log.Warn().Err(err).Int("status", status).Msg(what)
+		return errorResponse(status, err)
 	}
-	ev.Err(err).Msg(what)
-	return errorResponse(fault.StatusOf(err), err)
+	return serverFault(log, what, status, err)
 }
 
+// serverFault answers a 5xx: generic text and an error id; the log line has the id and
+// the full error.
+func serverFault(log zerolog.Logger, what string, status int, err error) envelope.HTTPResponse {
+	id := newErrorID()
+	log.Error().Err(err).Str("error_id", id).Int("status", status).Msg(what)
+	body, _ := json.Marshal(map[string]string{"error": serverErrorText(status), "errorId": id})
+	h := map[string]string{"Content-Type": "application/json"}
+	if status == http.StatusServiceUnavailable {
+		h["Retry-After"] = strconv.Itoa(retryAfterSeconds)
+	}
+	return envelope.HTTPResponse{StatusCode: status, Headers: h, Body: string(body)}
+}
+
+// serverErrorText is all a caller learns of a 5xx.
+func serverErrorText(status int) string {
+	if status == http.StatusServiceUnavailable {
+		return "apiguard could not complete the request: a dependency is unavailable or did not answer in time; retry later (the log has the details under errorId)"
+	}
+	return "apiguard failed to complete the request (the log has the details under errorId)"
+}
+
+// errorResponse answers a rejection of the caller's input (4xx), saying what is wrong.
+// Server faults go through failed.
 func errorResponse(status int, err error) envelope.HTTPResponse {
 	body, _ := json.Marshal(map[string]string{"error": err.Error()})
 	return envelope.HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}
 }
+
+// newErrorID ties a 5xx answer to its log line.
+func newErrorID() string { return newInvocationID()[:16] }

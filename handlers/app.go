@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,6 +38,9 @@ type App struct {
 	Config *config.Config
 	Log    zerolog.Logger
 	Now    func() time.Time
+
+	// running holds a *atomic.Bool per timer function that is set while it runs.
+	running sync.Map
 }
 
 // New returns the handlers' app over the application layer.

@@ -79,15 +79,16 @@ func (a *App) HostHandler() http.Handler {
 // invoke runs one function over a decoded envelope. It returns nil when the invocation
 // must fail (a transient fault), so the host retries.
 func (a *App) invoke(ctx context.Context, log zerolog.Logger, name string, fn Function, req *envelope.Request) *envelope.Response {
+	ctx, record, cancel := a.invocation(ctx, fn)
+	defer cancel()
 	resp := &envelope.Response{}
 	var failure error
-	defer func() { a.Ops.Invoked(ctx, log, name, failure) }()
+	defer func() { a.Ops.Invoked(record, log, name, failure) }()
 	switch {
 	case fn.HTTP != nil:
 		hr, err := req.HTTP(fn.Binding)
 		if err != nil {
-			log.Warn().Err(err).Msg("HTTP trigger data unreadable")
-			resp.SetHTTP("res", errorResponse(fault.StatusOf(err), err))
+			resp.SetHTTP("res", failed(log, "HTTP trigger data unreadable", err))
 			return resp
 		}
 		out := fn.HTTP(a, ctx, log, hr)
@@ -165,13 +166,13 @@ func clipBody(s string) string {
 // the caller gets the 4xx through the res binding; anything else fails the invocation
 // only if retrying could help.
 func (a *App) answerBadEnvelope(w http.ResponseWriter, log zerolog.Logger, fn Function, err error) {
-	log.Warn().Err(err).Msg("envelope rejected")
 	if fn.HTTP != nil {
 		resp := &envelope.Response{}
-		resp.SetHTTP("res", errorResponse(fault.StatusOf(err), err))
+		resp.SetHTTP("res", failed(log, "envelope rejected", err))
 		_ = resp.Write(w)
 		return
 	}
+	log.Warn().Err(err).Msg("envelope rejected")
 	if fault.Of(err) == fault.Retry {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -11,9 +11,11 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/envelope"
 )
 
@@ -28,6 +30,40 @@ type Function struct {
 	// Events takes an Event Hubs batch. An error fails the invocation; the host runs
 	// it again only under the function's retry policy (functions/<name>/function.json).
 	Events func(a *App, ctx context.Context, log zerolog.Logger, b *envelope.EventBatch) (string, error)
+	// Long marks a function bounded by the host's function timeout rather than the
+	// background budget: the monthly triage, whose paced reads are sized to it.
+	Long bool
+}
+
+// budget is how long one invocation of f may run: HTTP functions answer within the
+// interactive budget, the others run within the background one (see config.Budget).
+func (f Function) budget() config.Budget {
+	switch {
+	case f.Long:
+		return config.Long
+	case f.HTTP != nil:
+		return config.Interactive
+	default:
+		return config.Background
+	}
+}
+
+// invocation bounds one invocation of f by its budget. The work gets the budget less
+// a reserve for the health record that follows it (Invoked), so the invocation, record
+// included, ends within its budget even when the store hangs: work is the work's
+// context, record the record's, and cancel releases both.
+func (a *App) invocation(ctx context.Context, f Function) (work, record context.Context, cancel context.CancelFunc) {
+	budget := a.Config.Budget(f.budget())
+	record, cancelRecord := context.WithTimeout(ctx, budget)
+	work, cancelWork := context.WithTimeout(record, budget-bookkeepingReserve(budget, a.Config.CallTimeout))
+	return work, record, func() { cancelWork(); cancelRecord() }
+}
+
+// bookkeepingReserve is the part of a budget kept for recording how the invocation
+// ended: a tenth of it, at most one call's timeout (one health merge is a read and a
+// conditional write, well under a call timeout when the store answers).
+func bookkeepingReserve(budget, call time.Duration) time.Duration {
+	return min(budget/10, call)
 }
 
 // Functions maps every function folder to its handler. A test checks it against the
@@ -40,7 +76,7 @@ var Functions = map[string]Function{
 	"ingest":           {Trigger: "httpTrigger", Binding: "req", HTTP: ingestHTTP},
 	"traffic":          {Trigger: "serviceBusTrigger", Binding: "msgs", Queue: trafficQueue},
 	"traffic-eventhub": {Trigger: "eventHubTrigger", Binding: "events", Events: trafficEventHub},
-	"triage":           {Trigger: "timerTrigger", Binding: "timer", Timer: triageTimer},
+	"triage":           {Trigger: "timerTrigger", Binding: "timer", Timer: triageTimer, Long: true},
 }
 
 // Def is what apiguard needs from one function.json.

@@ -10,7 +10,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/apiguard/apiguard/shared/envelope"
 	"github.com/apiguard/apiguard/shared/schedule"
@@ -52,10 +55,12 @@ func (a *App) ServeHandler(defs map[string]Def) (http.Handler, error) {
 				if id == "" {
 					id = bodyID(body)
 				}
-				summary, err := fn.Queue(a, r.Context(), log, []envelope.Message{{Body: body, MessageID: id}})
-				a.Ops.Invoked(r.Context(), log, name, err)
+				ctx, record, cancel := a.invocation(r.Context(), fn)
+				defer cancel()
+				summary, err := fn.Queue(a, ctx, log, []envelope.Message{{Body: body, MessageID: id}})
+				a.Ops.Invoked(record, log, name, err)
 				if err != nil {
-					http.Error(w, summary+": "+err.Error(), http.StatusInternalServerError)
+					writeFailure(w, log, summary, err)
 					return
 				}
 				w.WriteHeader(http.StatusAccepted)
@@ -63,11 +68,13 @@ func (a *App) ServeHandler(defs map[string]Def) (http.Handler, error) {
 			})
 		case "timerTrigger":
 			mux.HandleFunc("POST /admin/functions/"+name, func(w http.ResponseWriter, r *http.Request) {
-				log := a.invocationLogger(name, newInvocationID())
-				summary, err := fn.Timer(a, r.Context(), log, &envelope.Timer{})
-				a.Ops.Invoked(r.Context(), log, name, err)
+				summary, err := a.runTimer(r.Context(), name, fn, &envelope.Timer{})
+				if errors.Is(err, errTimerRunning) {
+					http.Error(w, err.Error(), http.StatusConflict)
+					return
+				}
 				if err != nil {
-					http.Error(w, summary+": "+err.Error(), http.StatusInternalServerError)
+					writeFailure(w, a.Log.With().Str("function", name).Logger(), summary, err)
 					return
 				}
 				w.WriteHeader(http.StatusAccepted)
@@ -106,8 +113,10 @@ func (a *App) serveHTTP(name string, d Def, fn Function) http.HandlerFunc {
 			URL: u.String(), Method: r.Method, Query: query, Headers: r.Header,
 			Params: map[string]string{}, Body: body, AuthLevel: "Function",
 		}
-		out := fn.HTTP(a, r.Context(), log, req)
-		a.Ops.Invoked(r.Context(), log, name, httpFailure(out))
+		ctx, record, cancel := a.invocation(r.Context(), fn)
+		defer cancel()
+		out := fn.HTTP(a, ctx, log, req)
+		a.Ops.Invoked(record, log, name, httpFailure(out))
 		for k, v := range out.Headers {
 			w.Header().Set(k, v)
 		}
@@ -122,15 +131,48 @@ func (a *App) RunNow(ctx context.Context, name string) (string, error) {
 	if !ok || fn.Timer == nil {
 		return "", fmt.Errorf("no timer function %s", name)
 	}
+	return a.runTimer(ctx, name, fn, &envelope.Timer{})
+}
+
+// errTimerRunning refuses a run of a timer function while the previous one is still
+// running: runs never pile up behind a slow one.
+var errTimerRunning = errors.New("the previous run is still running: this one is skipped")
+
+// runTimer runs a timer function once within its budget, unless a run of it is still
+// going (the schedule, RunNow and the admin route share the guard), and logs how it
+// ended. The Functions host keeps timers singleton itself; this is serve's guard.
+func (a *App) runTimer(ctx context.Context, name string, fn Function, info *envelope.Timer) (string, error) {
 	log := a.invocationLogger(name, newInvocationID())
-	summary, err := fn.Timer(a, ctx, log, &envelope.Timer{})
-	a.Ops.Invoked(ctx, log, name, err)
-	if err != nil {
-		log.Error().Err(err).Msg("timer run failed")
-	} else {
+	flag, _ := a.running.LoadOrStore(name, new(atomic.Bool))
+	if !flag.(*atomic.Bool).CompareAndSwap(false, true) {
+		log.Warn().Msg("timer run skipped: the previous run is still running")
+		return "", errTimerRunning
+	}
+	defer flag.(*atomic.Bool).Store(false)
+	ctx, record, cancel := a.invocation(ctx, fn)
+	defer cancel()
+	summary, err := fn.Timer(a, ctx, log, info)
+	a.Ops.Invoked(record, log, name, err)
+	switch {
+	case errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled):
+		// serve is stopping.
+	case err != nil:
+		log.Error().Err(err).Str("summary", summary).Msg("timer run failed; next run on schedule")
+	default:
 		log.Info().Msg(summary)
 	}
 	return summary, err
+}
+
+// writeFailure answers a failed admin run: a rejection as it is, anything else as
+// failed does (generic, with the error id that the log line carries).
+func writeFailure(w http.ResponseWriter, log zerolog.Logger, summary string, err error) {
+	out := failed(log, "admin run failed: "+summary, err)
+	for k, v := range out.Headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(out.StatusCode)
+	_, _ = io.WriteString(w, out.Body)
 }
 
 // muxPattern turns a Functions route template into a ServeMux pattern: the
@@ -202,16 +244,11 @@ func (a *App) RunTimers(ctx context.Context, defs map[string]Def) error {
 					return
 				case <-wait.C:
 				}
-				log := a.invocationLogger(t.name, newInvocationID())
 				info := &envelope.Timer{Last: last, Next: t.s.Next(next)}
 				last = next
-				summary, err := t.fn.Timer(a, ctx, log, info)
-				a.Ops.Invoked(ctx, log, t.name, err)
-				if err != nil && !errors.Is(err, context.Canceled) {
-					log.Error().Err(err).Msg("timer run failed; next run on schedule")
-					continue
-				}
-				log.Info().Msg(summary)
+				// One run at a time, within the background budget; the next is
+				// scheduled from when this one ends, so missed ticks are skipped.
+				_, _ = a.runTimer(ctx, t.name, t.fn, info)
 			}
 		}()
 	}

@@ -38,7 +38,7 @@ func ingestHTTP(a *App, ctx context.Context, log zerolog.Logger, req *envelope.H
 	if err != nil {
 		return failed(log, "log batch not processed", err)
 	}
-	return jsonResponse(answer)
+	return jsonResponse(log, answer)
 }
 
 // trafficQueue processes log batches from Service Bus, one batch per message; the

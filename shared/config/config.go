@@ -71,6 +71,9 @@ var Settings = []Setting{
 	{"APIGUARD_TRIAGE_READS_PER_SECOND", "12", "Pace of the triage's Azure Resource Manager reads (ARM refills about 25 reads a second per subscription and identity); a run of N reads takes N/pace seconds and must fit the function timeout."},
 	{"APIGUARD_TRIAGE_MAX_CAPACITY", "60", "Defender for APIs onboarding waits while the service's Capacity metric is at or above this percent."},
 	{"APIGUARD_HEALTH_STALE_AFTER", "15m", "Health turns unhealthy when a target's desired state has differed from what it holds for longer than this."},
+	{"APIGUARD_CALL_TIMEOUT", "10s", "Longest wait for one try of one Table Storage or Azure Resource Manager request (the SDK retries a try that times out, within the invocation's budget). At most APIGUARD_INVOCATION_BUDGET."},
+	{"APIGUARD_INVOCATION_BUDGET", "25s", "How long an HTTP invocation (alerts, ingest, the control API) may run before it answers 503 with Retry-After: below Event Grid's 30 s delivery timeout and the Functions front end's 230 s."},
+	{"APIGUARD_BACKGROUND_BUDGET", "4m", "How long a timer, Service Bus or Event Hubs invocation may run before it fails as transient (retried): below the 5-minute expire period and queue lock. The monthly triage is bounded by host.json's functionTimeout instead."},
 	{"ServiceBusConnection", "", "Service Bus connection string for sending reconcile requests (the remediate trigger uses the same setting)."},
 	{"ServiceBusConnection__fullyQualifiedNamespace", "", "Service Bus namespace (e.g. ns.servicebus.windows.net) reached with managed identity, instead of a connection string."},
 	{"EventHubConnection__fullyQualifiedNamespace", "", "Event Hubs namespace (e.g. ns.servicebus.windows.net) the traffic-eventhub trigger reads with managed identity (Azure Event Hubs Data Receiver on the hub). Empty: that function cannot start; the others run."},
@@ -135,9 +138,14 @@ type Config struct {
 	TriageReadsPerSecond float64
 	// StaleAfter bounds how long a target may differ from the desired state and
 	// health still say healthy.
-	StaleAfter      time.Duration
-	ServiceBusConn  string
-	ServiceBusSpace string
+	StaleAfter time.Duration
+	// CallTimeout bounds one try of one storage or ARM request; InvocationBudget and
+	// BackgroundBudget bound a whole invocation (see Budget).
+	CallTimeout      time.Duration
+	InvocationBudget time.Duration
+	BackgroundBudget time.Duration
+	ServiceBusConn   string
+	ServiceBusSpace  string
 	// EventHubSpace is the Event Hubs namespace of the traffic-eventhub trigger.
 	EventHubSpace string
 }
@@ -324,6 +332,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if c.StaleAfter, err = ParseDuration(get("APIGUARD_HEALTH_STALE_AFTER")); err != nil || c.StaleAfter < time.Minute {
 		bad("APIGUARD_HEALTH_STALE_AFTER", "%q is not a duration of at least 1m", get("APIGUARD_HEALTH_STALE_AFTER"))
 	}
+	c.loadBudgets(get, bad)
 	c.ServiceBusConn = get("ServiceBusConnection")
 	c.ServiceBusSpace = get("ServiceBusConnection__fullyQualifiedNamespace")
 	if c.ServiceBusConn != "" && c.ServiceBusSpace != "" {
@@ -342,6 +351,59 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+// FunctionTimeout is host.json's functionTimeout (a test ties the two): the host ends an
+// invocation that runs longer, so every budget must end before it, and the failure is
+// apiguard's (a transient fault, logged) rather than the host's.
+const FunctionTimeout = time.Hour
+
+// minCallTimeout keeps a try long enough for one round trip to a storage account in
+// another region under load; below it healthy calls would time out.
+const minCallTimeout = 100 * time.Millisecond
+
+// loadBudgets reads the per-call timeout and the invocation budgets: each a duration,
+// a call no longer than the shorter budget, the budgets within FunctionTimeout.
+func (c *Config) loadBudgets(get func(string) string, bad func(name, format string, args ...any)) {
+	read := func(name string, min, max time.Duration) time.Duration {
+		d, err := ParseDuration(get(name))
+		if err != nil || d < min || d > max {
+			bad(name, "%q is not a duration from %v to %v", get(name), min, max)
+			return 0
+		}
+		return d
+	}
+	c.CallTimeout = read("APIGUARD_CALL_TIMEOUT", minCallTimeout, FunctionTimeout)
+	c.InvocationBudget = read("APIGUARD_INVOCATION_BUDGET", minCallTimeout, FunctionTimeout)
+	c.BackgroundBudget = read("APIGUARD_BACKGROUND_BUDGET", minCallTimeout, FunctionTimeout)
+	if shortest := min(c.InvocationBudget, c.BackgroundBudget); shortest > 0 && c.CallTimeout > shortest {
+		bad("APIGUARD_CALL_TIMEOUT", "%v is longer than a whole invocation's budget (APIGUARD_INVOCATION_BUDGET %v, APIGUARD_BACKGROUND_BUDGET %v)",
+			c.CallTimeout, c.InvocationBudget, c.BackgroundBudget)
+	}
+}
+
+// Budget is how long one invocation may run: HTTP invocations answer within
+// InvocationBudget, background ones (timers, queues, event hubs) within
+// BackgroundBudget, and long ones (the monthly triage, whose paced reads are sized to
+// the function timeout) within FunctionTimeout.
+type Budget int
+
+const (
+	Interactive Budget = iota
+	Background
+	Long
+)
+
+// Budget returns the duration of budget b.
+func (c *Config) Budget(b Budget) time.Duration {
+	switch b {
+	case Background:
+		return c.BackgroundBudget
+	case Long:
+		return FunctionTimeout
+	default:
+		return c.InvocationBudget
+	}
 }
 
 // FromEnv loads the configuration from the process environment.

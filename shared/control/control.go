@@ -122,6 +122,7 @@ type param struct {
 
 // call is one request being served.
 type call struct {
+	id    string // the request id: X-Request-Id, and the error id of a 5xx
 	ctx   context.Context
 	log   zerolog.Logger
 	req   *http.Request
@@ -184,7 +185,7 @@ func (a *API) serve(r route) http.HandlerFunc {
 			a.problem(w, req, perr)
 			return
 		}
-		c := &call{ctx: req.Context(), log: log, req: req, body: body, actor: actor, api: a}
+		c := &call{id: id, ctx: req.Context(), log: log, req: req, body: body, actor: actor, api: a}
 		if req.Method == http.MethodPost || req.Method == http.MethodDelete {
 			a.idempotent(w, c, r)
 			return
@@ -233,8 +234,8 @@ func (a *API) answer(w http.ResponseWriter, c *call, r route) (status int, conte
 	}
 	body, err = json.Marshal(v)
 	if err != nil {
-		c.log.Error().Err(err).Msg("answer not encodable")
-		return a.problem(w, c.req, &problem{Type: "internal", Status: http.StatusInternalServerError, Detail: "the answer could not be encoded"})
+		c.log.Error().Err(err).Str("error_id", c.id).Msg("answer not encodable")
+		return a.problem(w, c.req, &problem{Type: "internal", Status: http.StatusInternalServerError, Detail: "the answer could not be encoded", ErrorID: c.id})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -290,12 +291,12 @@ func (a *API) problemOf(c *call, err error) *problem {
 		return out
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		c.log.Warn().Err(err).Msg("request ended before its answer")
-		return &problem{Type: "unavailable", Status: http.StatusServiceUnavailable, Detail: "the request timed out: retry it", RetryAfter: 5}
+		c.log.Warn().Err(err).Str("error_id", c.id).Msg("request ended before its answer")
+		return &problem{Type: "unavailable", Status: http.StatusServiceUnavailable, Detail: "the request timed out: retry it", RetryAfter: 5, ErrorID: c.id}
 	}
-	c.log.Error().Err(err).Msg("request failed")
+	c.log.Error().Err(err).Str("error_id", c.id).Msg("request failed")
 	return &problem{Type: "unavailable", Status: http.StatusServiceUnavailable,
-		Detail: "apiguard could not complete the request (a dependency is unavailable): retry it", RetryAfter: 5}
+		Detail: "apiguard could not complete the request (a dependency is unavailable): retry it", RetryAfter: 5, ErrorID: c.id}
 }
 
 // App is the application as the function handlers call it: the flows, and the

@@ -82,13 +82,26 @@ func (a *API) idempotent(w http.ResponseWriter, c *call, r route) {
 	w.WriteHeader(status)
 	_, _ = w.Write(bytes.Clone(rw.Body.Bytes()))
 	// Keep the answer, unless the failure was the service's: then the retry must run.
+	ctx, cancel := c.detached()
+	defer cancel()
 	if status >= 500 {
-		if err := a.keys.ReleaseIdempotency(context.WithoutCancel(c.ctx), scope, key); err != nil {
+		if err := a.keys.ReleaseIdempotency(ctx, scope, key); err != nil {
 			c.log.Error().Err(err).Msg("Idempotency-Key not released: a retry is told to wait until it expires")
 		}
 		return
 	}
-	if err := a.keys.FinishIdempotency(context.WithoutCancel(c.ctx), scope, key, status, ct, body, a.now().UTC().Add(keyTTL)); err != nil {
+	if err := a.keys.FinishIdempotency(ctx, scope, key, status, ct, body, a.now().UTC().Add(keyTTL)); err != nil {
 		c.log.Error().Err(err).Msg("answer not kept for its Idempotency-Key")
 	}
+}
+
+// detached is the call's context for bookkeeping after the answer is decided: the
+// client going away must not leave its key half-kept, but the invocation's deadline
+// still holds, so a hung store cannot keep the answer waiting past the budget.
+func (c *call) detached() (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(c.ctx)
+	if d, ok := c.ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, d)
+	}
+	return ctx, func() {}
 }

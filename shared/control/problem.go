@@ -37,6 +37,9 @@ type problem struct {
 	Instance string `json:"instance,omitempty"`
 	// Field names the invalid input (a parameter, a body field or a header).
 	Field string `json:"field,omitempty"`
+	// ErrorID, on a 5xx, is the request id under which the log holds the full error;
+	// the answer itself says no more than that apiguard failed.
+	ErrorID string `json:"errorId,omitempty"`
 	// RetryAfter, in seconds, is sent as the Retry-After header of a 503.
 	RetryAfter int `json:"-"`
 }

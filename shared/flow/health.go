@@ -46,7 +46,9 @@ func (a *App) Invoked(ctx context.Context, log zerolog.Logger, function string, 
 
 func (a *App) recordHealth(ctx context.Context, log zerolog.Logger, kind, name string, failure error) {
 	now := a.now().UTC()
-	_, _, err := a.store.MergeHealth(context.WithoutCancel(ctx), kind, name, func(cur *record.HealthRecord) (*record.HealthRecord, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	_, _, err := a.store.MergeHealth(ctx, kind, name, func(cur *record.HealthRecord) (*record.HealthRecord, error) {
 		next := record.HealthRecord{Kind: kind, Name: name}
 		if cur != nil {
 			next = *cur
@@ -133,7 +135,9 @@ func (a *App) noteWatching(ctx context.Context, t time.Time) error {
 // NotifyFailed records a notification that finally could not be delivered.
 func (a *App) NotifyFailed(ctx context.Context, log zerolog.Logger, target string, failure error) {
 	a.recordHealth(ctx, log, healthNotify, target, failure)
-	if err := a.store.AddCount(context.WithoutCancel(ctx), countNotifyFailed, a.now(), 1); err != nil {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if err := a.store.AddCount(ctx, countNotifyFailed, a.now(), 1); err != nil {
 		log.Warn().Err(err).Msg("failed notification not counted")
 	}
 }

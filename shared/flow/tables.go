@@ -16,7 +16,7 @@ func OpenTables(cfg *config.Config) (*record.Store, error) {
 	if err := cfg.RequireTables(); err != nil {
 		return nil, err
 	}
-	opts := record.Options{ConnectionString: cfg.TablesConnection, TablePrefix: cfg.TablePrefix}
+	opts := record.Options{ConnectionString: cfg.TablesConnection, TablePrefix: cfg.TablePrefix, CallTimeout: cfg.CallTimeout}
 	if cfg.TablesURL != "" {
 		cred, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {

@@ -60,7 +60,7 @@ func newTargets(cfg *config.Config, store Store, armFor ARMFactory, now func() t
 			if err != nil {
 				return nil, err
 			}
-			if backend, err = azure.NewBackend(id, cred, opts); err != nil {
+			if backend, err = azure.NewBackend(id, cred, CallOptions(opts, cfg.CallTimeout)); err != nil {
 				return nil, err
 			}
 		}
@@ -139,6 +139,7 @@ func apimReconciler(cfg *config.Config, t config.APIMTarget, store Store, armFor
 	if err != nil {
 		return nil, err
 	}
+	opts = CallOptions(opts, cfg.CallTimeout)
 	if r.Fragment, err = azureapim.NewFragmentBackend(svc, t.FragmentID, cred, opts); err != nil {
 		return nil, err
 	}
@@ -198,6 +199,9 @@ func (a *App) Reconcile(ctx context.Context, log zerolog.Logger, target string) 
 	if !ok {
 		return false, fmt.Errorf("%w: %s is not a configured WAF or APIM target", ErrUnknownTarget, target)
 	}
+	// serve's worker calls this directly: bound it as the remediate function is.
+	ctx, cancel := a.Invocation(ctx, config.Background)
+	defer cancel()
 	wrote, err = fn(ctx, log)
 	a.recordHealth(ctx, log, healthTarget, target, err)
 	return wrote, err

@@ -29,6 +29,11 @@ type Options struct {
 	Credential       azcore.TokenCredential //
 	TablePrefix      string                 // letters and digits, first a letter, at most 52; tables are <prefix>Incidents, <prefix>Decisions, ...
 	ClientOptions    *aztables.ClientOptions
+	// CallTimeout bounds one try of one request (the SDK's TryTimeout, unless
+	// ClientOptions sets one): a storage endpoint that accepts and never answers
+	// fails the try, which the SDK retries while the caller's context allows.
+	// Zero leaves tries unbounded but for the context.
+	CallTimeout time.Duration
 }
 
 // maxTableName is Table Storage's limit on a table's name.
@@ -80,13 +85,20 @@ func New(opts Options) (*Store, error) {
 		return nil, err
 	}
 	var (
-		svc *aztables.ServiceClient
-		err error
+		svc   *aztables.ServiceClient
+		err   error
+		copts aztables.ClientOptions
 	)
+	if opts.ClientOptions != nil {
+		copts = *opts.ClientOptions
+	}
+	if copts.Retry.TryTimeout == 0 {
+		copts.Retry.TryTimeout = opts.CallTimeout
+	}
 	if opts.ConnectionString != "" {
-		svc, err = aztables.NewServiceClientFromConnectionString(opts.ConnectionString, opts.ClientOptions)
+		svc, err = aztables.NewServiceClientFromConnectionString(opts.ConnectionString, &copts)
 	} else {
-		svc, err = aztables.NewServiceClient(opts.ServiceURL, opts.Credential, opts.ClientOptions)
+		svc, err = aztables.NewServiceClient(opts.ServiceURL, opts.Credential, &copts)
 	}
 	if err != nil {
 		// A malformed connection string fails here, still without I/O.
@@ -116,6 +128,9 @@ func (o Options) validate() error {
 		if o.Credential == nil {
 			errs = append(errs, errors.New("ServiceURL needs a Credential (managed identity)"))
 		}
+	}
+	if o.CallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("CallTimeout %v is negative", o.CallTimeout))
 	}
 	for i, r := range o.TablePrefix {
 		letter := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')

@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/apiguard/apiguard/shared/fault"
+	"github.com/apiguard/apiguard/shared/hungtest"
 	"github.com/apiguard/apiguard/shared/record/azuritetest"
 )
 
@@ -158,4 +159,48 @@ func listTables(t *testing.T, conn, prefix string) []string {
 		}
 	}
 	return names
+}
+
+// A storage endpoint that accepts and never answers fails each try after CallTimeout
+// and the operation as transient once the SDK's retries are spent, with no deadline
+// on the caller's context; with one, the context's deadline ends it first.
+func TestHungEndpointFailsWithinCallTimeout(t *testing.T) {
+	hung := hungtest.Listen(t)
+	const call = 200 * time.Millisecond
+	retries := &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 1, RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond}}}
+	for _, tc := range []struct {
+		name     string
+		deadline time.Duration // on the caller's context; 0: none
+		within   time.Duration // two tries and a pause, or the deadline, plus scheduling slack
+	}{
+		{"call timeout, two tries", 0, 2*call + time.Second},
+		{"caller's deadline first", 100 * time.Millisecond, 100*time.Millisecond + time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Options{ConnectionString: strings.Replace(devConn, "%d", strconv.Itoa(hung.Port()), 1),
+				TablePrefix: "hung", ClientOptions: retries, CallTimeout: call})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+				defer cancel()
+			}
+			start := time.Now()
+			_, _, err = s.GetBlock(ctx, "block_waf", "203.0.113.7")
+			took := time.Since(start)
+			t.Logf("hung storage: GetBlock failed after %v (call timeout %v, caller deadline %v)", took.Round(time.Millisecond), call, tc.deadline)
+			if err == nil || fault.Of(err) != fault.Retry || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("want a transient deadline fault, got %v", err)
+			}
+			if took > tc.within {
+				t.Errorf("took %v, want at most %v", took, tc.within)
+			}
+			if hung.Accepted() == 0 {
+				t.Error("the store never reached the endpoint")
+			}
+		})
+	}
 }
