@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,10 @@ import (
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/vocab"
 )
+
+// fuzzHang is how long one input may run: its work is cut off at nine tenths of the
+// fuzz app's 5 s write timeout, so a run past this is work that ignores its context.
+const fuzzHang = 10 * time.Second
 
 // fuzzAllowed is the fuzz app's APIGUARD_ALLOW_CIDRS: a public range the seeds name,
 // so that the allow-list is exercised as well as the built-in protected ranges.
@@ -71,11 +76,12 @@ func edgeSeeds(t testing.TB) [][]byte {
 // FuzzServeEdge sends raw request bytes to apiguard serve's handler (its routes behind
 // its edge, over the test Azurite) and checks what no input may cause: a 5xx other
 // than 503 (busy or a dependency down: the only server errors that are not a defect),
+// an input whose handling outlives its budget (reported with every goroutine's stack),
 // or a protected address (built-in ranges, APIGUARD_ALLOW_CIDRS, the live allow-list)
 // in the desired state of any enforcing action. Bytes that net/http cannot read as a
 // request never reach a handler (the server answers 400 itself) and are skipped.
 func FuzzServeEdge(f *testing.F) {
-	a, store := testApp(f, newClock(), map[string]string{"APIGUARD_ALLOW_CIDRS": fuzzAllowed})
+	a, store := testApp(f, newClock(), map[string]string{"APIGUARD_ALLOW_CIDRS": fuzzAllowed, "APIGUARD_SERVE_WRITE_TIMEOUT": "5s"})
 	defs, err := LoadDefs(os.DirFS("../functions"))
 	if err != nil {
 		f.Fatal(err)
@@ -95,7 +101,15 @@ func FuzzServeEdge(f *testing.F) {
 		}
 		req.RemoteAddr = "127.0.0.1:50000"
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
+		done := make(chan struct{})
+		go func() { defer close(done); h.ServeHTTP(w, req) }()
+		select {
+		case <-done:
+		case <-time.After(fuzzHang):
+			var stacks bytes.Buffer
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 2)
+			t.Fatalf("%s %s still running after %s, past its %s budget:\n%s", req.Method, req.URL, fuzzHang, a.Config.Edge.WriteTimeout, stacks.String())
+		}
 		if w.Code >= 500 && w.Code != http.StatusServiceUnavailable {
 			t.Fatalf("%s %s answered %d: %s", req.Method, req.URL, w.Code, clipBody(w.Body.String()))
 		}
