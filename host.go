@@ -34,8 +34,11 @@ func runHost(port string, stderr io.Writer) int {
 		log := newLogger("info", "json", true, os.Stdout)
 		log.Error().Err(err).Msg("invalid settings: every invocation will fail until they are fixed")
 		// The settings cannot be trusted, the edge's defaults can (a test loads them).
-		defaults, _ := config.Load(func(string) (string, bool) { return "", false })
-		return serveUntilSignal(ln, handlers.NewEdge(defaults.Edge, log, nil).Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var limits config.Edge
+		if defaults, err := config.Load(func(string) (string, bool) { return "", false }); err == nil {
+			limits = defaults.Edge
+		}
+		return serveUntilSignal(ln, handlers.NewEdge(limits, log, nil).Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet && r.URL.Path == "/" {
 				fmt.Fprintln(w, "apiguard: invalid settings")
 				return
