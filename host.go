@@ -33,17 +33,22 @@ func runHost(port string, stderr io.Writer) int {
 		// Keep answering so the host shows the reason in its logs rather than a crash loop.
 		log := newLogger("info", "json", true, os.Stdout)
 		log.Error().Err(err).Msg("invalid settings: every invocation will fail until they are fixed")
-		return serveUntilSignal(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The settings cannot be trusted, the edge's defaults can (a test loads them).
+		var limits config.Edge
+		if defaults, err := config.Load(func(string) (string, bool) { return "", false }); err == nil {
+			limits = defaults.Edge
+		}
+		return serveUntilSignal(ln, handlers.NewEdge(limits, log, nil).Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet && r.URL.Path == "/" {
 				fmt.Fprintln(w, "apiguard: invalid settings")
 				return
 			}
 			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}), stderr)
+		})), stderr)
 	}
 	a := handlers.New(on.App, cfg, log, time.Now)
 	log.Info().Str("version", version).Str("port", port).Msg("apiguard custom handler listening")
-	code := serveUntilSignal(ln, a.HostHandler(), stderr)
+	code := serveUntilSignal(ln, a.HostEdge().Server(a.HostHandler()), stderr)
 	flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := on.close(flush); err != nil {
@@ -75,8 +80,9 @@ func hostApp() (online, *config.Config, zerolog.Logger, error) {
 	return on, cfg, log, err
 }
 
-func serveUntilSignal(ln net.Listener, h http.Handler, stderr io.Writer) int {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+// serveUntilSignal serves srv (its bounds set by handlers.Edge) on ln until SIGINT or
+// SIGTERM, then shuts it down gracefully.
+func serveUntilSignal(ln net.Listener, srv *http.Server, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

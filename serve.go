@@ -60,7 +60,7 @@ func runServe(args []string, stderr io.Writer) int {
 	// health are current from the start.
 	go func() { _, _ = srv.handlers.RunNow(ctx, "expire") }()
 	log.Info().Str("addr", ln.Addr().String()).Str("mode", string(cfg.Mode)).Msg("apiguard serve: POST alerts to /api/alerts, console at /")
-	code := serveUntilSignal(ln, srv.http, stderr)
+	code := serveUntilSignal(ln, srv.handlers.ServeEdge().Server(srv.http), stderr)
 	flush, cancelFlush := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelFlush()
 	if err := srv.close(flush); err != nil {

@@ -32,7 +32,7 @@ type clock struct {
 func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 func newClock() *clock               { return &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
-func readFile(t *testing.T, p string) []byte {
+func readFile(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -50,13 +50,13 @@ type env struct {
 
 // testApp is the handlers over a fresh set of tables in the test Azurite, in enforce
 // mode with the given settings.
-func testApp(t *testing.T, c *clock, settings map[string]string) (*env, *record.Store) {
+func testApp(t testing.TB, c *clock, settings map[string]string) (*env, *record.Store) {
 	t.Helper()
 	return build(t, c, settings, nil)
 }
 
 // build is testApp with the application layer's dependencies adjusted by with.
-func build(t *testing.T, c *clock, settings map[string]string, with func(d *flow.Deps)) (*env, *record.Store) {
+func build(t testing.TB, c *clock, settings map[string]string, with func(d *flow.Deps)) (*env, *record.Store) {
 	t.Helper()
 	vars := map[string]string{
 		"APIGUARD_TABLES_CONNECTION": azuritetest.ConnectionString(t),

@@ -44,7 +44,7 @@ func (a *App) ServeHandler(defs map[string]Def) (http.Handler, error) {
 				log := a.invocationLogger(name, newInvocationID())
 				body, err := io.ReadAll(io.LimitReader(r.Body, a.Config.MaxBodyBytes+1))
 				if err != nil {
-					http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+					bodyError(w, log, err)
 					return
 				}
 				if int64(len(body)) > a.Config.MaxBodyBytes {
@@ -95,7 +95,7 @@ func (a *App) serveHTTP(name string, d Def, fn Function) http.HandlerFunc {
 		log := a.invocationLogger(name, newInvocationID())
 		body, err := io.ReadAll(io.LimitReader(r.Body, a.Config.MaxBodyBytes+1))
 		if err != nil {
-			http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+			bodyError(w, log, err)
 			return
 		}
 		// An over-long body is passed on truncated to one byte past the limit; the

@@ -50,6 +50,12 @@ var Settings = []Setting{
 	{"APIGUARD_MAX_NEW_BLOCKS_PER_HOUR", "100", "Cap on new blocks per clock hour; the excess is recorded as deferred. 0 disables new blocks."},
 	{"APIGUARD_MAX_BLOCKS_PER_INCIDENT", "20", "Share of the hourly cap one incident may take: its further addresses are recorded as deferred, so one alert naming many addresses cannot use up the hour (whole number >= 1)."},
 	{"APIGUARD_MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)."},
+	{"APIGUARD_SERVE_HEADER_TIMEOUT", "10s", "Time a client has to send the request line and headers; then the connection is closed."},
+	{"APIGUARD_SERVE_BODY_TIMEOUT", "30s", "Time a client has to send the whole body, from the end of its headers; then 408 and the connection is closed (a body trickled byte by byte cannot hold a connection)."},
+	{"APIGUARD_SERVE_WRITE_TIMEOUT", "60s", "Time from the end of the headers to the end of the answer: the handler's work runs under this deadline (HTTP functions; timer and queue runs get host.json's functionTimeout)."},
+	{"APIGUARD_SERVE_IDLE_TIMEOUT", "60s", "An idle keep-alive connection is closed after this."},
+	{"APIGUARD_SERVE_MAX_HEADER_BYTES", "65536", "Largest request line and headers accepted, 4096 to 1048576 (431 above)."},
+	{"APIGUARD_SERVE_MAX_CONCURRENT", "64", "Requests apiguard serve handles at once; the excess is answered 503 with Retry-After at once, never queued (under the Functions host the host's own concurrency applies)."},
 	{"APIGUARD_WAF_TARGETS", "", "WAF policies to enforce block_waf decisions in: a JSON array, see \"Enforcement in WAF policies\" above."},
 	{"APIGUARD_APIM_TARGETS", "", "API Management services to enforce block_apim and throttle decisions in: a JSON array, see \"Enforcement in API Management\" above."},
 	{"APIGUARD_THROTTLE_CALLS", "60", "Calls a throttled client may make per period (rate-limit-by-key calls)."},
@@ -102,6 +108,8 @@ type Config struct {
 	// MaxPerIncident is the share of MaxNewPerHour one incident may take.
 	MaxPerIncident int
 	MaxBodyBytes   int64
+	// Edge bounds the HTTP server's clients (shared/config/edge.go).
+	Edge Edge
 
 	WAFTargets     []WAFTarget
 	APIMTargets    []APIMTarget
@@ -269,6 +277,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if c.MaxBodyBytes, err = strconv.ParseInt(get("APIGUARD_MAX_BODY_BYTES"), 10, 64); err != nil || c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("APIGUARD_MAX_BODY_BYTES", "%q is not a byte count from 1024 to 67108864", get("APIGUARD_MAX_BODY_BYTES"))
 	}
+	c.Edge = loadEdge(get, bad)
 	if c.WAFTargets, err = parseWAFTargets(get("APIGUARD_WAF_TARGETS")); err != nil {
 		bad("APIGUARD_WAF_TARGETS", "%v", err)
 	}
