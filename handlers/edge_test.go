@@ -37,9 +37,9 @@ var edgeSettings = map[string]string{
 	"APIGUARD_SERVE_MAX_CONCURRENT":   "3",
 }
 
-// slack is how late past a configured bound a cut-off may come on a loaded 2-vCPU
+// edgeSlack is how late past a configured bound a cut-off may come on a loaded 2-vCPU
 // machine and still count as the bound.
-const slack = 700 * time.Millisecond
+const edgeSlack = 700 * time.Millisecond
 
 // serveEdge starts apiguard serve's handler behind its edge on a loopback port.
 func serveEdge(t *testing.T, settings map[string]string) (*env, *Edge, string) {
@@ -102,8 +102,8 @@ func untilClosed(t *testing.T, c net.Conn, r io.Reader, wait time.Duration) ([]b
 func within(t *testing.T, what string, got, bound time.Duration) {
 	t.Helper()
 	t.Logf("%s after %s (bound %s)", what, got.Round(time.Millisecond), bound)
-	if got < bound*9/10 || got > bound+slack {
-		t.Errorf("%s after %s, want the configured %s (up to %s late)", what, got, bound, slack)
+	if got < bound*9/10 || got > bound+edgeSlack {
+		t.Errorf("%s after %s, want the configured %s (up to %s late)", what, got, bound, edgeSlack)
 	}
 }
 
@@ -239,7 +239,7 @@ func TestExcessRequestsAreAnswered503(t *testing.T) {
 }
 
 // Headers beyond APIGUARD_SERVE_MAX_HEADER_BYTES are answered 431; net/http allows
-// 4 KiB of slack above the setting, so the oversize case is well past it.
+// 4 KiB of edgeSlack above the setting, so the oversize case is well past it.
 func TestOversizeHeaderIs431(t *testing.T) {
 	_, _, addr := serveEdge(t, nil)
 	for _, tc := range []struct {
