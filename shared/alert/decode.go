@@ -140,7 +140,12 @@ func (d *decoder) unwrap(n *node, where string, level int) {
 				return
 			}
 		}
-		d.add(alertIncident(n))
+		inc, err := alertIncident(n)
+		if err != nil {
+			d.setAside(where, err.Error())
+			return
+		}
+		d.add(inc)
 	}
 }
 

@@ -328,30 +328,6 @@ func TestScanAddresses(t *testing.T) {
 	}
 }
 
-func TestParseAddress(t *testing.T) {
-	tests := map[string]string{
-		"45.153.160.140":        "45.153.160.140",
-		" 10.1.2.3 ":            "10.1.2.3",
-		"10.1.2.3:443":          "10.1.2.3",
-		"[2001:db8::1]:443":     "2001:db8::1",
-		"[2001:db8::1]":         "2001:db8::1",
-		"::ffff:45.153.160.140": "45.153.160.140",
-		"fe80::1%eth0":          "fe80::1",
-		"not-an-ip":             "",
-		"":                      "",
-	}
-	for in, want := range tests {
-		a, ok := parseAddress(in)
-		got := ""
-		if ok {
-			got = a.String()
-		}
-		if got != want {
-			t.Errorf("parseAddress(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestParseTime(t *testing.T) {
 	utc := func(s string) time.Time {
 		t, err := time.Parse(time.RFC3339Nano, s)
