@@ -24,7 +24,7 @@ func FuzzDecode(f *testing.F) {
 	// Paths the cases do not reach: limits, encodings inside encodings, odd entities.
 	for _, s := range []string{
 		strings.Repeat("[", 65) + strings.Repeat("]", 65),
-		`{"specversion":"1.0","data":"\"{\\\"alertType\\\":\\\"A\\\"}\""}`,
+		`{"specversion":"1.0","id":"e","source":"/s","type":"t","data":"\"{\\\"alertType\\\":\\\"A\\\"}\""}`,
 		`{"AlertName":"x","Entities":"[{\"$id\":\"1\",\"Type\":\"ip\",\"Address\":\"::ffff:1.2.3.4\",\"h\":{\"$ref\":\"1\"}}]"}`,
 		`{"alertType":"A","extendedProperties":{"a":"[fe80::1%eth0]:80 1.2.3.4:5 ::","b":["2001:db8::1"]}}`,
 		`{"value":[{"value":[{"value":[{"value":[{"alertType":"A"}]}]}]}]}`,
@@ -36,6 +36,8 @@ func FuzzDecode(f *testing.F) {
 		if binary {
 			h = http.Header{}
 			h.Set("ce-specversion", "1.0")
+			h.Set("ce-id", "e1")
+			h.Set("ce-source", "/s")
 			h.Set("ce-type", ceType)
 		}
 		checkParser(t, body)
