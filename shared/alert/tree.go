@@ -234,7 +234,7 @@ func (e *duplicateKeyError) Error() string { return fmt.Sprintf("duplicate key %
 // smallObject is the number of keys up to which a repeated key is looked for by
 // comparing with the keys before it; larger objects use a set. Alerts' objects hold a
 // few dozen keys at most, and a hostile one with 100,000 keys stays linear.
-const smallObject = 16
+const smallObject = 32
 
 // checkDuplicate reports whether k, read at offset at, repeats a key of n. Keys are
 // compared after unescaping ("a" and "\u0061" are one key) and exactly: keys that differ
