@@ -80,10 +80,15 @@ func cloudEvent(n *node) (string, *node, error) {
 		return "", nil, fmt.Errorf("not a valid CloudEvent: %s", describeCEError(err))
 	}
 	raw := e.Data()
-	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || string(t) == "null" {
 		return e.Type(), nil, errors.New("carries no data")
 	}
-	doc, err := parseDocument(raw)
+	// JSON data is the very bytes of the "data" member, already parsed (and checked for
+	// repeated keys) with the body: use that tree rather than parse it again.
+	doc, err := n.field("data"), error(nil)
+	if e.DataBase64 || doc == nil || !bytes.Equal(doc.raw, bytes.TrimSpace(raw)) {
+		doc, err = parseDocument(raw)
+	}
 	if err == nil {
 		doc, err = decodeString(doc)
 	}
