@@ -18,7 +18,8 @@ FUZZ_TARGETS := ./shared/alert:FuzzDecode ./shared/envelope:FuzzReadRequest ./sh
   ./shared/traffic:FuzzDecode ./shared/detect:FuzzUnmarshalState \
   ./shared/notify:FuzzParseTargets ./shared/control:FuzzRequests ./shared/triage:FuzzClassify ./shared/triage/report:FuzzEscape \
   ./shared/triage/collect:FuzzSnapshot:300x ./shared/envelope:FuzzEventHub ./shared/traffic:FuzzReadRecord \
-  ./shared/detect/probe:FuzzMatch:2000x ./shared/cidr:FuzzCarriedByPrefix ./handlers:FuzzServeEdge:500x
+  ./shared/detect/probe:FuzzMatch:2000x ./shared/cidr:FuzzCarriedByPrefix ./handlers:FuzzServeEdge:500x \
+  ./shared/alert:FuzzStrictAddress
 TRIAGE_DEMO := local/triage-demo
 TRIAGE_DEMO_SNAPSHOT := $(TRIAGE_DEMO)/2026-12/apiguard/last-seen.json
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apiguard/apiguard/shared/alert"
 	"github.com/apiguard/apiguard/shared/envelope"
 	"github.com/apiguard/apiguard/shared/fault"
 )
@@ -35,11 +36,15 @@ func alertsHTTP(a *App, ctx context.Context, log zerolog.Logger, req *envelope.H
 }
 
 // webhookValidation answers the CloudEvents webhook abuse-protection handshake
-// (an OPTIONS request carrying WebHook-Request-Origin).
+// (an OPTIONS request carrying WebHook-Request-Origin), echoing the origin only when it
+// is a DNS name.
 func webhookValidation(req *envelope.HTTPRequest) envelope.HTTPResponse {
 	origin := req.Headers.Get("WebHook-Request-Origin")
 	if origin == "" {
 		return envelope.HTTPResponse{StatusCode: http.StatusNoContent, Headers: map[string]string{"Allow": "POST, OPTIONS"}}
+	}
+	if err := alert.CheckWebhookOrigin(origin); err != nil {
+		return errorResponse(http.StatusBadRequest, err)
 	}
 	h := map[string]string{"WebHook-Allowed-Origin": origin, "Allow": "POST, OPTIONS"}
 	if req.Headers.Get("WebHook-Request-Rate") != "" {

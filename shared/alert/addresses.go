@@ -1,7 +1,9 @@
 package alert
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -24,6 +26,10 @@ type addressSet struct {
 	list []Address
 	seen map[netip.Addr]struct{}
 	over int
+	// refused are the values structured fields gave as addresses that were not one
+	// address; refusedMore counts those beyond maxRefused.
+	refused     []RefusedAddress
+	refusedMore int
 }
 
 // add records a, or counts it once the set is full. It reports whether to go on
@@ -55,22 +61,114 @@ func normalizeAddr(a netip.Addr) netip.Addr {
 	return a.Unmap().WithZone("")
 }
 
-// parseAddress reads an entity's address field, which should be a bare address but
-// is forgiven a port or brackets.
-func parseAddress(s string) (netip.Addr, bool) {
-	s = strings.TrimSpace(s)
-	if a, err := netip.ParseAddr(s); err == nil {
-		return normalizeAddr(a), true
+// maxRefused bounds the refused values kept on one incident, and maxRefusedValue the
+// bytes kept of each: enough to see what was wrong, not a way to store a megabyte.
+const (
+	maxRefused      = MaxAddresses
+	maxRefusedValue = 64
+)
+
+// refuse records a value given as an address in a structured field that is not one
+// address, with why.
+func (s *addressSet) refuse(value, source, reason string) {
+	if len(s.refused) >= maxRefused {
+		s.refusedMore++
+		return
 	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return normalizeAddr(ap.Addr()), true
+	s.refused = append(s.refused, RefusedAddress{Value: quoteCut(value), Source: source, Reason: reason})
+}
+
+// quoteCut renders v with Go escapes (a NUL or a stray byte stays visible) and cut to
+// maxRefusedValue bytes of input.
+func quoteCut(v string) string {
+	cut := len(v) > maxRefusedValue
+	if cut {
+		v = v[:maxRefusedValue]
 	}
-	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
-		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
-			return normalizeAddr(a), true
+	q := strconv.Quote(v)
+	q = q[1 : len(q)-1]
+	if cut {
+		q += "..."
+	}
+	return q
+}
+
+// maxAddressText is longer than any textual IPv6 address with a prefix length
+// ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128" is 49 bytes).
+const maxAddressText = 64
+
+// parseStrictAddress reads a structured field that names one address (an IP entity's
+// address, a Graph ipEvidence's ipAddress). It accepts exactly one address, or a CIDR
+// that is one address (/32, /128), and nothing around it: no blanks, port, brackets,
+// zone or trailing bytes. A wider network is refused too, though well formed: decisions
+// block single attackers, and acting on its first address would block something the
+// alert did not name. The reason says what is wrong.
+func parseStrictAddress(s string) (netip.Addr, string) {
+	if s == "" {
+		return netip.Addr{}, "empty"
+	}
+	if len(s) > maxAddressText {
+		return netip.Addr{}, fmt.Sprintf("%d bytes, longer than any address", len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t':
+			return netip.Addr{}, fmt.Sprintf("blank at byte %d: want one address and nothing else", i)
+		case c < 0x20 || c == 0x7f:
+			return netip.Addr{}, fmt.Sprintf("control byte 0x%02x at byte %d", c, i)
+		case c >= 0x80:
+			return netip.Addr{}, fmt.Sprintf("non-ASCII byte 0x%02x at byte %d", c, i)
 		}
 	}
-	return netip.Addr{}, false
+	if strings.Contains(s, "%") {
+		return netip.Addr{}, "IPv6 zone: it names a local interface, not a host"
+	}
+	if addr, bits, ok := strings.Cut(s, "/"); ok {
+		return parseStrictPrefix(s, addr, bits)
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return normalizeAddr(a), ""
+	}
+	if _, err := netip.ParseAddrPort(s); err == nil {
+		return netip.Addr{}, "address with a port: want the address alone"
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		return netip.Addr{}, "address in brackets: want the address alone"
+	}
+	return netip.Addr{}, "not an IP address"
+}
+
+// parseStrictPrefix reads s = addr "/" bits.
+func parseStrictPrefix(s, addr, bits string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Addr{}, "not an IP address before the slash"
+	}
+	n, err := strconv.Atoi(bits)
+	if err != nil || bits == "" || bits[0] < '0' || bits[0] > '9' {
+		return netip.Addr{}, fmt.Sprintf("prefix length %q is not a number from 0 to %d", bits, a.BitLen())
+	}
+	if n > a.BitLen() {
+		return netip.Addr{}, fmt.Sprintf("prefix length /%d out of range for IPv%d (0-%d)", n, ipVersion(a), a.BitLen())
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Sprintf("prefix length %q is not canonical", bits)
+	}
+	if m := p.Masked(); m != p {
+		return netip.Addr{}, fmt.Sprintf("host bits set: %s is not a network address (the network is %s)", s, m)
+	}
+	if p.IsSingleIP() {
+		return normalizeAddr(p.Addr()), ""
+	}
+	return netip.Addr{}, fmt.Sprintf("a network of 2^%d addresses: only single addresses are acted on", p.Addr().BitLen()-p.Bits())
+}
+
+func ipVersion(a netip.Addr) int {
+	if a.Is4() {
+		return 4
+	}
+	return 6
 }
 
 // scanAddresses finds IPv4 and IPv6 literals in free text (an extendedProperties

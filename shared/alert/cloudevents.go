@@ -2,13 +2,18 @@ package alert
 
 import (
 	"bytes"
-	"encoding/base64"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
 
 // Event types Decode gives meaning to.
@@ -22,8 +27,150 @@ const (
 )
 
 // isCloudEvent reports a structured-mode CloudEvent: the one attribute every version
-// requires and no alert has.
+// requires and no alert has. A key spelled in another case counts, so that such an
+// object is refused as a CloudEvent rather than read as an alert.
 func isCloudEvent(n *node) bool { return n.has("specversion") }
+
+// specVersion is the only CloudEvents version accepted. Event Grid and Microsoft Graph
+// deliver 1.0; 0.3 is superseded and reads data differently.
+const specVersion = event.CloudEventsVersionV1
+
+// checkSpecVersion refuses a specversion other than the string "1.0", naming what came.
+// The SDK would accept 0.3 and reports a number or null only as a parse error.
+func checkSpecVersion(n *node) error {
+	for i, k := range n.keys {
+		if !strings.EqualFold(k, "specversion") {
+			continue
+		}
+		if k != "specversion" {
+			return fmt.Errorf("attribute %q: CloudEvents attribute names are lower case", k)
+		}
+		return specVersionOK(n.elems[i])
+	}
+	return errors.New("no specversion")
+}
+
+func specVersionOK(v *node) error {
+	switch {
+	case v.kind == kindNull:
+		return fmt.Errorf("specversion is null, want %q", specVersion)
+	case v.kind != kindString:
+		return fmt.Errorf("specversion is a JSON %s (%s), want the string %q", v.kind, quoteCut(string(v.raw)), specVersion)
+	case v.str == "":
+		return fmt.Errorf("specversion is empty, want %q", specVersion)
+	case v.str != specVersion:
+		return fmt.Errorf("specversion %q is not supported, want %q", quoteCut(v.str), specVersion)
+	}
+	return nil
+}
+
+// cloudEvent reads a structured-mode CloudEvent with the CloudEvents SDK, which checks
+// the required attributes (id, source, type) and their formats and decodes data: JSON,
+// JSON text in a string, or data_base64. It returns the event's type and its data as
+// a document.
+func cloudEvent(n *node) (string, *node, error) {
+	if err := checkSpecVersion(n); err != nil {
+		return "", nil, err
+	}
+	var e event.Event
+	if err := e.UnmarshalJSON(n.raw); err != nil {
+		return "", nil, fmt.Errorf("not a valid CloudEvent: %s", describeCEError(err))
+	}
+	if err := e.Validate(); err != nil {
+		return "", nil, fmt.Errorf("not a valid CloudEvent: %s", describeCEError(err))
+	}
+	raw := e.Data()
+	if t := bytes.TrimSpace(raw); len(t) == 0 || string(t) == "null" {
+		return e.Type(), nil, errors.New("carries no data")
+	}
+	// JSON data is the very bytes of the "data" member, already parsed (and checked for
+	// repeated keys) with the body: use that tree rather than parse it again.
+	doc, err := n.field("data"), error(nil)
+	if e.DataBase64 || doc == nil || !bytes.Equal(doc.raw, bytes.TrimSpace(raw)) {
+		doc, err = parseDocument(raw)
+	}
+	if err == nil {
+		doc, err = decodeString(doc)
+	}
+	if err != nil {
+		what := "data"
+		if e.DataBase64 {
+			what = "data_base64"
+		}
+		return e.Type(), nil, fmt.Errorf("%s does not hold a JSON alert: %v", what, err)
+	}
+	return e.Type(), doc, nil
+}
+
+// binaryEvent reads the attributes of a binary-mode CloudEvent, which travel as ce-*
+// headers while the body is the data, with the CloudEvents SDK. ok reports whether the
+// request is one (a ce-specversion header is there); err why it is refused.
+func binaryEvent(h http.Header) (typ string, ok bool, err error) {
+	if h == nil {
+		return "", false, nil
+	}
+	versions := h.Values("ce-specversion")
+	if len(versions) == 0 {
+		return "", false, nil
+	}
+	if len(versions) > 1 {
+		return "", true, errors.New("binary CloudEvent: ce-specversion header given more than once")
+	}
+	if err := specVersionOK(&node{kind: kindString, str: versions[0], raw: []byte(versions[0])}); err != nil {
+		return "", true, fmt.Errorf("binary CloudEvent: %w", err)
+	}
+	// The body is the data and Decode reads it itself; the SDK sees only the headers.
+	msg := cehttp.NewMessage(h, http.NoBody)
+	if msg.ReadEncoding() != binding.EncodingBinary {
+		return "", true, fmt.Errorf("binary CloudEvent: ce-specversion header with the Content-Type of a structured event (%s)", quoteCut(h.Get("Content-Type")))
+	}
+	e, err := binding.ToEvent(context.Background(), msg)
+	if err == nil {
+		err = e.Validate()
+	}
+	if err != nil {
+		return "", true, fmt.Errorf("binary CloudEvent: %s", describeCEError(err))
+	}
+	return e.Type(), true, nil
+}
+
+// describeCEError renders an SDK error deterministically: a ValidationError is a map,
+// whose own message lists its fields in random order.
+func describeCEError(err error) string {
+	var ve event.ValidationError
+	if !errors.As(err, &ve) {
+		return strings.TrimSpace(err.Error())
+	}
+	fields := make([]string, 0, len(ve))
+	for k := range ve {
+		fields = append(fields, k)
+	}
+	slices.Sort(fields)
+	parts := make([]string, len(fields))
+	for i, k := range fields {
+		parts[i] = k + ": " + strings.TrimSpace(ve[k].Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// maxValidationCode bounds the Event Grid validation code echoed back. Event Grid
+// documents the code as a string and sends a GUID (36 characters, hex digits and
+// dashes); 64 characters of letters, digits and dashes leave room for another GUID
+// spelling and keep the answer from reflecting whatever a sender puts there.
+const maxValidationCode = 64
+
+// checkValidationCode refuses a code that is no Event Grid validation code.
+func checkValidationCode(code string) error {
+	if len(code) > maxValidationCode {
+		return fmt.Errorf("validationCode of %d bytes: Event Grid sends a GUID, at most %d characters are echoed", len(code), maxValidationCode)
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return fmt.Errorf("validationCode holds %q at byte %d: Event Grid sends a GUID (letters, digits, dashes)", c, i)
+		}
+	}
+	return nil
+}
 
 // isEventGridEvent reports an event in the Event Grid event schema.
 func isEventGridEvent(n *node) bool {
@@ -43,33 +190,9 @@ func isGraphNotification(n *node, eventType string) bool {
 	return n.has("changeType") || n.has("resource") || n.has("subscriptionId")
 }
 
-// binaryEvent returns the type of a binary-mode CloudEvent, whose attributes travel
-// as ce-* headers and whose body is the data, and whether the request is one.
-func binaryEvent(h http.Header) (typ string, ok bool) {
-	if h == nil || strings.TrimSpace(h.Get("ce-specversion")) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(h.Get("ce-type")), true
-}
-
-// eventData returns an event's data as a document. Structured CloudEvents carry it as
-// JSON ("data"), as JSON text in a string ("data"), or base64 ("data_base64"); Event
-// Grid events carry it in "data".
-func eventData(n *node) (*node, error) {
-	if b64 := n.field("data_base64"); b64 != nil && b64.kind != kindNull {
-		if b64.kind != kindString {
-			return nil, fmt.Errorf("data_base64 is a JSON %s, want base64 text", b64.kind)
-		}
-		raw, err := decodeBase64(b64.str)
-		if err != nil {
-			return nil, errors.New("data_base64 is not valid base64")
-		}
-		doc, err := parseDocument(raw)
-		if err != nil {
-			return nil, fmt.Errorf("data_base64 does not hold a JSON alert: %v", err)
-		}
-		return doc, nil
-	}
+// eventGridData returns an Event Grid event's data as a document: JSON, or JSON text
+// in a string.
+func eventGridData(n *node) (*node, error) {
 	data := n.field("data")
 	if data == nil || data.kind == kindNull {
 		return nil, errors.New("carries no data")
@@ -79,16 +202,6 @@ func eventData(n *node) (*node, error) {
 		return nil, fmt.Errorf("data is a string that does not hold JSON: %v", err)
 	}
 	return doc, nil
-}
-
-// decodeBase64 accepts padded and unpadded standard base64, which is what the
-// CloudEvents JSON format names; senders differ on padding.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-		return b, nil
-	}
-	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
 }
 
 // maxStringLayers bounds how many times a value encoded as a JSON string inside a JSON
@@ -153,4 +266,27 @@ func graphNotificationIncident(n *node, eventType string) (Incident, error) {
 		Shape:     ShapeGraph,
 		Raw:       bytes.Clone(n.raw),
 	}, nil
+}
+
+// maxOriginLength is the longest DNS name.
+const maxOriginLength = 253
+
+// CheckWebhookOrigin checks the WebHook-Request-Origin of a CloudEvents webhook
+// abuse-protection request (OPTIONS) before it is echoed as WebHook-Allowed-Origin.
+// The CloudEvents webhook spec makes it a DNS name ("eventgrid.azure.net"), so
+// anything else (a URL, blanks, control bytes, a megabyte of text) is refused rather
+// than reflected into a response header.
+func CheckWebhookOrigin(origin string) error {
+	if origin == "" {
+		return errors.New("WebHook-Request-Origin is empty")
+	}
+	if len(origin) > maxOriginLength {
+		return fmt.Errorf("WebHook-Request-Origin of %d bytes is longer than a DNS name (%d)", len(origin), maxOriginLength)
+	}
+	for i := 0; i < len(origin); i++ {
+		if c := origin[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.') {
+			return fmt.Errorf("WebHook-Request-Origin holds %q at byte %d: want a DNS name such as eventgrid.azure.net", c, i)
+		}
+	}
+	return nil
 }

@@ -40,7 +40,10 @@ func Decode(body []byte, header http.Header) (Batch, error) {
 		return Batch{}, reject(err)
 	}
 	d := decoder{batch: Batch{Incidents: []Incident{}}}
-	typ, binary := binaryEvent(header)
+	typ, binary, err := binaryEvent(header)
+	if err != nil {
+		return Batch{}, reject(err)
+	}
 	switch root.kind {
 	case kindObject:
 		if binary {
@@ -122,9 +125,11 @@ func (d *decoder) unwrap(n *node, where string, level int) {
 	}
 	switch {
 	case isCloudEvent(n):
-		d.event(n, n.text("type"), where, level)
+		typ, data, err := cloudEvent(n)
+		d.event(n, typ, data, err, where, level)
 	case isEventGridEvent(n):
-		d.event(n, n.text("eventType"), where, level)
+		data, err := eventGridData(n)
+		d.event(n, n.text("eventType"), data, err, where, level)
 	case isGraphNotification(n, ""):
 		d.graphNotification(n, "", where)
 	default:
@@ -140,7 +145,12 @@ func (d *decoder) unwrap(n *node, where string, level int) {
 				return
 			}
 		}
-		d.add(alertIncident(n))
+		inc, err := alertIncident(n)
+		if err != nil {
+			d.setAside(where, err.Error())
+			return
+		}
+		d.add(inc)
 	}
 }
 
@@ -151,9 +161,9 @@ func (d *decoder) each(arr *node, where string, level int) {
 	}
 }
 
-// event decodes a CloudEvent or Event Grid event of the given type.
-func (d *decoder) event(n *node, typ, where string, level int) {
-	data, err := eventData(n)
+// event decodes the data of a CloudEvent or Event Grid event of the given type, or sets
+// the event aside with err.
+func (d *decoder) event(n *node, typ string, data *node, err error, where string, level int) {
 	if err != nil {
 		label := "event"
 		if id := n.text("id"); id != "" {
@@ -172,6 +182,10 @@ func (d *decoder) data(data *node, typ, where string, level int) {
 		code := data.text("validationCode")
 		if code == "" {
 			d.setAside(where, "subscription validation event carries no validationCode")
+			return
+		}
+		if err := checkValidationCode(code); err != nil {
+			d.setAside(where, err.Error())
 			return
 		}
 		if d.batch.ValidationCode == "" {

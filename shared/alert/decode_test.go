@@ -61,14 +61,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"top-level null", `null`, []string{"top-level JSON is a null"}},
 		{"too many alerts", many(MaxAlerts+1, "{}"), []string{"1001 alerts", "1000"}},
 		{"too many in a list", `{"value":` + many(1500, "{}") + `}`, []string{"1500 alerts"}},
-		{"too many in event data", `{"specversion":"1.0","type":"t","data":` + many(1200, "{}") + `}`, []string{"1200 alerts"}},
+		{"too many in event data", `{"specversion":"1.0","id":"e1","source":"/s","type":"t","data":` + many(1200, "{}") + `}`, []string{"1200 alerts"}},
 		{"deep nesting", strings.Repeat("[", 100) + strings.Repeat("]", 100), []string{"nested deeper than 64", "byte offset 64"}},
 		{"deep nesting in an object", `{"a":` + strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 71), []string{"nested deeper than 64"}},
-		{"lone event without data", `{"specversion":"1.0","type":"t","id":"e1"}`, []string{`event "e1": carries no data`}},
-		{"lone event with non-JSON data", `{"specversion":"1.0","type":"t","data":"x"}`, []string{"data is a string that does not hold JSON"}},
-		{"lone event with bad base64", `{"specversion":"1.0","type":"t","data_base64":"%%%"}`, []string{"data_base64 is not valid base64"}},
-		{"lone validation event without code", `{"specversion":"1.0","type":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{}}`, []string{"no validationCode"}},
-		{"lone event with deep data", `{"specversion":"1.0","type":"t","data":"` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `"}`, []string{"nested deeper than 64"}},
+		{"lone event without data", `{"specversion":"1.0","id":"e1","source":"/s","type":"t"}`, []string{`event "e1": carries no data`}},
+		{"lone event with non-JSON data", `{"specversion":"1.0","id":"e1","source":"/s","type":"t","data":"x"}`, []string{`event "e1": data does not hold a JSON alert: malformed JSON`}},
+		{"lone event with bad base64", `{"specversion":"1.0","id":"e1","source":"/s","type":"t","data_base64":"%%%"}`, []string{`event "e1": not a valid CloudEvent: illegal base64 data`}},
+		{"lone validation event without code", `{"specversion":"1.0","id":"e1","source":"/s","type":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{}}`, []string{"no validationCode"}},
+		{"lone event with deep data", `{"specversion":"1.0","id":"e1","source":"/s","type":"t","data":"` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `"}`, []string{"nested deeper than 64"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,11 +173,11 @@ func TestRaw(t *testing.T) {
 	}{
 		{"bare", "  " + alertJSON + "\n", nil},
 		{"array element", "[1, " + alertJSON + "]", nil},
-		{"CloudEvent data", `{"specversion":"1.0","type":"t","data":` + alertJSON + `}`, nil},
-		{"CloudEvent data string", `{"specversion":"1.0","type":"t","data":` + string(str) + `}`, nil},
-		{"CloudEvent data_base64", `{"specversion":"1.0","type":"t","data_base64":"` + base64.StdEncoding.EncodeToString([]byte(alertJSON)) + `"}`, nil},
+		{"CloudEvent data", `{"specversion":"1.0","id":"e1","source":"/s","type":"t","data":` + alertJSON + `}`, nil},
+		{"CloudEvent data string", `{"specversion":"1.0","id":"e1","source":"/s","type":"t","data":` + string(str) + `}`, nil},
+		{"CloudEvent data_base64", `{"specversion":"1.0","id":"e1","source":"/s","type":"t","data_base64":"` + base64.StdEncoding.EncodeToString([]byte(alertJSON)) + `"}`, nil},
 		{"Event Grid data", `[{"id":"1","eventType":"t","subject":"s","eventTime":"2026-01-01T00:00:00Z","dataVersion":"1","data":` + alertJSON + `}]`, nil},
-		{"binary CloudEvent", alertJSON, http.Header{"Ce-Specversion": {"1.0"}, "Ce-Type": {"t"}}},
+		{"binary CloudEvent", alertJSON, http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {"e1"}, "Ce-Source": {"/s"}, "Ce-Type": {"t"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +232,8 @@ func TestValidationWithAlerts(t *testing.T) {
 func TestBinaryValidation(t *testing.T) {
 	h := http.Header{}
 	h.Set("ce-specversion", "1.0")
+	h.Set("ce-id", "e1")
+	h.Set("ce-source", "/s")
 	h.Set("ce-type", ValidationEventType)
 	b, err := Decode([]byte(`{"validationCode":"abc"}`), h)
 	if err != nil || b.ValidationCode != "abc" || len(b.Incidents) != 0 {
@@ -342,30 +344,6 @@ func TestScanAddresses(t *testing.T) {
 		scanAddresses(tt.in, func(a netip.Addr) bool { got = append(got, a.String()); return true })
 		if g := strings.Join(got, " "); g != tt.want {
 			t.Errorf("scanAddresses(%q) = %q, want %q", tt.in, g, tt.want)
-		}
-	}
-}
-
-func TestParseAddress(t *testing.T) {
-	tests := map[string]string{
-		"45.153.160.140":        "45.153.160.140",
-		" 10.1.2.3 ":            "10.1.2.3",
-		"10.1.2.3:443":          "10.1.2.3",
-		"[2001:db8::1]:443":     "2001:db8::1",
-		"[2001:db8::1]":         "2001:db8::1",
-		"::ffff:45.153.160.140": "45.153.160.140",
-		"fe80::1%eth0":          "fe80::1",
-		"not-an-ip":             "",
-		"":                      "",
-	}
-	for in, want := range tests {
-		a, ok := parseAddress(in)
-		got := ""
-		if ok {
-			got = a.String()
-		}
-		if got != want {
-			t.Errorf("parseAddress(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

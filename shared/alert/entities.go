@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -96,14 +97,34 @@ func (w *entityWalk) walk(root *node) {
 // (azure-resource entities carry resourceId, hosts azureID).
 func (w *entityWalk) entity(n *node) {
 	if strings.EqualFold(n.text("type"), "ip") {
-		if a, ok := parseAddress(n.text("address")); ok {
+		// An IP entity that gives a value, refused or not, names the alert's attacker:
+		// a refused one must not send the decoder guessing in free text instead.
+		if readStrictAddress(n.field("address"), SourceEntity, w.addrs) {
 			w.found = true
-			w.addrs.add(a, SourceEntity)
 		}
 	}
 	w.resources.addARM(n.text("resourceId"))
 	w.resources.addARM(n.text("azureID"))
 	w.resources.addARM(n.text("azureResourceId"))
+}
+
+// readStrictAddress adds the address a structured field holds, or records why it is
+// refused. It reports whether the field gave a value at all (absent and null do not).
+func readStrictAddress(v *node, source string, addrs *addressSet) bool {
+	if v == nil || v.kind == kindNull {
+		return false
+	}
+	if v.kind != kindString {
+		addrs.refuse(string(v.raw), source, fmt.Sprintf("a JSON %s, want an address in a string", v.kind))
+		return true
+	}
+	a, reason := parseStrictAddress(v.str)
+	if reason != "" {
+		addrs.refuse(v.str, source, reason)
+		return true
+	}
+	addrs.add(a, source)
+	return true
 }
 
 // readEvidence adds the addresses of Graph ipEvidence items and the ids of
@@ -116,9 +137,7 @@ func readEvidence(n *node, addrs *addressSet, res *resourceSet, depth int) {
 		typ := strings.ToLower(n.text("@odata.type"))
 		switch {
 		case strings.HasSuffix(typ, "ipevidence"):
-			if a, ok := parseAddress(n.text("ipAddress")); ok {
-				addrs.add(a, SourceEvidence)
-			}
+			readStrictAddress(n.field("ipAddress"), SourceEvidence, addrs)
 		case strings.HasSuffix(typ, "azureresourceevidence"):
 			res.addARM(n.text("resourceId"))
 		}

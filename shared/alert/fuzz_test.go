@@ -3,6 +3,7 @@ package alert
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,18 +25,32 @@ func FuzzDecode(f *testing.F) {
 	// Paths the cases do not reach: limits, encodings inside encodings, odd entities.
 	for _, s := range []string{
 		strings.Repeat("[", 65) + strings.Repeat("]", 65),
-		`{"specversion":"1.0","data":"\"{\\\"alertType\\\":\\\"A\\\"}\""}`,
+		`{"specversion":"1.0","id":"e","source":"/s","type":"t","data":"\"{\\\"alertType\\\":\\\"A\\\"}\""}`,
 		`{"AlertName":"x","Entities":"[{\"$id\":\"1\",\"Type\":\"ip\",\"Address\":\"::ffff:1.2.3.4\",\"h\":{\"$ref\":\"1\"}}]"}`,
 		`{"alertType":"A","extendedProperties":{"a":"[fe80::1%eth0]:80 1.2.3.4:5 ::","b":["2001:db8::1"]}}`,
 		`{"value":[{"value":[{"value":[{"value":[{"alertType":"A"}]}]}]}]}`,
+		// Strict input: repeated keys, a BOM, refused addresses, bad CloudEvents.
+		`{"alertType":"A","x":{"k":1,"\u006b":2}}`,
+		"\xef\xbb\xbf" + `{"alertType":"A"}`,
+		`{"AlertName":"A","Entities":"[{\"Type\":\"ip\",\"Address\":\"1.2.3.4/1\"},{\"Type\":\"ip\",\"Address\":\"45.153.160.142\\u0000\"}]"}`,
+		`{"id":"g","evidence":[{"@odata.type":"#microsoft.graph.security.ipEvidence","ipAddress":"[::1]:80"}]}`,
+		`[{"specversion":"0.3","id":"e","source":"/s","type":"t","data":{}},{"specversion":null}]`,
+		`{"specversion":"1.0","id":"e","source":"/s","type":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{"validationCode":"x y"}}`,
 	} {
 		f.Add([]byte(s), "", false)
+	}
+	for _, c := range badEvents {
+		if len(c.event) < 4096 {
+			f.Add(fmt.Appendf(nil, c.event, goodAlert), "", false)
+		}
 	}
 	f.Fuzz(func(t *testing.T, body []byte, ceType string, binary bool) {
 		var h http.Header
 		if binary {
 			h = http.Header{}
 			h.Set("ce-specversion", "1.0")
+			h.Set("ce-id", "e1")
+			h.Set("ce-source", "/s")
 			h.Set("ce-type", ceType)
 		}
 		checkParser(t, body)
@@ -58,6 +73,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		for i, inc := range b1.Incidents {
 			checkIncident(t, i, inc)
+		}
+		if n := len(b1.ValidationCode); n > 0 && checkValidationCode(b1.ValidationCode) != nil {
+			t.Fatalf("validation code %.80q answered", b1.ValidationCode)
 		}
 		if _, err := json.Marshal(b1); err != nil {
 			t.Fatalf("batch does not marshal: %v", err)
@@ -88,6 +106,17 @@ func checkIncident(t *testing.T, i int, inc Incident) {
 			t.Fatalf("incident %d: address source %q", i, a.Source)
 		}
 	}
+	if len(inc.RefusedAddresses) > maxRefused {
+		t.Fatalf("incident %d: %d refused addresses", i, len(inc.RefusedAddresses))
+	}
+	for _, r := range inc.RefusedAddresses {
+		if r.Reason == "" || len(r.Value) > 4*maxRefusedValue+3 {
+			t.Fatalf("incident %d: refused %+v", i, r)
+		}
+		if _, reason := parseStrictAddress(mustUnquote(t, r.Value)); reason == "" && !strings.HasSuffix(r.Value, "...") && !strings.HasPrefix(r.Reason, "a JSON") {
+			t.Fatalf("incident %d: refused %q is an address", i, r.Value)
+		}
+	}
 	if !json.Valid(inc.Raw) {
 		t.Fatalf("incident %d: Raw is not JSON: %q", i, inc.Raw)
 	}
@@ -104,6 +133,15 @@ func checkIncident(t *testing.T, i int, inc Incident) {
 			t.Fatalf("incident %d: %s time in %s", i, tm.name, tm.loc)
 		}
 	}
+}
+
+func mustUnquote(t *testing.T, s string) string {
+	t.Helper()
+	u, err := unquoteGo(s)
+	if err != nil {
+		t.Fatalf("refused value %q is not Go-quoted: %v", s, err)
+	}
+	return u
 }
 
 // BenchmarkDecode measures a typical single ARM alert, as the HTTP trigger gets it.
@@ -143,15 +181,19 @@ func checkParser(t *testing.T, body []byte) {
 	if !json.Valid(body) {
 		return
 	}
+	dup := hasDuplicateKey(body)
 	n, err := parseDocument(body)
 	if err != nil {
-		if _, ok := depthWithin(body, maxDepth); ok {
+		if _, ok := depthWithin(body, maxDepth); ok && !(dup && strings.Contains(err.Error(), "duplicate key")) {
 			t.Fatalf("valid JSON not parsed: %v", err)
 		}
 		return
 	}
-	if !bytes.Equal(n.raw, bytes.TrimSpace(body)) {
-		t.Fatalf("root raw %q, want %q", n.raw, bytes.TrimSpace(body))
+	if dup {
+		t.Fatal("a document that repeats a key was parsed")
+	}
+	if want := bytes.TrimSpace(bytes.TrimPrefix(body, utf8BOM)); !bytes.Equal(n.raw, want) {
+		t.Fatalf("root raw %q, want %q", n.raw, want)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

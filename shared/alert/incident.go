@@ -45,10 +45,16 @@ type Incident struct {
 	Addresses     []Address      `json:"addresses"`
 	// AddressesOverBound counts the distinct addresses the alert names beyond the
 	// first MaxAddresses: not decided on, but counted so that nothing is lost unseen.
-	AddressesOverBound int      `json:"addresses_over_bound,omitempty"`
-	ResourceIDs        []string `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
-	APIMResources      []string `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
-	Compromised        string   `json:"compromised_entity,omitempty"`
+	AddressesOverBound int `json:"addresses_over_bound,omitempty"`
+	// RefusedAddresses are values the alert's structured fields gave as addresses that
+	// are not exactly one address (a prefix with host bits set, trailing bytes, a
+	// port...): none of them is acted on, each is kept with why. RefusedMore counts
+	// those beyond the first maxRefused.
+	RefusedAddresses []RefusedAddress `json:"refused_addresses,omitempty"`
+	RefusedMore      int              `json:"refused_addresses_more,omitempty"`
+	ResourceIDs      []string         `json:"resource_ids,omitempty"`      // every Azure resource id named by the alert
+	APIMResources    []string         `json:"apim_resource_ids,omitempty"` // those under Microsoft.ApiManagement
+	Compromised      string           `json:"compromised_entity,omitempty"`
 	// Identities are the clients a traffic finding names by identity (subscription or
 	// user) rather than by address: they are throttled, never blocked at the edge.
 	Identities []Identity `json:"identities,omitempty"`
@@ -67,6 +73,15 @@ func (i *Incident) EventTime() time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// RefusedAddress is a value given as an address that apiguard would not act on.
+type RefusedAddress struct {
+	// Value is the value as received, Go-escaped (a NUL shows as \x00) and cut after 64
+	// bytes.
+	Value  string `json:"value"`
+	Source string `json:"source"` // "entity" or "evidence"
+	Reason string `json:"reason"`
 }
 
 // Identity is a client named by its APIM subscription or user id.

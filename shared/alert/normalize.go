@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/apiguard/apiguard/shared/vocab"
@@ -81,8 +82,10 @@ func shapeOf(n *node) (Shape, *node) {
 
 func isKind(n *node, k kind) bool { return n != nil && n.kind == k }
 
-// alertIncident normalizes one alert object. raw is the object as received.
-func alertIncident(n *node) Incident {
+// alertIncident normalizes one alert object. raw is the object as received. It fails
+// only when a field encoded as JSON text (a Log Analytics row's Entities) cannot be
+// read: the alert would otherwise be decided on part of what it says.
+func alertIncident(n *node) (Incident, error) {
 	shape, src := shapeOf(n)
 	inc := Incident{Shape: shape, Raw: bytes.Clone(n.raw), Addresses: []Address{}}
 	var addrs addressSet
@@ -93,21 +96,24 @@ func alertIncident(n *node) Incident {
 	case ShapeGraph:
 		readGraph(&inc, n, &addrs, &res)
 	default:
-		readDefender(&inc, src, &addrs, &res)
+		if err := readDefender(&inc, src, &addrs, &res); err != nil {
+			return Incident{}, err
+		}
 	}
 	if len(addrs.list) > 0 {
 		inc.Addresses = addrs.list
 	}
 	inc.AddressesOverBound = addrs.over
+	inc.RefusedAddresses, inc.RefusedMore = addrs.refused, addrs.refusedMore
 	inc.ResourceIDs = res.list
 	inc.APIMResources = res.apim()
 	inc.ID = incidentID(inc.SystemAlertID, armKey(shape, n), graphKey(shape, n), n.raw)
-	return inc
+	return inc, nil
 }
 
 // readDefender reads a Defender alert in any of its own shapes (ARM properties,
 // workflow, export, table row): the same fields under case-varying aliases.
-func readDefender(inc *Incident, a *node, addrs *addressSet, res *resourceSet) {
+func readDefender(inc *Incident, a *node, addrs *addressSet, res *resourceSet) error {
 	inc.SystemAlertID = a.text("systemAlertId")
 	inc.AlertType = a.text("alertType")
 	inc.DisplayName = a.text("alertDisplayName", "AlertName", "DisplayName", "title")
@@ -119,19 +125,31 @@ func readDefender(inc *Incident, a *node, addrs *addressSet, res *resourceSet) {
 	inc.GeneratedTime = parseTime(a.text("timeGeneratedUtc", "timeGenerated"))
 	inc.Compromised = a.text("compromisedEntity")
 
-	for _, ri := range elements(maybeEncoded(a.field("resourceIdentifiers"))) {
+	ids, err := maybeEncoded(a, "resourceIdentifiers")
+	if err != nil {
+		return err
+	}
+	props, err := maybeEncoded(a, "extendedProperties")
+	if err != nil {
+		return err
+	}
+	entities, err := maybeEncoded(a, "entities")
+	if err != nil {
+		return err
+	}
+	for _, ri := range elements(ids) {
 		res.addARM(ri.text("azureResourceId"))
 	}
 	res.addARM(a.text("AzureResourceId"))
 	res.addARM(a.text("ResourceId"))
 	res.addARM(inc.Compromised)
 
-	props := maybeEncoded(a.field("extendedProperties"))
-	found := readEntities(maybeEncoded(a.field("entities")), addrs, res)
+	found := readEntities(entities, addrs, res)
 	if !found {
 		scanExtendedProperties(props, addrs, 0)
 	}
 	scanExtendedResources(props, res, 0)
+	return nil
 }
 
 // readGraph reads a Microsoft Graph alerts_v2 item. Graph has no alert type; the id
@@ -148,18 +166,23 @@ func readGraph(inc *Incident, a *node, addrs *addressSet, res *resourceSet) {
 	readEvidence(a.field("evidence"), addrs, res, 0)
 }
 
-// maybeEncoded returns the document a string holds when it holds one (Log Analytics
-// stores Entities and ExtendedProperties as JSON text), else n itself. A string that
-// is not JSON yields nil: there is nothing to read in it.
-func maybeEncoded(n *node) *node {
-	if n == nil {
-		return nil
+// maybeEncoded returns the value of field name, or the document it holds when it is a
+// string of JSON (Log Analytics stores Entities and ExtendedProperties as JSON text).
+// A string that does not start like JSON yields nil: there is nothing to read in it. A
+// string that does and cannot be read (malformed, a repeated key) is an error.
+func maybeEncoded(a *node, name string) (*node, error) {
+	n := a.field(name)
+	if n == nil || n.kind != kindString {
+		return n, nil
+	}
+	if t := strings.TrimLeft(strings.TrimPrefix(n.str, "\ufeff"), " \t\r\n"); t == "" || t[0] != '{' && t[0] != '[' && t[0] != '"' {
+		return nil, nil
 	}
 	doc, err := decodeString(n)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("%s holds JSON text that cannot be read: %w", name, err)
 	}
-	return doc
+	return doc, nil
 }
 
 // elements is an array's items, or nil.

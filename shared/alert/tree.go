@@ -109,7 +109,13 @@ func (n *node) has(name string) bool { return n.field(name) != nil }
 
 // parseDocument reads one complete JSON document: the body, or a document that was
 // itself encoded as a JSON string or base64. Errors name the problem and where it is.
+//
+// A UTF-8 byte order mark before the document is skipped: some Windows tools write one
+// and RFC 8259 lets a reader ignore it. Keys that repeat within one object are refused:
+// readers differ on which one counts (encoding/json takes the last), so a repeated key
+// is a way to show a proxy one value and apiguard another.
 func parseDocument(b []byte) (*node, error) {
+	b = bytes.TrimPrefix(b, utf8BOM)
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("empty, no JSON value")
 	}
@@ -124,10 +130,16 @@ func parseDocument(b []byte) (*node, error) {
 	p.space()
 	n, err := p.value(0)
 	if err != nil {
+		if dup, ok := errors.AsType[*duplicateKeyError](err); ok {
+			return nil, fmt.Errorf("duplicate key %q in one object at %s: readers disagree on which value counts, so the alert is refused", dup.key, position(b, int64(dup.at)))
+		}
 		return nil, err
 	}
 	return n, nil
 }
+
+// utf8BOM is the byte order mark some editors and PowerShell write before JSON.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // describeJSONError turns an encoding/json error into a message with the line, column
 // and byte offset of the problem, so whoever sent the body can find it.
@@ -210,6 +222,45 @@ type parser struct {
 
 var errParse = errors.New("malformed JSON")
 
+// duplicateKeyError reports a key that repeats in one object, at the offset of its
+// second occurrence.
+type duplicateKeyError struct {
+	key string
+	at  int
+}
+
+func (e *duplicateKeyError) Error() string { return fmt.Sprintf("duplicate key %q", e.key) }
+
+// smallObject is the number of keys up to which a repeated key is looked for by
+// comparing with the keys before it; larger objects use a set. Alerts' objects hold a
+// few dozen keys at most, and a hostile one with 100,000 keys stays linear.
+const smallObject = 32
+
+// checkDuplicate reports whether k, read at offset at, repeats a key of n. Keys are
+// compared after unescaping ("a" and "\u0061" are one key) and exactly: keys that differ
+// in case are distinct JSON keys (Defender's extendedProperties hold such pairs).
+func (n *node) checkDuplicate(k string, at int, set map[string]struct{}) (map[string]struct{}, error) {
+	if len(n.keys) < smallObject {
+		for _, prev := range n.keys {
+			if prev == k {
+				return set, &duplicateKeyError{key: k, at: at}
+			}
+		}
+		return set, nil
+	}
+	if set == nil {
+		set = make(map[string]struct{}, 2*len(n.keys))
+		for _, prev := range n.keys {
+			set[prev] = struct{}{}
+		}
+	}
+	if _, dup := set[k]; dup {
+		return set, &duplicateKeyError{key: k, at: at}
+	}
+	set[k] = struct{}{}
+	return set, nil
+}
+
 func (p *parser) space() {
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
@@ -262,13 +313,18 @@ func (p *parser) object(depth int) (*node, error) {
 		p.i++
 		return n, nil
 	}
+	var set map[string]struct{}
 	for {
 		p.space()
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return nil, errParse
 		}
+		at := p.i
 		k, err := p.string()
 		if err != nil {
+			return nil, err
+		}
+		if set, err = n.checkDuplicate(k, at, set); err != nil {
 			return nil, err
 		}
 		p.space()
