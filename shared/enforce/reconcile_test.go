@@ -212,7 +212,7 @@ func TestReconcileFileDocuments(t *testing.T) {
 			res, err := r.Reconcile(t.Context(), quiet)
 			now, _ := os.ReadFile(path)
 			if c.refused != "" {
-				if err == nil || !strings.Contains(err.Error(), c.refused) || fault.Of(err) != fault.Reject || res.Wrote {
+				if err == nil || !strings.Contains(err.Error(), c.refused) || fault.Of(err) != fault.Reject || res.Wrote || res.Attempts > 1 {
 					t.Fatalf("%+v %v, want a rejection naming %q", res, err, c.refused)
 				}
 				if string(now) != c.doc {
