@@ -77,7 +77,10 @@ func readSigns(data []byte, at int) signs {
 		s.topKeys = append(s.topKeys, m.key)
 	}
 	if m, ok := lastMember(ms, "type"); ok {
-		if err := json.Unmarshal(data[m.start:m.end], &s.typ); err == nil {
+		// An ARM type is Namespace/type; package.json's "type": "module" is not one.
+		if err := json.Unmarshal(data[m.start:m.end], &s.typ); err != nil || !strings.Contains(s.typ, "/") {
+			s.typ = ""
+		} else {
 			for _, k := range []Kind{AppGW, FrontDoor} {
 				if strings.EqualFold(s.typ, k.ResourceType()) {
 					s.of[k] = append(s.of[k], "type "+s.typ)
@@ -158,9 +161,12 @@ func readSigns(data []byte, at int) signs {
 // verdict says whether the signs make a policy of kind k, or why not.
 func (s signs) verdict(k Kind) error {
 	mine, theirs := s.of[k], s.of[k.other()]
+	known := strings.EqualFold(s.typ, AppGWType) || strings.EqualFold(s.typ, FrontDoorType)
 	switch {
-	case s.typ != "" && len(mine) == 0 && len(theirs) == 0:
-		return reject("an ARM resource of type %s, not a WAF policy (%s)", s.typ, k.ResourceType())
+	case s.typ != "" && !known:
+		// Azure CDN's WAF policies (Microsoft.Cdn/CdnWebApplicationFirewallPolicies) look
+		// like Front Door's, rules and sku included, but are another resource.
+		return reject("an ARM resource of type %s, not a WAF policy of kind %s (%s)", s.typ, k, k.ResourceType())
 	case len(theirs) > 0 && len(mine) > 0:
 		return reject("a document with signs of both kinds: %s (%s) and %s (%s)",
 			k.title(), strings.Join(mine, ", "), k.other().title(), strings.Join(theirs, ", "))
