@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -87,17 +86,9 @@ func runWAF(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "apiguard waf: evicted %s: %s\n", e.Prefix, e.Reason)
 	}
 	if verb == "apply" {
-		out := change.Doc
-		if json.Valid(out) {
-			var buf bytes.Buffer
-			if json.Indent(&buf, out, "", "  ") == nil {
-				out = buf.Bytes()
-			}
-		}
-		stdout.Write(out)
-		if !bytes.HasSuffix(out, []byte("\n")) {
-			fmt.Fprintln(stdout)
-		}
+		// The document as written, byte for byte: its own layout, nothing re-indented,
+		// no line break added, so applying no blocks gives back the file itself.
+		stdout.Write(change.Doc)
 		return 0
 	}
 	enc := json.NewEncoder(stdout)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -45,11 +44,8 @@ func TestWAFApplyAndDiff(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("undo: %d %s", code, errOut)
 	}
-	var x, y any
-	json.Unmarshal([]byte(back), &x)
-	json.Unmarshal([]byte(cliPolicy), &y)
-	if !reflect.DeepEqual(x, y) {
-		t.Errorf("removing every block did not restore the policy:\n%s", back)
+	if back != cliPolicy {
+		t.Errorf("removing every block did not restore the policy's bytes:\n%s", back)
 	}
 
 	code, out, errOut = runCLI(t, "waf", "diff", "--kind", "frontdoor", "--policy", applied, "--block", "45.153.160.140")
@@ -87,9 +83,72 @@ func TestWAFRefusesBadInput(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, errOut, tc.want)
 		}
 	}
+	// Documents that are not a policy of the kind given are refused with what they are.
+	for _, tc := range []struct {
+		kind, doc, want string
+	}{
+		{"appgw", `{"name": "site", "version": "1.0.0", "dependencies": {"left-pad": "1.3.0"}}`, "not a WAF policy: top-level keys name, version, dependencies"},
+		{"appgw", cliPolicy, "a Front Door policy (properties.customRules.rules) given as kind appgw"},
+		{"frontdoor", `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0",
+			"resources": [{"type": "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies", "name": "p", "properties": {"customRules": []}},
+			{"type": "Microsoft.Network/applicationGateways", "name": "gw"}]}`,
+			"an ARM template with 2 resources, none of type Microsoft.Network/FrontDoorWebApplicationFirewallPolicies; it holds 1 Application Gateway policy"},
+	} {
+		path := filepath.Join(dir, "doc.json")
+		os.WriteFile(path, []byte(tc.doc), 0o644)
+		for _, verb := range []string{"apply", "diff"} {
+			code, out, errOut := runCLI(t, "waf", verb, "--kind", tc.kind, "--policy", path, "--block", "45.153.160.1")
+			if code == 0 || out != "" || !strings.Contains(errOut, tc.want) {
+				t.Errorf("%s %.40s: exit %d, stdout %q, stderr %q, want %q", verb, tc.doc, code, out, errOut, tc.want)
+			}
+		}
+	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"properties": {"customRules": 7}}`), 0o644)
 	if code, _, errOut := runCLI(t, "waf", "apply", "--kind", "frontdoor", "--policy", bad, "--block", "45.153.160.1"); code == 0 || errOut == "" {
 		t.Errorf("malformed policy accepted: %d %q", code, errOut)
+	}
+}
+
+// An ARM template with one policy of the kind is edited in place: its resource's
+// rules, at priorities its own rules leave free, in its own indentation; applying
+// nothing to the result gives back the template's bytes.
+func TestWAFApplyTemplate(t *testing.T) {
+	const template = "{\r\n" +
+		"    \"$schema\": \"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#\",\r\n" +
+		"    \"contentVersion\": \"1.0.0.0\",\r\n" +
+		"    \"parameters\": { \"policyName\": { \"type\": \"string\" } },\r\n" +
+		"    \"resources\": [\r\n" +
+		"        {\r\n" +
+		"            \"type\": \"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies\",\r\n" +
+		"            \"apiVersion\": \"2024-05-01\",\r\n" +
+		"            \"name\": \"[parameters('policyName')]\",\r\n" +
+		"            \"properties\": {\r\n" +
+		"                \"customRules\": [\r\n" +
+		"                    { \"name\": \"OfficeOnly\", \"priority\": 50, \"ruleType\": \"MatchRule\", \"action\": \"Allow\", \"matchConditions\": [] }\r\n" +
+		"                ],\r\n" +
+		"                \"managedRules\": { \"managedRuleSets\": [ { \"ruleSetType\": \"OWASP\", \"ruleSetVersion\": \"3.2\" } ] }\r\n" +
+		"            }\r\n" +
+		"        }\r\n" +
+		"    ]\r\n" +
+		"}\r\n"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "template.json")
+	os.WriteFile(path, []byte(template), 0o644)
+	code, out, errOut := runCLI(t, "waf", "apply", "--kind", "appgw", "--policy", path, "--block", "45.153.160.141")
+	if code != 0 {
+		t.Fatalf("apply: %d %s", code, errOut)
+	}
+	want := "                    { \"name\": \"OfficeOnly\", \"priority\": 50, \"ruleType\": \"MatchRule\", \"action\": \"Allow\", \"matchConditions\": [] },\r\n" +
+		"                    {\r\n" +
+		"                        \"name\": \"apiguard001\",\r\n" +
+		"                        \"priority\": 51,\r\n"
+	if !strings.Contains(out, want) || strings.Count(out, `"customRules"`) != 1 || strings.Count(out, "\n") != strings.Count(out, "\r\n") {
+		t.Errorf("the template's policy was not edited in place, in its own layout:\n%s", out)
+	}
+	applied := filepath.Join(dir, "applied.json")
+	os.WriteFile(applied, []byte(out), 0o644)
+	if code, back, errOut := runCLI(t, "waf", "apply", "--kind", "appgw", "--policy", applied); code != 0 || back != template {
+		t.Errorf("undo: %d %s\n%s", code, errOut, back)
 	}
 }

@@ -1,11 +1,9 @@
 package enforce
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -75,12 +73,9 @@ func (f *FileBackend) Put(ctx context.Context, doc []byte, etag string) (string,
 	if cur.ETag != etag {
 		return "", fmt.Errorf("%s: %w", f.path, ErrPrecondition)
 	}
-	// Indented, so the file reads well and diffs well when a team commits it.
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, doc, "", "  ") == nil {
-		pretty.WriteByte('\n')
-		doc = pretty.Bytes()
-	}
+	// Written as given: the WAF document code already keeps the file's own layout and
+	// lays out new rules in it, so a team that commits the file sees only our rules
+	// change.
 	dir := filepath.Dir(f.path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fault.Transient(err)

@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/decide"
+	"github.com/apiguard/apiguard/shared/fault"
 	"github.com/apiguard/apiguard/shared/record"
 	"github.com/apiguard/apiguard/shared/waf"
 )
@@ -174,8 +176,65 @@ func TestReconcileFileRoundTrip(t *testing.T) {
 		t.Fatalf("undo: %+v %v", res, err)
 	}
 	back, _ := os.ReadFile(path)
-	if !jsonEqual(t, back, orig) {
-		t.Errorf("after removing every block the policy differs from the original:\n%s", back)
+	if !bytes.Equal(back, orig) {
+		t.Errorf("after removing every block the policy differs from the original bytes:\n%s", back)
+	}
+}
+
+// A file target holding something that is not a policy of its kind is refused with
+// what it holds, and the file is left alone; an ARM template with one policy of the
+// kind is edited in place.
+func TestReconcileFileDocuments(t *testing.T) {
+	desired := &memDesired{blocks: []record.Block{block("45.153.160.140", "High", t0.Add(time.Hour))}}
+	for _, c := range []struct {
+		name, doc, refused string
+	}{
+		{"package.json", `{"name": "site", "version": "1.0.0", "dependencies": {}}`, "not a WAF policy: top-level keys name, version, dependencies"},
+		{"Application Gateway policy", `{"properties": {"customRules": []}}`, "an Application Gateway policy (properties.customRules[]) given as kind frontdoor"},
+		{"template without the policy", `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0",
+			"resources": [{"type": "Microsoft.Storage/storageAccounts", "name": "s"}, {"type": "Microsoft.Network/frontDoors", "name": "fd"}]}`,
+			"an ARM template with 2 resources, none of type Microsoft.Network/FrontDoorWebApplicationFirewallPolicies"},
+		{"template", `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0",
+  "resources": [
+    {"type": "Microsoft.Storage/storageAccounts", "name": "s"},
+    {"type": "Microsoft.Network/frontdoorWebApplicationFirewallPolicies", "name": "edge", "sku": {"name": "Premium_AzureFrontDoor"},
+     "properties": {"customRules": {"rules": [{"name": "Keep", "priority": 50}]}}}
+  ]
+}
+`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "policy.json")
+			if err := os.WriteFile(path, []byte(c.doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, _ := newReconciler(t, NewFileBackend(path, EmptyWAFPolicy(waf.FrontDoor)), desired, &memAudit{})
+			res, err := r.Reconcile(t.Context(), quiet)
+			now, _ := os.ReadFile(path)
+			if c.refused != "" {
+				if err == nil || !strings.Contains(err.Error(), c.refused) || fault.Of(err) != fault.Reject || res.Wrote || res.Attempts > 1 {
+					t.Fatalf("%+v %v, want a rejection naming %q", res, err, c.refused)
+				}
+				if string(now) != c.doc {
+					t.Errorf("a refused file was changed:\n%s", now)
+				}
+				return
+			}
+			if err != nil || !res.Wrote {
+				t.Fatalf("%+v %v", res, err)
+			}
+			doc, err := waf.ParseDocument(waf.FrontDoor, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owned := doc.Owned(waf.Options{Kind: waf.FrontDoor})
+			if len(owned) != 1 || owned[0].Priority != 51 || len(doc.CustomerRules()) != 1 {
+				t.Errorf("owned %+v, customer %d: the template's rule at 50 must keep its priority", owned, len(doc.CustomerRules()))
+			}
+			if strings.Count(string(now), `"customRules"`) != 1 {
+				t.Errorf("a second customRules was written beside the template's:\n%s", now)
+			}
+		})
 	}
 }
 
@@ -319,8 +378,8 @@ func TestFileBackendETags(t *testing.T) {
 	if err != nil || e2 == e1 {
 		t.Fatalf("update: %q %v", e2, err)
 	}
-	if got, _ := fb.Get(t.Context()); got.ETag != e2 || !jsonEqual(t, got.Doc, []byte(`{"a":2}`)) || !strings.Contains(string(got.Doc), "\n  ") {
-		t.Errorf("read back %+v", got)
+	if got, _ := fb.Get(t.Context()); got.ETag != e2 || string(got.Doc) != `{"a":2}` {
+		t.Errorf("read back %+v: the file must hold the bytes written, not a re-indented copy", got)
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)

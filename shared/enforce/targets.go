@@ -20,12 +20,13 @@ func WAFOptions(t config.WAFTarget) waf.Options {
 	}.WithDefaults()
 }
 
-// EmptyWAFPolicy is the document a local policy file starts as: no rules of anyone's.
+// EmptyWAFPolicy is the document a local policy file starts as: no rules of anyone's,
+// indented so that the rules written into it are too.
 func EmptyWAFPolicy(kind waf.Kind) []byte {
 	if kind == waf.FrontDoor {
-		return []byte(`{"properties":{"customRules":{"rules":[]}}}` + "\n")
+		return []byte("{\n  \"properties\": {\n    \"customRules\": {\n      \"rules\": []\n    }\n  }\n}\n")
 	}
-	return []byte(`{"properties":{"customRules":[]}}` + "\n")
+	return []byte("{\n  \"properties\": {\n    \"customRules\": []\n  }\n}\n")
 }
 
 // APIMDir lays out a local directory target as APIM stores it: the fragment in

@@ -13,40 +13,52 @@ import (
 	"github.com/apiguard/apiguard/shared/fault"
 )
 
-// Document is a WAF policy's wire JSON (ARM shape: {id?, name?, location, etag?,
-// properties: {...}}). It only knows where the custom rules array is: WithOwned splices
-// a new array into the original bytes, so every other field (unknown ones included)
-// keeps its bytes, key order and formatting, and customer rules keep theirs.
+// Document is a WAF policy's wire JSON (ARM shape: {id?, name?, type?, location, etag?,
+// sku?, properties: {...}}), or an ARM template holding exactly one such policy
+// resource. It only knows where the custom rules array is: WithOwned splices owned
+// rules into the original bytes, so every other field (unknown ones included) keeps
+// its bytes, key order and formatting, and customer rules keep theirs.
 type Document struct {
-	kind  Kind
-	data  []byte
-	elems []element
-	slot  slot
+	kind     Kind
+	data     []byte
+	top      int // the top-level object
+	policyAt int // the policy object: top, or the template's resource
+	template bool
+	style    style
+	elems    []element
+	slot     slot
 }
 
 // element is one entry of the custom rules array, verbatim.
 type element struct {
 	raw         json.RawMessage
+	start, end  int // span in the document
 	name        string
 	named       bool // name is a JSON string
 	priority    int
 	hasPriority bool // priority is an integer
+	expression  bool // the rule or its priority is an ARM template expression
 }
 
 // slot is where the rules array is, or where it goes when the document has none.
 type slot struct {
-	start, end int    // data[start:end] is replaced
-	pre, suf   string // wrap the new array when containers are missing
-	exists     bool   // an array is there now
-	// The existing array's whitespace: after '[', after each ',', before ']'. Reused so
-	// an indented policy stays indented.
-	open, sep, close []byte
+	exists       bool
+	start, close int // '[' and ']' of the existing array
+	// When there is no array: chain[depth] is missing from the object at objAt, or
+	// null at valStart:valEnd.
+	depth            int
+	null             bool
+	objAt            int
+	valStart, valEnd int
 }
 
-// ParseDocument reads a policy of the given kind. It rejects what is not JSON, not an
-// object, or has properties, customRules (or Front Door's customRules.rules) of the
-// wrong type; absent or null containers are created on write. The document keeps data:
-// do not modify it afterwards.
+// ParseDocument reads a policy of the given kind: a policy document, or an ARM
+// template with exactly one policy resource of that kind (which is then the one
+// edited). It refuses what is not JSON, not an object, not a WAF policy of that kind
+// (naming what it found), properties, customRules (or Front Door's
+// customRules.rules) of the wrong type, a chain key given twice, and rules a template
+// generates (copy loops, expressions). Absent or null containers are created on
+// write. The document keeps data: do not modify it afterwards.
 func ParseDocument(kind Kind, data []byte) (*Document, error) {
 	if kind != AppGW && kind != FrontDoor {
 		return nil, reject("kind %q is not %q or %q", kind, AppGW, FrontDoor)
@@ -60,39 +72,32 @@ func ParseDocument(kind Kind, data []byte) (*Document, error) {
 	if data[top] != '{' {
 		return nil, reject("policy is not a JSON object")
 	}
-	d := &Document{kind: kind, data: data}
-	// Walk properties -> customRules (-> rules), remembering how to build what is missing.
-	chain := []string{"properties", "customRules"}
-	if kind == FrontDoor {
-		chain = append(chain, "rules")
+	at, template, err := locate(kind, data, top)
+	if err != nil {
+		return nil, err
 	}
+	d := &Document{kind: kind, data: data, top: top, policyAt: at, template: template, style: detectStyle(data, top)}
+	chain := rulesChain(kind)
 	path := strings.Join(chain, ".")
-	wrap := func(keys []string) (pre, suf string) {
-		for _, k := range keys {
-			pre += `{"` + k + `":`
-			suf += "}"
-		}
-		return pre, suf
-	}
-	at := top
 	for depth, key := range chain {
 		ms, _, err := object(data, at)
 		if err != nil {
 			return nil, reject("policy: %v", err)
 		}
+		where := "the policy"
+		if depth > 0 {
+			where = strings.Join(chain[:depth], ".")
+		}
+		if err := checkMembers(data, ms, key, where); err != nil {
+			return nil, err
+		}
 		m, found := lastMember(ms, key)
-		pre, suf := wrap(chain[depth+1:])
 		switch {
 		case !found:
-			// Insert the member after the object's last one (or right after '{').
-			pos, comma := at+1, ""
-			if len(ms) > 0 {
-				pos, comma = ms[len(ms)-1].end, ","
-			}
-			d.slot = slot{start: pos, end: pos, pre: comma + `"` + key + `":` + pre, suf: suf}
+			d.slot = slot{depth: depth, objAt: at}
 			return d, nil
 		case string(data[m.start:m.end]) == "null":
-			d.slot = slot{start: m.start, end: m.end, pre: pre, suf: suf}
+			d.slot = slot{depth: depth, null: true, valStart: m.start, valEnd: m.end}
 			return d, nil
 		}
 		last := depth == len(chain)-1
@@ -101,22 +106,73 @@ func ParseDocument(kind Kind, data []byte) (*Document, error) {
 			want = '['
 		}
 		if data[m.start] != want {
+			name := strings.Join(chain[:depth+1], ".")
+			if data[m.start] == '"' && len(data) > m.start+1 && data[m.start+1] == '[' {
+				return nil, reject("%s is the ARM expression %s: apiguard edits literal rules only", name, clip(data[m.start:m.end]))
+			}
 			what := "an object"
 			if last {
 				what = "an array"
 			}
-			name := strings.Join(chain[:depth+1], ".")
 			return nil, reject("%s is not %s: not %s policy, whose rules are at %s", name, what, kindName(kind), path)
 		}
 		if last {
 			if err := d.readArray(m.start); err != nil {
 				return nil, reject("policy %s: %v", path, err)
 			}
-			return d, nil
+			break
 		}
 		at = m.start
 	}
+	if d.template {
+		for i := range d.elems {
+			if e := &d.elems[i]; e.expression {
+				return nil, reject("rule %d (%q) of the template's policy has an ARM expression for itself or its priority: apiguard cannot tell which priority it takes",
+					i+1, e.name)
+			}
+		}
+	}
 	return d, nil
+}
+
+func rulesChain(kind Kind) []string {
+	if kind == FrontDoor {
+		return []string{"properties", "customRules", "rules"}
+	}
+	return []string{"properties", "customRules"}
+}
+
+// checkMembers refuses an object on the way to the rules that names key twice (ARM
+// reads the last, other readers the first: a reviewer could be shown one set of rules
+// and the service deploy another) or that generates key with a template copy loop.
+func checkMembers(data []byte, ms []member, key, where string) error {
+	n := 0
+	for _, m := range ms {
+		if m.key == key {
+			n++
+		}
+	}
+	if n > 1 {
+		return reject("%s holds %q %d times: readers disagree on which one counts", where, key, n)
+	}
+	cp, ok := lastMember(ms, "copy")
+	if !ok || data[cp.start] != '[' {
+		return nil
+	}
+	loops, _, _ := array(data, cp.start)
+	for _, sp := range loops {
+		if data[sp[0]] != '{' {
+			continue
+		}
+		lm, _, _ := object(data, sp[0])
+		if nm, ok := lastMember(lm, "name"); ok {
+			var s string
+			if json.Unmarshal(data[nm.start:nm.end], &s) == nil && strings.EqualFold(s, key) {
+				return reject("%s generates %q with a template copy loop: apiguard edits literal rules only", where, key)
+			}
+		}
+	}
+	return nil
 }
 
 func kindName(k Kind) string {
@@ -136,20 +192,11 @@ func (d *Document) readArray(at int) error {
 	if err != nil {
 		return err
 	}
-	s := slot{start: at, end: closing + 1, exists: true}
-	if len(spans) > 0 {
-		s.open = d.data[at+1 : spans[0][0]]
-		s.close = d.data[spans[len(spans)-1][1]:closing]
-		s.sep = s.open
-		if len(spans) > 1 {
-			between := d.data[spans[0][1]:spans[1][0]]
-			s.sep = between[bytes.IndexByte(between, ',')+1:]
-		}
-	}
-	d.slot = s
+	d.slot = slot{exists: true, start: at, close: closing}
 	d.elems = make([]element, len(spans))
 	for i, sp := range spans {
 		d.elems[i] = readElement(d.data[sp[0]:sp[1]])
+		d.elems[i].start, d.elems[i].end = sp[0], sp[1]
 	}
 	return nil
 }
@@ -159,6 +206,7 @@ func (d *Document) readArray(at int) error {
 func readElement(raw []byte) element {
 	e := element{raw: raw}
 	if len(raw) == 0 || raw[0] != '{' {
+		e.expression = len(raw) > 1 && raw[0] == '"' && raw[1] == '['
 		return e
 	}
 	ms, _, err := object(raw, 0)
@@ -173,6 +221,7 @@ func readElement(raw []byte) element {
 	}
 	if m, ok := lastMember(ms, "priority"); ok {
 		e.priority, e.hasPriority = parseInt(raw[m.start:m.end])
+		e.expression = m.end-m.start > 1 && raw[m.start] == '"' && raw[m.start+1] == '['
 	}
 	return e
 }
@@ -261,9 +310,11 @@ func (d *Document) Budget(opts Options) Budget {
 
 // WithOwned returns the document with the owned rules replaced by rules, after the
 // customer's (which keep their bytes and relative order). Everything outside the rules
-// array keeps its bytes. The same document and rules always give the same bytes.
-// Removing every owned rule from a document that had no rules array gives back the
-// original bytes: nothing is created for nothing.
+// array keeps its bytes; new rules are laid out in the document's own style
+// (indentation, line breaks, spacing). The same document and rules always give the
+// same bytes. Owned rules leave with the separator before them, so adding rules and
+// then removing every owned rule gives back the original bytes, and a container that
+// held only owned rules goes again (see dropEmpty).
 func (d *Document) WithOwned(opts Options, rules []Rule) ([]byte, error) {
 	opts = opts.WithDefaults()
 	var errs []error
@@ -283,37 +334,231 @@ func (d *Document) WithOwned(opts Options, rules []Rule) ([]byte, error) {
 	if len(errs) > 0 {
 		return nil, fault.Rejected(400, errors.Join(errs...))
 	}
-	keep := d.Customer(opts)
+	var keep []int
+	for i := range d.elems {
+		if !owns(opts.NamePrefix, &d.elems[i]) {
+			keep = append(keep, i)
+		}
+	}
 	if len(rules) == 0 && (!d.slot.exists || len(keep) == len(d.elems)) {
 		return bytes.Clone(d.data), nil
 	}
-	all := make([][]byte, 0, len(keep)+len(encoded))
-	for _, r := range keep {
-		all = append(all, r)
+	if !d.slot.exists {
+		return d.create(encoded), nil
 	}
-	all = append(all, encoded...)
+	out := d.splice(keep, encoded)
+	if len(keep) == 0 && len(encoded) == 0 {
+		out = d.dropEmpty(out)
+	}
+	return out, nil
+}
 
-	s := d.slot
+// splice rewrites the existing array: kept elements with the separators that stood
+// before them, then the new rules after the last kept one.
+func (d *Document) splice(keep []int, encoded [][]byte) []byte {
+	data, s, st := d.data, d.slot, d.style
 	var out bytes.Buffer
-	out.Grow(len(d.data) + 64*len(encoded))
-	out.Write(d.data[:s.start])
-	out.WriteString(s.pre)
-	out.WriteByte('[')
-	if len(all) > 0 {
-		out.Write(s.open)
-		for i, r := range all {
-			if i > 0 {
-				out.WriteByte(',')
-				out.Write(s.sep)
+	out.Grow(len(data) + 256*len(encoded))
+	out.Write(data[:s.start+1])
+	if len(d.elems) == 0 {
+		if len(encoded) > 0 {
+			outer := lineIndent(data, s.start)
+			elem := outer + st.unit
+			open, sep, close := "", st.comma, ""
+			if st.nl != "" {
+				open, sep, close = st.nl+elem, ","+st.nl+elem, st.nl+outer
 			}
-			out.Write(r)
+			out.WriteString(open)
+			d.writeRules(&out, encoded, sep, elem, true)
+			out.WriteString(close)
 		}
-		out.Write(s.close)
+		out.Write(data[s.close:])
+		return out.Bytes()
 	}
-	out.WriteByte(']')
-	out.WriteString(s.suf)
-	out.Write(d.data[s.end:])
-	return out.Bytes(), nil
+	if len(keep) == 0 && len(encoded) == 0 {
+		out.Write(data[s.close:]) // nothing left: []
+		return out.Bytes()
+	}
+	first, last := d.elems[0], d.elems[len(d.elems)-1]
+	open := data[s.start+1 : first.start]
+	close := data[last.end:s.close]
+	elem := lineIndent(data, first.start)
+	if i := bytes.LastIndexByte(open, '\n'); i >= 0 {
+		elem = string(open[i+1:])
+	}
+	sep := st.comma
+	if st.nl != "" {
+		sep = "," + st.nl + elem
+	}
+	if n := len(keep); n > 0 && keep[n-1] > 0 {
+		k := keep[n-1]
+		sep = string(data[d.elems[k-1].end:d.elems[k].start])
+	}
+	out.Write(open)
+	for j, i := range keep {
+		if j > 0 {
+			out.Write(data[d.elems[i-1].end:d.elems[i].start])
+		}
+		out.Write(d.elems[i].raw)
+	}
+	d.writeRules(&out, encoded, sep, elem, len(keep) == 0)
+	out.Write(close)
+	out.Write(data[s.close:])
+	return out.Bytes()
+}
+
+// writeRules writes encoded rules, each laid out at indentation elem and preceded by
+// sep (but the first when first).
+func (d *Document) writeRules(out *bytes.Buffer, encoded [][]byte, sep, elem string, first bool) {
+	for i, r := range encoded {
+		if i > 0 || !first {
+			out.WriteString(sep)
+		}
+		out.Write(d.style.format(r, elem))
+	}
+}
+
+// create writes the missing (or null) containers down to the rules array, holding
+// the encoded rules, in the document's style.
+func (d *Document) create(encoded [][]byte) []byte {
+	data, s, st := d.data, d.slot, d.style
+	chain := rulesChain(d.kind)
+	var out bytes.Buffer
+	if s.null {
+		out.Write(data[:s.valStart])
+		d.container(&out, chain[s.depth+1:], lineIndent(data, s.valStart), encoded)
+		out.Write(data[s.valEnd:])
+		return out.Bytes()
+	}
+	ms, closing, _ := object(data, s.objAt)
+	member := func(ind string) {
+		out.WriteString(strconv.Quote(chain[s.depth]))
+		out.WriteString(st.colon)
+		d.container(&out, chain[s.depth+1:], ind, encoded)
+	}
+	if len(ms) > 0 {
+		lastM := ms[len(ms)-1]
+		ind := lineIndent(data, lastM.keyStart)
+		out.Write(data[:lastM.end])
+		if st.nl != "" {
+			out.WriteString("," + st.nl + ind)
+		} else {
+			out.WriteString(st.comma)
+		}
+		member(ind)
+		out.Write(data[lastM.end:])
+		return out.Bytes()
+	}
+	outer := lineIndent(data, s.objAt)
+	out.Write(data[:s.objAt+1])
+	out.WriteString(st.nl)
+	if st.nl != "" {
+		out.WriteString(outer + st.unit)
+	}
+	member(outer + st.unit)
+	if st.nl != "" {
+		out.WriteString(st.nl + outer)
+	}
+	out.Write(data[closing:])
+	return out.Bytes()
+}
+
+// container writes the nested objects keys down to the rules array, starting on a
+// line indented by ind.
+func (d *Document) container(out *bytes.Buffer, keys []string, ind string, encoded [][]byte) {
+	st := d.style
+	inner := ind + st.unit
+	open, sep, close := "", st.comma, ""
+	if st.nl != "" {
+		open, sep, close = st.nl+inner, ","+st.nl+inner, st.nl+ind
+	}
+	if len(keys) == 0 {
+		out.WriteByte('[')
+		out.WriteString(open)
+		d.writeRules(out, encoded, sep, inner, true)
+		out.WriteString(close)
+		out.WriteByte(']')
+		return
+	}
+	out.WriteByte('{')
+	out.WriteString(open)
+	out.WriteString(strconv.Quote(keys[0]))
+	out.WriteString(st.colon)
+	d.container(out, keys[1:], inner, encoded)
+	out.WriteString(close)
+	out.WriteByte('}')
+}
+
+// dropEmpty takes away, from a document whose rules array has just lost its last
+// (owned) rule, the containers apiguard would have created for it: customRules (and
+// properties, when it holds nothing else) when it is the last member of its object,
+// where create puts it, and holds nothing but the empty rules array. A container that
+// the document needs to be told apart as a policy of its kind stays, as does one that
+// is not last: a customer's explicit "customRules": [] elsewhere is kept as [].
+func (d *Document) dropEmpty(out []byte) []byte {
+	ms, _, err := object(out, d.policyAt)
+	if err != nil {
+		return out
+	}
+	pi := lastIndex(ms, "properties")
+	if pi < 0 || out[ms[pi].start] != '{' {
+		return out
+	}
+	props, _, err := object(out, ms[pi].start)
+	if err != nil {
+		return out
+	}
+	ci := lastIndex(props, "customRules")
+	if ci < 0 || ci != len(props)-1 || !d.emptyRules(out, props[ci]) {
+		return out
+	}
+	var candidates [][]byte
+	if pi == len(ms)-1 && len(props) == 1 {
+		candidates = append(candidates, cutLast(out, d.policyAt, ms))
+	}
+	candidates = append(candidates, cutLast(out, ms[pi].start, props))
+	for _, c := range candidates {
+		if _, _, err := locate(d.kind, c, d.top); err == nil {
+			return c
+		}
+	}
+	return out
+}
+
+// emptyRules says whether the customRules member m holds nothing but an empty rules array.
+func (d *Document) emptyRules(data []byte, m member) bool {
+	v := data[m.start:m.end]
+	if d.kind == AppGW {
+		return string(v) == "[]"
+	}
+	inner, _, err := object(data, m.start)
+	return err == nil && len(inner) == 1 && inner[0].key == "rules" && string(data[inner[0].start:inner[0].end]) == "[]"
+}
+
+// cutLast removes the last member of the object at data[at] (members ms), with the
+// separator before it.
+func cutLast(data []byte, at int, ms []member) []byte {
+	last := ms[len(ms)-1]
+	from := at + 1
+	if len(ms) > 1 {
+		from = ms[len(ms)-2].end
+	}
+	to := last.end
+	if len(ms) == 1 {
+		to = skipSpace(data, last.end) // up to the closing brace: {}
+	}
+	out := make([]byte, 0, len(data)-(to-from))
+	out = append(out, data[:from]...)
+	return append(out, data[to:]...)
+}
+
+func lastIndex(ms []member, key string) int {
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // sortRules orders rules by priority, then name: the canonical order of a rule set.

@@ -28,9 +28,12 @@ func TestParseDocumentRejects(t *testing.T) {
 		{"trailing garbage", AppGW, `{} {}`, "not JSON"},
 		{"an array", AppGW, `[{"properties":{}}]`, "not a JSON object"},
 		{"a string", FrontDoor, `"policy"`, "not a JSON object"},
-		{"properties a string", AppGW, `{"properties":"x"}`, "properties is not an object"},
-		{"AppGW customRules an object", AppGW, `{"properties":{"customRules":{"rules":[]}}}`, "properties.customRules is not an array"},
-		{"Front Door customRules an array", FrontDoor, `{"properties":{"customRules":[]}}`, "properties.customRules is not an object"},
+		{"properties a string", AppGW, `{"type":"Microsoft.Network/applicationGatewayWebApplicationFirewallPolicies","properties":"x"}`, "properties is not an object"},
+		{"AppGW customRules an object", AppGW, `{"properties":{"customRules":{"rules":[]}}}`, "a Front Door policy (properties.customRules.rules) given as kind appgw"},
+		{"Front Door customRules an array", FrontDoor, `{"properties":{"customRules":[]}}`, "an Application Gateway policy (properties.customRules[]) given as kind frontdoor"},
+		{"FD customRules an array despite sku", FrontDoor, `{"sku":{"name":"Premium_AzureFrontDoor"},"properties":{"customRules":[]}}`, "signs of both kinds"},
+		{"nothing of a policy", AppGW, `{}`, "not a WAF policy: top-level keys (none)"},
+		{"location only", FrontDoor, `{"location":"x","properties":{}}`, "not a WAF policy: top-level keys location, properties; properties holds (none)"},
 		{"Front Door rules an object", FrontDoor, `{"properties":{"customRules":{"rules":{}}}}`, "properties.customRules.rules is not an array"},
 		{"unknown kind", "cdn", `{}`, "kind"},
 	} {
@@ -46,24 +49,30 @@ func TestParseDocumentRejects(t *testing.T) {
 	}
 }
 
-// Absent or null containers are created on write, and removing nothing from them gives
-// back the original bytes.
+// Absent or null containers are created on write, in the document's layout; removing
+// nothing gives back the original bytes, and removing ours takes away what was created
+// for them (removed), unless the document needs it to be told apart as a policy.
 func TestParseDocumentCreatesContainers(t *testing.T) {
 	rule := Rule{Name: "apiguard001", Priority: 50, Action: "Block", Values: []string{"192.0.2.1"}}
+	const appgw = `"type":"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies"`
 	for _, c := range []struct {
-		kind Kind
-		doc  string
-		want string
+		kind          Kind
+		doc           string
+		want, removed string // removed: "" for the original document
 	}{
-		{AppGW, `{}`, `{"properties":{"customRules":[@R@]}}`},
-		{AppGW, ` { "location" : "x" } `, ` { "location" : "x","properties":{"customRules":[@R@]} } `},
-		{AppGW, `{"properties":null}`, `{"properties":{"customRules":[@R@]}}`},
-		{AppGW, `{"properties":{ }}`, `{"properties":{"customRules":[@R@] }}`},
-		{AppGW, `{"properties":{"customRules":null,"a":1}}`, `{"properties":{"customRules":[@R@],"a":1}}`},
-		{AppGW, `{"properties":{"customRules":[ ]}}`, `{"properties":{"customRules":[@R@]}}`},
-		{FrontDoor, `{"properties":{"policySettings":{}}}`, `{"properties":{"policySettings":{},"customRules":{"rules":[@R@]}}}`},
-		{FrontDoor, `{"properties":{"customRules":{}}}`, `{"properties":{"customRules":{"rules":[@R@]}}}`},
-		{FrontDoor, `{"properties":{"customRules":{"rules":null}}}`, `{"properties":{"customRules":{"rules":[@R@]}}}`},
+		{AppGW, `{` + appgw + `}`, `{` + appgw + `,"properties":{"customRules":[@R@]}}`, ""},
+		{AppGW, ` { "location" : "x" , "type" : "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies" } `,
+			` { "location" : "x" , "type" : "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies" , "properties" : {"customRules" : [@R@]} } `, ""},
+		{FrontDoor, `{"sku":{},"properties":null}`, `{"sku":{},"properties":{"customRules":{"rules":[@R@]}}}`, `{"sku":{}}`},
+		{FrontDoor, `{"sku":{},"properties":{ }}`, `{"sku":{},"properties":{"customRules":{"rules":[@R@]}}}`, `{"sku":{}}`},
+		{AppGW, `{"properties":{"customRules":null,"policySettings":{"state":"Enabled"}}}`, `{"properties":{"customRules":[@R@],"policySettings":{"state":"Enabled"}}}`,
+			`{"properties":{"customRules":[],"policySettings":{"state":"Enabled"}}}`},
+		{AppGW, `{"properties":{"customRules":[ ]}}`, `{"properties":{"customRules":[@R@]}}`, `{"properties":{"customRules":[]}}`},
+		{AppGW, `{"properties":{"customRules":[]}}`, `{"properties":{"customRules":[@R@]}}`, ""},
+		{FrontDoor, `{"properties":{"policySettings":{"enabledState":"Enabled"}}}`, `{"properties":{"policySettings":{"enabledState":"Enabled"},"customRules":{"rules":[@R@]}}}`, ""},
+		{FrontDoor, `{"properties":{"customRules":{}}}`, `{"properties":{"customRules":{"rules":[@R@]}}}`, `{"properties":{"customRules":{"rules":[]}}}`},
+		{FrontDoor, `{"properties":{"customRules":{"rules":null}}}`, `{"properties":{"customRules":{"rules":[@R@]}}}`, `{"properties":{"customRules":{"rules":[]}}}`},
+		{FrontDoor, "{\n  \"sku\": {}\n}\n", "{\n  \"sku\": {},\n  \"properties\": {\n    \"customRules\": {\n      \"rules\": [\n        @R@\n      ]\n    }\n  }\n}\n", ""},
 	} {
 		opts := Options{Kind: c.kind}.WithDefaults()
 		rule.MatchVariable = opts.MatchVariable
@@ -79,6 +88,7 @@ func TestParseDocumentCreatesContainers(t *testing.T) {
 			t.Fatal(err)
 		}
 		enc, _ := doc.encodeRule(rule)
+		enc = doc.style.format(enc, "        ")
 		if want := strings.Replace(c.want, "@R@", string(enc), 1); string(out) != want {
 			t.Errorf("%s:\n got %s\nwant %s", c.doc, out, want)
 		}
@@ -86,12 +96,16 @@ func TestParseDocumentCreatesContainers(t *testing.T) {
 		if err != nil || string(same) != c.doc {
 			t.Errorf("%s: removing nothing gave %s, %v", c.doc, same, err)
 		}
-		back, _ := ParseDocument(c.kind, out)
-		if !EqualRules(back.Owned(opts), []Rule{rule}) {
-			t.Errorf("%s: read back %+v", c.doc, back.Owned(opts))
+		back, err := ParseDocument(c.kind, out)
+		if err != nil || !EqualRules(back.Owned(opts), []Rule{rule}) {
+			t.Fatalf("%s: read back %v", c.doc, err)
 		}
-		if empty, _ := back.WithOwned(opts, nil); !jsonEqual(t, empty, []byte(strings.Replace(c.want, "@R@", "", 1))) {
-			t.Errorf("%s: removing ours gave %s", c.doc, empty)
+		want := c.removed
+		if want == "" {
+			want = c.doc
+		}
+		if empty, _ := back.WithOwned(opts, nil); string(empty) != want {
+			t.Errorf("%s: removing ours gave %s, want %s", c.doc, empty, want)
 		}
 	}
 }
@@ -431,6 +445,23 @@ func FuzzParseDocument(f *testing.F) {
 			f.Add(b, strings.Contains(p, "frontdoor"))
 		}
 	}
+	// Refusals and templates: each case under both kinds.
+	paths, _ = filepath.Glob(filepath.Join("testdata", "documents", "*.json"))
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b, false)
+			f.Add(b, true)
+		}
+	}
+	for _, s := range []string{
+		`{"$schema":"x/deploymentTemplate.json#","resources":[{"type":"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies","properties":{"customRules":[ {"name":"a","priority":1} ]}}]}`,
+		`{"contentVersion":"1","resources":{"p":{"type":"microsoft.network/frontdoorwebapplicationfirewallpolicies","properties":{}}}}`,
+		"{\r\n\t\"sku\": {},\r\n\t\"properties\": {\r\n\t\t\"customRules\": {\"rules\": [ ]}\r\n\t}\r\n}",
+		`{"type":"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies" , "properties" : { "customRules" : null }}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
 	if paths, _ := filepath.Glob(filepath.Join(fixtureDir, "*.json")); len(paths) > 0 {
 		var docs []policyDoc
 		for _, p := range paths {
@@ -486,5 +517,41 @@ func FuzzParseDocument(f *testing.F) {
 		if !equalRaw(withOurs.CustomerRules(), customers) || !EqualRules(withOurs.Owned(opts), ours) {
 			t.Fatalf("after adding: customers %d->%d, owned %+v\n%s", len(customers), len(withOurs.CustomerRules()), withOurs.Owned(opts), added)
 		}
+		if withOurs.policyAt != doc.policyAt || withOurs.template != doc.template {
+			t.Fatalf("the rules went to another object (%d, was %d)", withOurs.policyAt, doc.policyAt)
+		}
+		removed, err := withOurs.WithOwned(opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseDocument(kind, removed); err != nil {
+			t.Fatalf("removing our rule broke the document: %v\n%s", err, removed)
+		}
+		if len(doc.Owned(opts)) == 0 && exactUndo(doc) && !bytes.Equal(removed, data) {
+			t.Fatalf("adding then removing our rule changed the bytes:\n%q\n%q", data, removed)
+		}
 	})
+}
+
+// exactUndo says whether adding and then removing the owned rules must give back the
+// very bytes: always when the rules array holds something of the customer's, and when
+// apiguard creates customRules (or properties) itself. An empty or null container
+// apiguard found cannot be told from one it created once it holds rules, so those come
+// back as [] (or go, when last in properties), the same policy in other bytes.
+func exactUndo(d *Document) bool {
+	s := d.slot
+	switch {
+	case s.exists:
+		return len(d.elems) > 0
+	case s.null:
+		return false
+	case s.depth == 0:
+		return true
+	case s.depth == 1:
+		ms, _, _ := object(d.data, d.policyAt)
+		p, _ := lastMember(ms, "properties")
+		props, _, _ := object(d.data, p.start)
+		return len(props) > 0
+	}
+	return false
 }

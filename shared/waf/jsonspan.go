@@ -78,8 +78,9 @@ func skipString(data []byte, i int) (int, error) {
 
 // member is one key of a JSON object and its value's span.
 type member struct {
-	key        string
-	start, end int
+	key              string
+	keyStart, keyEnd int // the key's quoted span
+	start, end       int // the value's span
 }
 
 func lastMember(ms []member, key string) (member, bool) {
@@ -111,6 +112,7 @@ func object(data []byte, at int) ([]member, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
+		keyStart, keyEnd := i, end
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return nil, 0, errSyntax
@@ -119,7 +121,7 @@ func object(data []byte, at int) ([]member, int, error) {
 		if end, err = skipValue(data, start); err != nil {
 			return nil, 0, err
 		}
-		ms = append(ms, member{key: key, start: start, end: end})
+		ms = append(ms, member{key: key, keyStart: keyStart, keyEnd: keyEnd, start: start, end: end})
 		i = skipSpace(data, end)
 		if i >= len(data) {
 			break
