@@ -60,6 +60,11 @@ func (r *Request) CloudEvent(binding string) (*CloudEvent, error) {
 			return nil, reject("envelope: binding %q: event attribute %s is required", binding, k)
 		}
 	}
+	if isCloudEvent && ev.SpecVersion != "1.0" {
+		// 0.3 and other versions name their attributes differently: reading them as 1.0
+		// would half-believe the event.
+		return nil, reject("envelope: binding %q: specversion %q: only CloudEvents 1.0 is read", binding, cut(ev.SpecVersion, 16))
+	}
 	var err error
 	if ev.Time, err = valueTime(attrs[names.time]); err != nil {
 		return nil, reject("envelope: binding %q: event attribute %s: %v", binding, names.time, err)
@@ -101,4 +106,12 @@ func (n eventNames) known(k string) bool {
 		return true
 	}
 	return false
+}
+
+// cut keeps at most n bytes of s for an error message.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }

@@ -387,6 +387,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"event schema", `{"Data":{"e":{"id":"1"}}}`, "e", decodeCloudEvent, `binding "e": neither a CloudEvent (specversion) nor an Event Grid event (eventType)`},
 		{"event required", `{"Data":{"e":{"specversion":"1.0","id":"1","type":"t"}}}`, "e", decodeCloudEvent, `binding "e": event attribute source is required`},
 		{"event attribute type", `{"Data":{"e":{"specversion":"1.0","id":1,"type":"t","source":"s"}}}`, "e", decodeCloudEvent, `binding "e": event attribute id: want a string, got a number`},
+		{"event specversion 0.3", `{"Data":{"e":{"specversion":"0.3","id":"1","type":"t","source":"s"}}}`, "e", decodeCloudEvent, `binding "e": specversion "0.3": only CloudEvents 1.0 is read`},
+		{"event specversion 1", `{"Data":{"e":{"specversion":"1","id":"1","type":"t","source":"s"}}}`, "e", decodeCloudEvent, `binding "e": specversion "1": only CloudEvents 1.0 is read`},
 		{"event time", `{"Data":{"e":{"eventType":"t","id":"1","eventTime":"noon"}}}`, "e", decodeCloudEvent, `binding "e": event attribute eventTime: want an RFC 3339`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
