@@ -246,6 +246,11 @@ func owns(prefix string, e *element) bool {
 // Kind is the policy kind the document was read as.
 func (d *Document) Kind() Kind { return d.kind }
 
+// Template says whether the document is an ARM template holding the policy rather
+// than the policy itself: a file can be either, a resource provider takes only the
+// policy.
+func (d *Document) Template() bool { return d.template }
+
 // Owned returns apiguard's rules in canonical form, by priority then name. A rule
 // with the prefix that apiguard would not have written still counts as owned, with
 // Malformed saying why, so the next write replaces it.

@@ -1,28 +1,48 @@
 // Package azure implements enforce.Backend over Azure Resource Manager: Application
-// Gateway and Front Door WAF policies, read and written whole through the SDK clients,
-// with If-Match on every write and errors mapped to the enforce contract.
+// Gateway and Front Door WAF policies, read and written whole as the service's own
+// JSON bytes through the SDK's ARM pipeline (credential, retries, 429 handling), with
+// If-Match on every write and errors mapped to the enforce contract. The document
+// never goes through the SDK's typed models, which would drop every field their API
+// version does not know.
 //
 // Package armfake holds the SDK's official fake servers programmed like the real
 // services, for tests here and elsewhere.
 package azure
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/frontdoor/armfrontdoor"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/apiguard/apiguard/shared/enforce"
 	"github.com/apiguard/apiguard/shared/enforce/armfault"
 	"github.com/apiguard/apiguard/shared/fault"
+	"github.com/apiguard/apiguard/shared/waf"
+)
+
+// API versions, those of the SDK clients apiguard was built with (armnetwork/v7
+// v7.2.0, armfrontdoor v1.4.0). The document is the service's own JSON whatever the
+// version knows, so a newer field of the customer's survives either way; the version
+// only decides what the service accepts and answers.
+const (
+	appGWAPIVersion     = "2025-01-01"
+	frontDoorAPIVersion = "2024-02-01"
+)
+
+// clientName and clientVersion name apiguard in the pipeline's User-Agent telemetry.
+const (
+	clientName    = "apiguard-waf"
+	clientVersion = "v1.0.0"
 )
 
 // DefaultPollFrequency is how often a Front Door write is polled when the service's
@@ -58,7 +78,7 @@ func Clock(now func() time.Time) Option {
 }
 
 // NewBackend returns the backend for one WAF policy. It does no network I/O: the
-// clients connect on first use. opts may be nil; 429 is taken out of its retries
+// pipeline connects on first use. opts may be nil; 429 is taken out of its retries
 // (see armfault.ClientOptions).
 func NewBackend(id ResourceID, cred azcore.TokenCredential, opts *arm.ClientOptions, options ...Option) (enforce.Backend, error) {
 	if err := id.validate(); err != nil {
@@ -71,137 +91,161 @@ func NewBackend(id ResourceID, cred azcore.TokenCredential, opts *arm.ClientOpti
 	for _, o := range options {
 		o(&set)
 	}
-	copts := armfault.ClientOptions(opts)
+	c, err := arm.NewClient(clientName, clientVersion, cred, armfault.ClientOptions(opts))
+	if err != nil {
+		return nil, fmt.Errorf("ARM client for %s: %w", id, err)
+	}
+	b := &backend{id: id, pl: c.Pipeline(), set: set, url: runtime.JoinPaths(c.Endpoint(), id.path())}
 	switch id.Kind {
 	case KindFrontDoor:
-		c, err := armfrontdoor.NewPoliciesClient(id.Subscription, cred, copts)
-		if err != nil {
-			return nil, fmt.Errorf("front door policies client for %s: %w", id, err)
-		}
-		return &frontDoor{id: id, client: c, set: set}, nil
+		b.kind, b.apiVersion, b.api, b.longRunning = waf.FrontDoor, frontDoorAPIVersion, "PoliciesClient", true
 	default:
-		c, err := armnetwork.NewWebApplicationFirewallPoliciesClient(id.Subscription, cred, copts)
-		if err != nil {
-			return nil, fmt.Errorf("application gateway WAF policies client for %s: %w", id, err)
-		}
-		return &appGW{id: id, client: c, set: set}, nil
+		b.kind, b.apiVersion, b.api = waf.AppGW, appGWAPIVersion, "WebApplicationFirewallPoliciesClient"
 	}
+	return b, nil
 }
 
-// conditional adds If-Match to every request made with the returned context. An empty
-// etag is refused: ARM's only meaning for it would be "create", and apiguard never
-// creates WAF policies (nor writes one blind).
-func conditional(ctx context.Context, id ResourceID, etag string) (context.Context, error) {
+// path is the policy's resource path, each segment escaped as the SDK clients do.
+func (id ResourceID) path() string {
+	typ := "ApplicationGatewayWebApplicationFirewallPolicies"
+	if id.Kind == KindFrontDoor {
+		typ = "FrontDoorWebApplicationFirewallPolicies"
+	}
+	return "/subscriptions/" + url.PathEscape(id.Subscription) + "/resourceGroups/" + url.PathEscape(id.ResourceGroup) +
+		"/providers/Microsoft.Network/" + typ + "/" + url.PathEscape(id.Name)
+}
+
+// backend is one WAF policy. Application Gateway's PUT is synchronous; Front Door's is
+// a long-running operation, polled to its end.
+type backend struct {
+	id          ResourceID
+	kind        waf.Kind
+	pl          runtime.Pipeline
+	url         string
+	apiVersion  string
+	api         string // the SDK client's name, for the operation names the pipeline sees
+	longRunning bool
+	set         settings
+}
+
+var _ enforce.Backend = (*backend)(nil)
+
+// request builds a call of the policy on the pipeline, named as the SDK client names
+// it (tracing; azcore's fake pollers need it too).
+func (b *backend) request(ctx context.Context, method, op string) (*policy.Request, error) {
+	ctx = context.WithValue(ctx, runtime.CtxAPINameKey{}, b.api+"."+op)
+	req, err := runtime.NewRequest(ctx, method, b.url)
+	if err != nil {
+		return nil, err
+	}
+	q := req.Raw().URL.Query()
+	q.Set("api-version", b.apiVersion)
+	req.Raw().URL.RawQuery = q.Encode()
+	req.Raw().Header.Set("Accept", "application/json")
+	return req, nil
+}
+
+// Get returns the policy exactly as the service sent it, and its ETag.
+func (b *backend) Get(ctx context.Context) (enforce.Policy, error) {
+	req, err := b.request(ctx, http.MethodGet, "Get")
+	if err != nil {
+		return enforce.Policy{}, fmt.Errorf("read WAF policy %s: %w", b.id.Name, err)
+	}
+	resp, err := b.pl.Do(req)
+	if err == nil && !runtime.HasStatusCode(resp, http.StatusOK) {
+		err = runtime.NewResponseError(resp)
+	}
+	if err != nil {
+		return enforce.Policy{}, classify("read", b.id, err, b.set.now())
+	}
+	doc, err := runtime.Payload(resp)
+	if err != nil {
+		return enforce.Policy{}, fault.Transient(fmt.Errorf("read WAF policy %s: %w", b.id.Name, err))
+	}
+	if !json.Valid(doc) {
+		return enforce.Policy{}, fault.Transient(fmt.Errorf("read WAF policy %s: the service answered %d bytes that are not JSON", b.id.Name, len(doc)))
+	}
+	return enforce.Policy{Doc: doc, ETag: etagOf(doc, resp)}, nil
+}
+
+// Put writes doc, byte for byte, with If-Match: etag and returns the new ETag. A
+// document that is not a policy of the backend's kind is refused before any request.
+// For Front Door only the PUT carries If-Match, not the polls of the operation, where
+// a condition would be meaningless (or fail).
+func (b *backend) Put(ctx context.Context, doc []byte, etag string) (string, error) {
+	if err := b.check(doc); err != nil {
+		return "", err
+	}
 	if etag == "" {
-		return nil, fault.Rejected(http.StatusPreconditionRequired,
-			fmt.Errorf("write WAF policy %s: no ETag to send as If-Match; apiguard never creates WAF policies", id.Name))
+		return "", fault.Rejected(http.StatusPreconditionRequired,
+			fmt.Errorf("write WAF policy %s: no ETag to send as If-Match; apiguard never creates WAF policies", b.id.Name))
 	}
-	return policy.WithHTTPHeader(ctx, http.Header{"If-Match": {etag}}), nil
+	op := "CreateOrUpdate"
+	if b.longRunning {
+		op = "BeginCreateOrUpdate"
+	}
+	req, err := b.request(ctx, http.MethodPut, op)
+	if err != nil {
+		return "", fmt.Errorf("write WAF policy %s: %w", b.id.Name, err)
+	}
+	req.Raw().Header.Set("If-Match", etag)
+	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(doc)), "application/json"); err != nil {
+		return "", fmt.Errorf("write WAF policy %s: %w", b.id.Name, err)
+	}
+	resp, err := b.pl.Do(req)
+	ok := []int{http.StatusOK, http.StatusCreated}
+	if b.longRunning {
+		ok = append(ok, http.StatusAccepted)
+	}
+	if err == nil && !runtime.HasStatusCode(resp, ok...) {
+		err = runtime.NewResponseError(resp)
+	}
+	if err != nil {
+		return "", classify("write", b.id, err, b.set.now())
+	}
+	if !b.longRunning {
+		body, err := runtime.Payload(resp)
+		if err != nil {
+			return "", fault.Transient(fmt.Errorf("write WAF policy %s: %w", b.id.Name, err))
+		}
+		return etagOf(body, resp), nil
+	}
+	poller, err := runtime.NewPoller[json.RawMessage](resp, b.pl, nil)
+	if err != nil {
+		return "", classify("write", b.id, err, b.set.now())
+	}
+	var last *http.Response
+	final, err := poller.PollUntilDone(policy.WithCaptureResponse(ctx, &last), &runtime.PollUntilDoneOptions{Frequency: b.set.pollEvery})
+	if err != nil {
+		return "", classify("write", b.id, err, b.set.now())
+	}
+	return etagOf(final, last), nil
 }
 
-// etagOf prefers the model's etag and falls back to the response's ETag header.
-func etagOf(model *string, raw *http.Response) string {
-	if model != nil && *model != "" {
-		return *model
+// check refuses what the resource provider must not be sent: anything but a policy
+// of the kind (the waf document code names what it found), and an ARM template
+// holding one, which is for a deployment, not a PUT of the policy.
+func (b *backend) check(doc []byte) error {
+	d, err := waf.ParseDocument(b.kind, doc)
+	if err != nil {
+		return fault.Rejected(http.StatusBadRequest, fmt.Errorf("write WAF policy %s: %w", b.id.Name, err))
 	}
-	if raw != nil {
-		return raw.Header.Get("ETag")
+	if d.Template() {
+		return fault.Rejected(http.StatusBadRequest, fmt.Errorf("write WAF policy %s: the document is an ARM template, not the policy itself", b.id.Name))
+	}
+	return nil
+}
+
+// etagOf prefers the body's etag and falls back to the response's ETag header.
+func etagOf(body []byte, resp *http.Response) string {
+	var m struct {
+		ETag string `json:"etag"`
+	}
+	if json.Unmarshal(body, &m) == nil && m.ETag != "" {
+		return m.ETag
+	}
+	if resp != nil {
+		return resp.Header.Get("ETag")
 	}
 	return ""
-}
-
-func decode[T any](id ResourceID, doc []byte) (T, error) {
-	var m T
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return m, fault.Rejected(http.StatusBadRequest, fmt.Errorf("write WAF policy %s: document is not a %s WAF policy: %w", id.Name, id.Kind, err))
-	}
-	return m, nil
-}
-
-func encode(id ResourceID, model any, etag string) (enforce.Policy, error) {
-	doc, err := json.Marshal(model)
-	if err != nil {
-		return enforce.Policy{}, fmt.Errorf("read WAF policy %s: encode: %w", id.Name, err)
-	}
-	return enforce.Policy{Doc: doc, ETag: etag}, nil
-}
-
-// appGW is an Application Gateway WAF policy: CreateOrUpdate is synchronous.
-type appGW struct {
-	id     ResourceID
-	client *armnetwork.WebApplicationFirewallPoliciesClient
-	set    settings
-}
-
-var _ enforce.Backend = (*appGW)(nil)
-
-// Get returns the policy as wire JSON (the SDK model's own marshalling) and its ETag.
-func (b *appGW) Get(ctx context.Context) (enforce.Policy, error) {
-	var raw *http.Response
-	resp, err := b.client.Get(policy.WithCaptureResponse(ctx, &raw), b.id.ResourceGroup, b.id.Name, nil)
-	if err != nil {
-		return enforce.Policy{}, classify("read", b.id, err, b.set.now())
-	}
-	return encode(b.id, resp.WebApplicationFirewallPolicy, etagOf(resp.Etag, raw))
-}
-
-// Put writes doc whole with If-Match: etag and returns the new ETag.
-func (b *appGW) Put(ctx context.Context, doc []byte, etag string) (string, error) {
-	m, err := decode[armnetwork.WebApplicationFirewallPolicy](b.id, doc)
-	if err != nil {
-		return "", err
-	}
-	wctx, err := conditional(ctx, b.id, etag)
-	if err != nil {
-		return "", err
-	}
-	var raw *http.Response
-	resp, err := b.client.CreateOrUpdate(policy.WithCaptureResponse(wctx, &raw), b.id.ResourceGroup, b.id.Name, m, nil)
-	if err != nil {
-		return "", classify("write", b.id, err, b.set.now())
-	}
-	return etagOf(resp.Etag, raw), nil
-}
-
-// frontDoor is a Front Door WAF policy: create/update is a long-running operation.
-type frontDoor struct {
-	id     ResourceID
-	client *armfrontdoor.PoliciesClient
-	set    settings
-}
-
-var _ enforce.Backend = (*frontDoor)(nil)
-
-// Get returns the policy as wire JSON (the SDK model's own marshalling) and its ETag.
-func (b *frontDoor) Get(ctx context.Context) (enforce.Policy, error) {
-	var raw *http.Response
-	resp, err := b.client.Get(policy.WithCaptureResponse(ctx, &raw), b.id.ResourceGroup, b.id.Name, nil)
-	if err != nil {
-		return enforce.Policy{}, classify("read", b.id, err, b.set.now())
-	}
-	return encode(b.id, resp.WebApplicationFirewallPolicy, etagOf(resp.Etag, raw))
-}
-
-// Put starts the write with If-Match: etag, polls it to the end and returns the new
-// ETag. Only the initial PUT carries If-Match: the polls are GETs of the operation,
-// where a condition would be meaningless (or fail).
-func (b *frontDoor) Put(ctx context.Context, doc []byte, etag string) (string, error) {
-	m, err := decode[armfrontdoor.WebApplicationFirewallPolicy](b.id, doc)
-	if err != nil {
-		return "", err
-	}
-	wctx, err := conditional(ctx, b.id, etag)
-	if err != nil {
-		return "", err
-	}
-	poller, err := b.client.BeginCreateOrUpdate(wctx, b.id.ResourceGroup, b.id.Name, m, nil)
-	if err != nil {
-		return "", classify("write", b.id, err, b.set.now())
-	}
-	var raw *http.Response
-	resp, err := poller.PollUntilDone(policy.WithCaptureResponse(ctx, &raw), &runtime.PollUntilDoneOptions{Frequency: b.set.pollEvery})
-	if err != nil {
-		return "", classify("write", b.id, err, b.set.now())
-	}
-	return etagOf(resp.Etag, raw), nil
 }

@@ -440,9 +440,31 @@ func TestPutRefusesWithoutRequest(t *testing.T) {
 		if fe := explicit(t, err); fe.Disposition != fault.Reject {
 			t.Fatalf("empty ETag: %v", err)
 		}
-		_, err = b.Put(context.Background(), []byte(`{"properties":[`), etag)
-		if fe := explicit(t, err); fe.Disposition != fault.Reject || fe.Status != http.StatusBadRequest {
-			t.Fatalf("broken document: %v", err)
+		other := kinds[0]
+		if other.kind == k.kind {
+			other = kinds[1]
+		}
+		otherDoc, err := os.ReadFile(other.testdata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		template := []byte(`{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","contentVersion":"1.0.0.0","resources":[{"type":"` +
+			map[string]string{azure.KindAppGW: "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies", azure.KindFrontDoor: "Microsoft.Network/FrontDoorWebApplicationFirewallPolicies"}[k.kind] +
+			`","apiVersion":"2024-05-01","name":"p","location":"global","properties":` + string(rawProps(t, doc)) + `}]}`)
+		for _, c := range []struct {
+			name string
+			doc  []byte
+			want string // in the message: what was found
+		}{
+			{"broken JSON", []byte(`{"properties":[`), "not JSON"},
+			{"package.json", []byte(`{"name":"shop","version":"1.0.0","dependencies":{"left-pad":"1.3.0"}}`), "not a WAF policy"},
+			{"policy of the other kind", otherDoc, "given as kind " + k.kind},
+			{"template of the kind", template, "ARM template"},
+		} {
+			_, err = b.Put(context.Background(), c.doc, etag)
+			if fe := explicit(t, err); fe.Disposition != fault.Reject || fe.Status != http.StatusBadRequest || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("%s: %v, want a 400 naming %q", c.name, err, c.want)
+			}
 		}
 		if svc.Puts() != 0 {
 			t.Fatalf("nothing should have been sent: %d PUTs", svc.Puts())
@@ -493,4 +515,16 @@ func TestNewBackendValidates(t *testing.T) {
 	if _, err := azure.NewBackend(rid, svc.Credential(), nil); err != nil {
 		t.Fatalf("nil options: %v", err)
 	}
+}
+
+// rawProps is the properties member of a policy, verbatim.
+func rawProps(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	var m struct {
+		Properties json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.Properties
 }

@@ -1,14 +1,18 @@
-// Package armfake runs the Azure SDK's official fake servers for WAF policies
-// (armnetwork/v7/fake, armfrontdoor/fake) programmed to behave like the real services,
-// including their faults, so the ARM backends and everything above them are tested
-// against the real SDK clients and pipeline.
+// Package armfake is a fake ARM endpoint for WAF policies programmed to behave like
+// the real services, including their faults, so the ARM backends and everything above
+// them are tested against the real SDK pipeline (and the SDK's typed clients work
+// against it too).
 //
-// The official fakes' handlers never see request headers, and they report errors as Go
-// errors that bypass azcore's retry policy. So each Service answers through a
-// fakearm.Transport that sees the raw request first: it hands the conditional headers
-// to the handlers, answers faults as real HTTP responses (ARM error body,
-// Retry-After), and keeps Front Door's concurrent long-running writes apart. This
-// package holds what is the WAF policies' own: the policy, its ids, the handlers.
+// The policy is stored as the JSON bytes written, and GET answers them: the SDK's
+// official fake servers (armnetwork/v7/fake, armfrontdoor/fake) unmarshal into typed
+// models and would drop the fields their API version does not know, which is what a
+// backend must be shown to keep. The service sets only what it owns (id, name, type,
+// etag, properties.provisioningState); every other member keeps its bytes. Each
+// Service answers through a fakearm.Transport that sees the raw request first: it
+// hands the conditional headers to the handlers, answers faults as real HTTP
+// responses (ARM error body, Retry-After), and keeps Front Door's concurrent
+// long-running writes apart (azcore's fake poller protocol). This package holds what
+// is the WAF policies' own: the policy, its ids, the handlers.
 //
 // What is programmed, as the services do it:
 //   - every successful write gets a new ETag (W/"..."); GET returns the stored policy
@@ -44,11 +48,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/frontdoor/armfrontdoor"
-	fdfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/frontdoor/armfrontdoor/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
-	netfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7/fake"
 
 	"github.com/apiguard/apiguard/shared/enforce/fakearm"
 )
@@ -57,7 +58,7 @@ import (
 // (Gets, Puts, Polls, Writes, Conflicts, Throttled, Failed, Discarded).
 type Policy struct {
 	ID   string
-	Doc  []byte // wire JSON, exactly as a GET returns it (the SDK model's marshalling)
+	Doc  []byte // wire JSON, exactly as a GET returns it
 	ETag string
 	fakearm.Counts
 }
@@ -71,8 +72,9 @@ type Service struct {
 	id   string
 	rg   string
 	name string
-	fd   *fdfake.PoliciesServer // Front Door only: each write gets its own transport
 	t    *fakearm.Transport
+
+	longRunning bool // Front Door: each write is an operation with its own transport
 
 	mu  sync.Mutex // guards everything below
 	doc []byte
@@ -87,65 +89,58 @@ type kind struct {
 	name     string // "appgw" or "frontdoor"
 	typeName string // as written in resource ids
 	typ      string // the type property, as the service returns it
-	// restamp decodes doc as the SDK model and sets what the service owns.
-	restamp func(doc []byte, id, name, typ, etag string) ([]byte, error)
+	state    string // properties.provisioningState after a write
 }
 
 func appGWKind() kind {
-	return kind{
-		name: "appgw", typeName: "ApplicationGatewayWebApplicationFirewallPolicies",
-		typ: "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
-		restamp: func(doc []byte, id, name, typ, etag string) ([]byte, error) {
-			var m armnetwork.WebApplicationFirewallPolicy
-			if err := json.Unmarshal(doc, &m); err != nil {
-				return nil, err
-			}
-			m.ID, m.Name, m.Type, m.Etag = &id, &name, &typ, &etag
-			if m.Properties != nil {
-				m.Properties.ProvisioningState = to.Ptr(armnetwork.ProvisioningStateSucceeded)
-			}
-			return json.Marshal(m)
-		},
-	}
+	return kind{name: "appgw", typeName: "ApplicationGatewayWebApplicationFirewallPolicies",
+		typ: "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies", state: "Succeeded"}
 }
 
 func frontDoorKind() kind {
-	return kind{
-		name: "frontdoor", typeName: "FrontDoorWebApplicationFirewallPolicies",
-		typ: "Microsoft.Network/frontdoorwebapplicationfirewallpolicies",
-		restamp: func(doc []byte, id, name, typ, etag string) ([]byte, error) {
-			var m armfrontdoor.WebApplicationFirewallPolicy
-			if err := json.Unmarshal(doc, &m); err != nil {
-				return nil, err
-			}
-			m.ID, m.Name, m.Type, m.Etag = &id, &name, &typ, &etag
-			if m.Properties != nil {
-				m.Properties.ProvisioningState = to.Ptr("Succeeded")
-			}
-			return json.Marshal(m)
-		},
-	}
+	return kind{name: "frontdoor", typeName: "FrontDoorWebApplicationFirewallPolicies",
+		typ: "Microsoft.Network/frontdoorwebapplicationfirewallpolicies", state: "Succeeded"}
 }
 
 // NewAppGW serves an Application Gateway WAF policy with the given id, starting as
 // initial (its id, name, type and etag are set by the service). It panics on an id
 // that is not an Application Gateway WAF policy id: a broken test setup.
 func NewAppGW(id string, initial armnetwork.WebApplicationFirewallPolicy) *Service {
+	return NewAppGWJSON(id, marshal(initial))
+}
+
+// NewAppGWJSON is NewAppGW starting from wire JSON, which the service keeps byte for
+// byte but what it owns (id, name, type, etag, properties.provisioningState): fields
+// the SDK does not know included. It panics on a document that is not a JSON object.
+func NewAppGWJSON(id string, initial []byte) *Service {
 	s := newService(appGWKind(), id, initial)
-	s.t = fakearm.New("armfake", s.sub(), netfake.NewWebApplicationFirewallPoliciesServerTransport(s.appGWServer()), s)
+	s.t = fakearm.New("armfake", s.sub(), server{s}, s)
 	return s
 }
 
 // NewFrontDoor serves a Front Door WAF policy with the given id, starting as initial.
 // It panics on an id that is not a Front Door WAF policy id.
 func NewFrontDoor(id string, initial armfrontdoor.WebApplicationFirewallPolicy) *Service {
+	return NewFrontDoorJSON(id, marshal(initial))
+}
+
+// NewFrontDoorJSON is NewFrontDoor starting from wire JSON, kept as NewAppGWJSON keeps it.
+func NewFrontDoorJSON(id string, initial []byte) *Service {
 	s := newService(frontDoorKind(), id, initial)
-	s.fd = s.frontDoorServer()
-	s.t = fakearm.New("armfake", s.sub(), fdfake.NewPoliciesServerTransport(s.fd), s)
+	s.longRunning = true
+	s.t = fakearm.New("armfake", s.sub(), server{s}, s)
 	return s
 }
 
-func newService(k kind, id string, initial any) *Service {
+func marshal(v any) []byte {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("armfake: initial policy: %v", err))
+	}
+	return doc
+}
+
+func newService(k kind, id string, doc []byte) *Service {
 	segs := strings.Split(strings.Trim(id, "/"), "/")
 	if len(segs) != 8 || !strings.EqualFold(segs[0], "subscriptions") || !strings.EqualFold(segs[2], "resourceGroups") ||
 		!strings.EqualFold(segs[4], "providers") || !strings.EqualFold(segs[5], "Microsoft.Network") ||
@@ -153,10 +148,6 @@ func newService(k kind, id string, initial any) *Service {
 		panic(fmt.Sprintf("armfake: %q is not a %s WAF policy id (/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network/%s/{name})", id, k.name, k.typeName))
 	}
 	s := &Service{kind: k, id: id, rg: segs[3], name: segs[7]}
-	doc, err := json.Marshal(initial)
-	if err != nil {
-		panic(fmt.Sprintf("armfake: initial policy: %v", err))
-	}
 	out, etag, err := s.stamp(doc)
 	if err != nil {
 		panic(fmt.Sprintf("armfake: initial policy: %v", err))
@@ -242,15 +233,15 @@ func (s *Service) Mutate(fn func(doc []byte) []byte) {
 // Route addresses the one policy: its writes are long-running for Front Door. Another
 // name is for the handlers to refuse with 404.
 func (s *Service) Route(*http.Request) (fakearm.Target, *fakearm.Error) {
-	return fakearm.Target{Key: policyKey, Name: s.name, LongRunning: s.fd != nil}, nil
+	return fakearm.Target{Key: policyKey, Name: s.name, LongRunning: s.longRunning}, nil
 }
 
 // Change stores a concurrent writer's change; the transport holds the writer lock.
 func (s *Service) Change(_ fakearm.Target, fn func(current []byte) []byte) { s.mutate(fn) }
 
-// Operation is a fresh official transport for one Front Door write: the official one
-// tracks an operation by the policy's path, so two writes in flight would share it.
-func (s *Service) Operation() policy.Transporter { return fdfake.NewPoliciesServerTransport(s.fd) }
+// Operation is a fresh transport for one Front Door write, so two writes in flight
+// each have their own state.
+func (s *Service) Operation() policy.Transporter { return &operation{s: s} }
 
 // mutate runs fn on the current document and stores what it returns; the caller holds
 // the writer lock, so nothing else writes in between.
@@ -278,7 +269,7 @@ func (s *Service) stamp(doc []byte) ([]byte, string, error) {
 	var r [8]byte
 	_, _ = rand.Read(r[:])
 	etag := fmt.Sprintf(`W/"%08x-%s"`, seq, hex.EncodeToString(r[:]))
-	out, err := s.kind.restamp(doc, s.id, s.name, s.kind.typ, etag)
+	out, err := restamp(doc, s.id, s.name, s.kind.typ, etag, s.kind.state)
 	return out, etag, err
 }
 
