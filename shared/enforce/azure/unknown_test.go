@@ -31,16 +31,19 @@ type unknownCase struct {
 	unknown        [][]any
 }
 
+// typedRoundTrip is what a read-modify-write through the SDK's model T sends back.
+func typedRoundTrip[T any](doc []byte) ([]byte, error) {
+	var m T
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
 var unknownCases = []unknownCase{
 	{
 		kind: azure.KindAppGW, id: appGWID, file: "testdata/appgw-unknown.json", serve: armfake.NewAppGWJSON,
-		sdkRoundTrip: func(doc []byte) ([]byte, error) {
-			var m armnetwork.WebApplicationFirewallPolicy
-			if err := json.Unmarshal(doc, &m); err != nil {
-				return nil, err
-			}
-			return json.Marshal(m)
-		},
+		sdkRoundTrip: typedRoundTrip[armnetwork.WebApplicationFirewallPolicy],
 		unknown: [][]any{
 			{"futureTopLevel"},
 			{"properties", "futureProperty"},
@@ -52,13 +55,7 @@ var unknownCases = []unknownCase{
 	},
 	{
 		kind: azure.KindFrontDoor, id: frontDoorID, file: "testdata/frontdoor-unknown.json", serve: armfake.NewFrontDoorJSON,
-		sdkRoundTrip: func(doc []byte) ([]byte, error) {
-			var m armfrontdoor.WebApplicationFirewallPolicy
-			if err := json.Unmarshal(doc, &m); err != nil {
-				return nil, err
-			}
-			return json.Marshal(m)
-		},
+		sdkRoundTrip: typedRoundTrip[armfrontdoor.WebApplicationFirewallPolicy],
 		unknown: [][]any{
 			{"futureTopLevel"},
 			{"properties", "futureProperty"},
