@@ -3,6 +3,10 @@ SHELL := bash
 GO ?= go
 BIN := bin/apiguard
 LINUX_BIN := bin/linux-amd64/apiguard
+# The deployment zip, and the same files unpacked: the folder azd zips for `azd up`
+# (azure.yaml's dist). Both overridable, as the package test does.
+PACKAGE ?= dist/apiguard.zip
+PACKAGE_DIR ?= dist/app
 AZURITE := node_modules/.bin/azurite-table
 # npm ci leaves this stamp; the .bin entry is a symlink whose time is the package's.
 NODE_STAMP := node_modules/.apiguard-installed
@@ -93,7 +97,7 @@ lint:
 # one folder per function), written deterministically with archive/zip.
 package: build
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags=-buildid= -o $(LINUX_BIN) .
-	$(BIN) package --binary $(LINUX_BIN) --out dist/apiguard.zip
+	$(BIN) package --binary $(LINUX_BIN) --out $(PACKAGE) --dir $(PACKAGE_DIR)
 
 clean:
 	rm -rf bin dist

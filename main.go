@@ -43,8 +43,8 @@ Usage:
                                rank a snapshot offline, as the monthly triage does
   apiguard triage show latest|YYYY-MM [--format md|json|html] | triage run  [--url URL] [--key KEY]
                                the stored monthly reports, and a run now, through the control API
-  apiguard package --binary B --out ZIP
-                               write the Flex Consumption deployment zip
+  apiguard package --binary B --out ZIP [--dir DIR]
+                               write the Flex Consumption deployment zip (and unpack it into DIR)
   apiguard blocks|decisions|allow|audit|health ... [--url URL] [--key KEY] [-o table|json]
                                the control API from a terminal: blocks list|add|rm|extend,
                                decisions list|approve|reject|revert, allow list|add|rm, audit,

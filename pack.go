@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"time"
 )
@@ -24,6 +25,7 @@ func runPackage(args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	bin := fl.String("binary", "", "the linux/amd64 apiguard binary to ship")
 	out := fl.String("out", "dist/apiguard.zip", "zip to write")
+	dir := fl.String("dir", "", "also unpack the zip into this folder (emptied first): the tree azd zips for `azd up`")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -50,7 +52,52 @@ func runPackage(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, buf.Len())
+	if *dir != "" {
+		if err := unpack(buf.Bytes(), *dir); err != nil {
+			fmt.Fprintln(stderr, "apiguard package:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "unpacked into %s\n", *dir)
+	}
 	return 0
+}
+
+// unpack writes the zip's entries under dir with their modes, after emptying dir, so
+// the folder azd deploys holds exactly what the zip holds and nothing left from an
+// older build.
+func unpack(zipped []byte, dir string) error {
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	for _, f := range zr.File {
+		if !fs.ValidPath(f.Name) {
+			return fmt.Errorf("unpack: entry %q leaves the folder", f.Name)
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return err
+		}
+		raw, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, raw, f.Mode().Perm()); err != nil {
+			return err
+		}
+		if err := os.Chmod(dst, f.Mode().Perm()); err != nil { // WriteFile's mode is masked by umask
+			return err
+		}
+	}
+	return nil
 }
 
 // writeZip lays out the app root from appFS (host.json and functions/*/function.json)
