@@ -28,7 +28,7 @@ TRIAGE_DEMO := local/triage-demo
 TRIAGE_DEMO_SNAPSHOT := $(TRIAGE_DEMO)/2026-12/apiguard/last-seen.json
 AZURITE_KEY := Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 
-.PHONY: build run test unit fuzz-short fuzz bench lint package clean console-shots triage-shots triage-demo
+.PHONY: build run test unit fuzz-short fuzz bench lint package deploy clean console-shots triage-shots triage-demo
 
 build:
 	$(GO) build -o $(BIN) .
@@ -98,6 +98,13 @@ lint:
 package: build
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags=-buildid= -o $(LINUX_BIN) .
 	$(BIN) package --binary $(LINUX_BIN) --out $(PACKAGE) --dir $(PACKAGE_DIR)
+
+# deploy: provision and deploy to Azure with azd (azure.yaml), from an azd environment
+# made first (docs/operations.md: azd env new, azd env set AZURE_RESOURCE_GROUP ...).
+# Talks to Azure: no other target depends on it, and make test never runs it.
+deploy:
+	@command -v azd >/dev/null || { echo "make deploy needs the Azure Developer CLI (azd): https://aka.ms/azd-install"; exit 1; }
+	azd up
 
 clean:
 	rm -rf bin dist
