@@ -123,24 +123,30 @@ func bicepFiles(t *testing.T) map[string]string {
 // block returns the text between the brace at or after from and its match.
 func block(t *testing.T, src string, from int) string {
 	t.Helper()
-	open := strings.IndexByte(src[from:], '{')
-	if open < 0 {
-		t.Fatalf("no object after %q", src[from:min(len(src), from+40)])
+	return balanced(t, src, from, '{', '}')
+}
+
+// balanced returns the text between the first open at or after from and its match.
+func balanced(t *testing.T, src string, from int, open, close byte) string {
+	t.Helper()
+	start := strings.IndexByte(src[from:], open)
+	if start < 0 {
+		t.Fatalf("no %c after %q", open, src[from:min(len(src), from+40)])
 	}
-	open += from
+	start += from
 	depth := 0
-	for i := open; i < len(src); i++ {
+	for i := start; i < len(src); i++ {
 		switch src[i] {
-		case '{':
+		case open:
 			depth++
-		case '}':
+		case close:
 			depth--
 			if depth == 0 {
-				return src[open+1 : i]
+				return src[start+1 : i]
 			}
 		}
 	}
-	t.Fatalf("unbalanced object at %q", src[open:min(len(src), open+40)])
+	t.Fatalf("unbalanced %c at %q", open, src[start:min(len(src), start+40)])
 	return ""
 }
 
@@ -399,9 +405,9 @@ func TestInfraResourceTypesChecked(t *testing.T) {
 }
 
 var (
-	guidRe    = regexp.MustCompile(`'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'`)
-	actionsRe = regexp.MustCompile(`(?s)\b(?:actions|dataActions)\s*:\s*\[(.*?)\]`)
-	quotedRe  = regexp.MustCompile(`'([^']*)'`)
+	guidRe        = regexp.MustCompile(`'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'`)
+	permissionsRe = regexp.MustCompile(`\bpermissions\s*:`)
+	quotedRe      = regexp.MustCompile(`'([^']*)'`)
 )
 
 // Roles are least-privilege: built-in roles only from the data and monitoring list
@@ -416,8 +422,10 @@ func TestInfraRolesLeastPrivilege(t *testing.T) {
 				t.Errorf("%s names role %s, which is not in the allowed built-in roles", path, m[1])
 			}
 		}
-		for _, m := range actionsRe.FindAllStringSubmatch(src, -1) {
-			for _, a := range quotedRe.FindAllStringSubmatch(m[1], -1) {
+		// A role definition's permissions: every quoted string in them is an action
+		// (actions, notActions, dataActions), so a grant cannot hide in another list.
+		for _, m := range permissionsRe.FindAllStringIndex(src, -1) {
+			for _, a := range quotedRe.FindAllStringSubmatch(balanced(t, src, m[1], '[', ']'), -1) {
 				actions++
 				if !slices.Contains(customRoleActions, a[1]) {
 					t.Errorf("%s: a custom role grants %q, beyond reading and writing WAF policies", path, a[1])

@@ -43,6 +43,12 @@ param triageScopes string = ''
 @description('API tags that mark sensitive data for the triage, comma-separated (e.g. pii,payment,health).')
 param triageSensitiveTags string = ''
 
+@description('Connect Defender for Cloud: a Logic App forwarding alerts to /api/alerts and the workflow automation that feeds it. Turn on once the code package is deployed (the function key exists only then); the deploying principal needs Security Admin on the subscription.')
+param connectDefender bool = false
+
+@description('Defender alert type prefixes sent to apiguard (API_: every Defender for APIs alert).')
+param defenderAlertTypePrefixes array = ['API_']
+
 @description('Create the Event Hubs namespace and hub the traffic-eventhub function reads gateway diagnostic logs from.')
 param deployEventHubs bool = true
 
@@ -185,6 +191,18 @@ module wafAccess 'modules/waf-policy-access.bicep' = [for (id, i) in wafPolicyId
     principalId: identity.outputs.principalId
   }
 }]
+
+module defender 'modules/defender.bicep' = if (connectDefender) {
+  name: 'defender'
+  params: {
+    prefix: prefix
+    suffix: suffix
+    location: location
+    appName: app.outputs.name
+    alertsUrl: 'https://${app.outputs.defaultHostName}/api/alerts'
+    alertTypePrefixes: defenderAlertTypePrefixes
+  }
+}
 
 output functionAppName string = app.outputs.name
 output alertsUrl string = 'https://${app.outputs.defaultHostName}/api/alerts'
