@@ -80,14 +80,48 @@ var builtInRoles = map[string]string{
 	"69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
 	"a638d3c7-ab3a-418d-83e6-5f17a39d4fde": "Azure Event Hubs Data Receiver",
 	"3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+	"39bc4728-0917-49c7-9d2c-d95423bc2eb4": "Security Reader",
 }
 
-// customRoleActions are the only actions a custom role of the deployment may grant.
-var customRoleActions = []string{
-	"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/read",
-	"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/write",
-	"Microsoft.Network/frontdoorWebApplicationFirewallPolicies/read",
-	"Microsoft.Network/frontdoorWebApplicationFirewallPolicies/write",
+// customRoles are the custom roles the deployment defines, by the start of their
+// roleName, with exactly the actions each grants: the ARM operations apiguard calls
+// (shared/enforce, shared/triage/collect), named as in Azure's resource provider
+// operations list.
+var customRoles = map[string][]string{
+	"apiguard WAF policy writer": {
+		"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/read",
+		"Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/write",
+		"Microsoft.Network/frontdoorWebApplicationFirewallPolicies/read",
+		"Microsoft.Network/frontdoorWebApplicationFirewallPolicies/write",
+	},
+	"apiguard API Management policy writer": {
+		"Microsoft.ApiManagement/service/read",
+		"Microsoft.ApiManagement/service/policies/read",
+		"Microsoft.ApiManagement/service/policies/write",
+		"Microsoft.ApiManagement/service/products/policies/read",
+		"Microsoft.ApiManagement/service/products/policies/write",
+		"Microsoft.ApiManagement/service/apis/policies/read",
+		"Microsoft.ApiManagement/service/apis/policies/write",
+		"Microsoft.ApiManagement/service/apis/operations/policies/read",
+		"Microsoft.ApiManagement/service/apis/operations/policies/write",
+		"Microsoft.ApiManagement/service/policyFragments/read",
+		"Microsoft.ApiManagement/service/policyFragments/write",
+	},
+	"apiguard API inventory reader": {
+		"Microsoft.ApiManagement/service/read",
+		"Microsoft.ApiManagement/service/apis/read",
+		"Microsoft.ApiManagement/service/apis/operations/read",
+		"Microsoft.ApiManagement/service/apis/policies/read",
+		"Microsoft.ApiManagement/service/apis/operations/policies/read",
+		"Microsoft.ApiManagement/service/products/read",
+		"Microsoft.ApiManagement/service/products/apis/read",
+		"Microsoft.ApiManagement/service/products/policies/read",
+		"Microsoft.ApiManagement/service/policies/read",
+		"Microsoft.ApiManagement/service/tagResources/read",
+		"Microsoft.Insights/metrics/read",
+		"Microsoft.Security/apiCollections/read",
+		"Microsoft.Security/apiCollections/write",
+	},
 }
 
 // bicepFiles reads every template under infra/, full-line comments removed.
@@ -410,33 +444,59 @@ var (
 	quotedRe      = regexp.MustCompile(`'([^']*)'`)
 )
 
+var roleNameRe = regexp.MustCompile(`roleName:\s*'([^']*)'`)
+
 // Roles are least-privilege: built-in roles only from the data and monitoring list
-// above, custom roles only with the WAF policy read and write actions.
+// above, each custom role with exactly its listed actions (no wildcard, nothing in
+// notActions or dataActions that the list does not name).
 func TestInfraRolesLeastPrivilege(t *testing.T) {
-	files := bicepFiles(t)
-	roles, actions := 0, 0
-	for path, src := range files {
+	roles := 0
+	defined := map[string]int{}
+	for path, src := range bicepFiles(t) {
 		for _, m := range guidRe.FindAllStringSubmatch(src, -1) {
 			roles++
 			if _, ok := builtInRoles[m[1]]; !ok {
 				t.Errorf("%s names role %s, which is not in the allowed built-in roles", path, m[1])
 			}
 		}
-		// A role definition's permissions: every quoted string in them is an action
-		// (actions, notActions, dataActions), so a grant cannot hide in another list.
 		for _, m := range permissionsRe.FindAllStringIndex(src, -1) {
-			for _, a := range quotedRe.FindAllStringSubmatch(balanced(t, src, m[1], '[', ']'), -1) {
-				actions++
-				if !slices.Contains(customRoleActions, a[1]) {
-					t.Errorf("%s: a custom role grants %q, beyond reading and writing WAF policies", path, a[1])
+			names := roleNameRe.FindAllStringSubmatch(src[:m[0]], -1)
+			if len(names) == 0 {
+				t.Errorf("%s: permissions without a roleName before them", path)
+				continue
+			}
+			name := names[len(names)-1][1]
+			var role string
+			for r := range customRoles {
+				if strings.HasPrefix(name, r) {
+					role = r
 				}
 			}
+			if role == "" {
+				t.Errorf("%s defines custom role %q, which the test does not list", path, name)
+				continue
+			}
+			defined[role]++
+			// Every quoted string in the permissions is an action (actions,
+			// notActions, dataActions), so a grant cannot hide in another list.
+			var got []string
+			for _, a := range quotedRe.FindAllStringSubmatch(balanced(t, src, m[1], '[', ']'), -1) {
+				got = append(got, a[1])
+			}
+			want := slices.Clone(customRoles[role])
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: role %q grants %v, want exactly %v", path, role, got, want)
+			}
+		}
+	}
+	for r := range customRoles {
+		if defined[r] != 1 {
+			t.Errorf("custom role %q is defined %d times in infra/, want once", r, defined[r])
 		}
 	}
 	if roles < len(builtInRoles) {
 		t.Errorf("found %d built-in role ids in infra/: expected every allowed one to be assigned", roles)
-	}
-	if actions != len(customRoleActions) {
-		t.Errorf("found %d custom role actions in infra/, want the %d WAF policy actions once", actions, len(customRoleActions))
 	}
 }

@@ -28,7 +28,7 @@ param maxNewBlocksPerHour int = 100
 @description('WAF policies to enforce in: the APIGUARD_WAF_TARGETS objects (README, "Enforcement in WAF policies"). Each target with an id gets the custom WAF policy role on that policy alone.')
 param wafTargets array = []
 
-@description('API Management services to enforce in: the APIGUARD_APIM_TARGETS objects (README, "Enforcement in API Management"). No role is granted here: see infra/README.md.')
+@description('API Management services to enforce in: the APIGUARD_APIM_TARGETS objects (README, "Enforcement in API Management"). Each target with an id gets the policy writer and API inventory roles on that service alone.')
 param apimTargets array = []
 
 @description('Proxies in front of the gateway whose X-Forwarded-For is trusted (comma-separated CIDRs).')
@@ -37,7 +37,7 @@ param trustedProxies string = ''
 @description('Where notifications go: the APIGUARD_NOTIFY_TARGETS objects (README, "Notifications").')
 param notifyTargets array = []
 
-@description('What the monthly triage reads: subscription ids and API Management service ids, comma-separated (empty: the services of apimTargets).')
+@description('What the monthly triage reads: subscription ids and API Management service ids, comma-separated (empty: the services of apimTargets). A subscription gets Security Reader and the API inventory role; a service the API inventory role.')
 param triageScopes string = ''
 
 @description('API tags that mark sensitive data for the triage, comma-separated (e.g. pii,payment,health).')
@@ -203,6 +203,98 @@ module defender 'modules/defender.bicep' = if (connectDefender) {
     alertTypePrefixes: defenderAlertTypePrefixes
   }
 }
+
+// API Management: one role to write apiguard's policies and fragment, one to read the
+// API inventory and onboard APIs to Defender for APIs (the triage). Both are assignable
+// where they are assigned: the named services' resource groups and the triage's
+// subscriptions.
+var apimServiceIds = map(filter(apimTargets, t => contains(t, 'id')), t => string(t.id))
+var triageEntries = filter(map(split(triageScopes, ','), s => trim(s)), s => !empty(s))
+var triageServiceIds = filter(triageEntries, s => contains(toLower(s), '/providers/microsoft.apimanagement/service/'))
+var triageSubscriptionIds = map(filter(triageEntries, s => !contains(toLower(s), '/providers/')), s => last(split(s, '/')))
+// The triage reads apimTargets' services when no scope is given.
+var inventoryServiceIds = union(apimServiceIds, empty(triageEntries) ? apimServiceIds : triageServiceIds)
+var inventoryScopes = union(
+  map(inventoryServiceIds, id => '/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}'),
+  map(triageSubscriptionIds, sub => '/subscriptions/${sub}')
+)
+
+resource apimPolicyRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(apimServiceIds)) {
+  name: guid(resourceGroup().id, 'apiguard-apim-policy-writer')
+  properties: {
+    roleName: 'apiguard API Management policy writer (${suffix})'
+    description: 'Read and write the global, product, API and operation policies and the policy fragments apiguard owns: assigned on each named service only.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ApiManagement/service/read'
+          'Microsoft.ApiManagement/service/policies/read'
+          'Microsoft.ApiManagement/service/policies/write'
+          'Microsoft.ApiManagement/service/products/policies/read'
+          'Microsoft.ApiManagement/service/products/policies/write'
+          'Microsoft.ApiManagement/service/apis/policies/read'
+          'Microsoft.ApiManagement/service/apis/policies/write'
+          'Microsoft.ApiManagement/service/apis/operations/policies/read'
+          'Microsoft.ApiManagement/service/apis/operations/policies/write'
+          'Microsoft.ApiManagement/service/policyFragments/read'
+          'Microsoft.ApiManagement/service/policyFragments/write'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: union([resourceGroup().id], map(apimServiceIds, id => '/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}'))
+  }
+}
+
+resource inventoryRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(inventoryScopes)) {
+  name: guid(resourceGroup().id, 'apiguard-api-inventory')
+  properties: {
+    roleName: 'apiguard API inventory reader (${suffix})'
+    description: 'Read API Management services, APIs, operations, products, tags and policies and their Capacity metric; onboard APIs to Defender for APIs (approved decisions only).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ApiManagement/service/read'
+          'Microsoft.ApiManagement/service/apis/read'
+          'Microsoft.ApiManagement/service/apis/operations/read'
+          'Microsoft.ApiManagement/service/apis/policies/read'
+          'Microsoft.ApiManagement/service/apis/operations/policies/read'
+          'Microsoft.ApiManagement/service/products/read'
+          'Microsoft.ApiManagement/service/products/apis/read'
+          'Microsoft.ApiManagement/service/products/policies/read'
+          'Microsoft.ApiManagement/service/policies/read'
+          'Microsoft.ApiManagement/service/tagResources/read'
+          'Microsoft.Insights/metrics/read'
+          'Microsoft.Security/apiCollections/read'
+          'Microsoft.Security/apiCollections/write'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: union([resourceGroup().id], inventoryScopes)
+  }
+}
+
+module apimAccess 'modules/apim-access.bicep' = [for (id, i) in inventoryServiceIds: {
+  name: 'apim-access-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    serviceId: id
+    principalId: identity.outputs.principalId
+    roleDefinitionNames: contains(apimServiceIds, id) ? [apimPolicyRole.name, inventoryRole.name] : [inventoryRole.name]
+  }
+}]
+
+module triageAccess 'modules/triage-subscription-access.bicep' = [for (sub, i) in triageSubscriptionIds: {
+  name: 'triage-access-${i}'
+  scope: subscription(sub)
+  params: {
+    principalId: identity.outputs.principalId
+    inventoryRoleName: inventoryRole.name
+  }
+}]
 
 output functionAppName string = app.outputs.name
 output alertsUrl string = 'https://${app.outputs.defaultHostName}/api/alerts'
