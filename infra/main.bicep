@@ -49,6 +49,9 @@ param connectDefender bool = false
 @description('Defender alert type prefixes sent to apiguard (API_: every Defender for APIs alert).')
 param defenderAlertTypePrefixes array = ['API_']
 
+@description('Gateways whose access logs stream to the hub, by resource id: API Management services (GatewayLogs), Application Gateways (ApplicationGatewayAccessLog), Front Door Standard/Premium profiles (Microsoft.Cdn/profiles, FrontDoorAccessLog). Needs deployEventHubs; turns the namespace\'s shared-access authentication on for Azure Monitor (apiguard still reads with its identity).')
+param gatewayLogSources array = []
+
 @description('Create the Event Hubs namespace and hub the traffic-eventhub function reads gateway diagnostic logs from.')
 param deployEventHubs bool = true
 
@@ -106,8 +109,23 @@ module hubs 'modules/eventhubs.bicep' = if (deployEventHubs) {
     principalId: identity.outputs.principalId
     hubName: trafficHubName
     consumerGroupName: trafficConsumerGroupName
+    diagnosticsSend: !empty(gatewayLogSources)
   }
 }
+
+// Only the three gateway types whose access logs apiguard decodes.
+var gatewayLogKinds = ['microsoft.apimanagement/service', 'microsoft.network/applicationgateways', 'microsoft.cdn/profiles']
+var supportedLogSources = filter(gatewayLogSources, id => contains(gatewayLogKinds, toLower('${split(id, '/')[6]}/${split(id, '/')[7]}')))
+
+module gatewayLogs 'modules/gateway-logs.bicep' = [for (id, i) in (deployEventHubs ? supportedLogSources : []): {
+  name: 'gateway-logs-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    sourceId: id
+    authorizationRuleId: hubs.outputs.diagnosticsRuleId
+    hubName: trafficHubName
+  }
+}]
 
 var appSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
@@ -299,4 +317,5 @@ module triageAccess 'modules/triage-subscription-access.bicep' = [for (sub, i) i
 output functionAppName string = app.outputs.name
 output alertsUrl string = 'https://${app.outputs.defaultHostName}/api/alerts'
 output identityClientId string = identity.outputs.clientId
+output unsupportedGatewayLogSources array = filter(gatewayLogSources, id => !contains(supportedLogSources, id))
 output eventHubsNamespace string = deployEventHubs ? hubs.outputs.fullyQualifiedNamespace : ''

@@ -6,11 +6,14 @@ param principalId string
 param hubName string
 param consumerGroupName string
 
+@description('Allow Azure Monitor diagnostic settings to send: they authenticate with a namespace authorization rule, so shared-access (local) authentication must stay on. apiguard itself still reads with its identity.')
+param diagnosticsSend bool
+
 resource hubs 'Microsoft.EventHub/namespaces@2024-01-01' = {
   name: name
   location: location
   sku: { name: 'Standard', tier: 'Standard', capacity: 1 }
-  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
+  properties: { disableLocalAuth: !diagnosticsSend, minimumTlsVersion: '1.2' }
 }
 
 resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
@@ -22,6 +25,13 @@ resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
 resource consumers 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
   parent: hub
   name: consumerGroupName
+}
+
+// Send only: the diagnostic settings name the hub, so they need no Manage right.
+resource diagnosticsRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = if (diagnosticsSend) {
+  parent: hubs
+  name: 'apiguard-diagnostics-send'
+  properties: { rights: ['Send'] }
 }
 
 var eventHubsDataReceiver = 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
@@ -38,3 +48,4 @@ resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output fullyQualifiedNamespace string = '${hubs.name}.servicebus.windows.net'
 output hubId string = hub.id
+output diagnosticsRuleId string = diagnosticsSend ? diagnosticsRule.id : ''
