@@ -25,17 +25,17 @@ param allowCidrs string = ''
 @description('Cap on new blocks per hour.')
 param maxNewBlocksPerHour int = 100
 
-@description('WAF policies to enforce in: the APIGUARD_WAF_TARGETS objects (README, "Enforcement in WAF policies"). Each target with an id gets the custom WAF policy role on that policy alone.')
-param wafTargets array = []
+@description('WAF policies to enforce in: the APIGUARD_WAF_TARGETS JSON array, as a string (README, "Enforcement in WAF policies"); empty: none. Each target with an id gets the custom WAF policy role on that policy alone.')
+param wafTargets string = ''
 
-@description('API Management services to enforce in: the APIGUARD_APIM_TARGETS objects (README, "Enforcement in API Management"). Each target with an id gets the policy writer and API inventory roles on that service alone.')
-param apimTargets array = []
+@description('API Management services to enforce in: the APIGUARD_APIM_TARGETS JSON array, as a string (README, "Enforcement in API Management"); empty: none. Each target with an id gets the policy writer and API inventory roles on that service alone.')
+param apimTargets string = ''
 
 @description('Proxies in front of the gateway whose X-Forwarded-For is trusted (comma-separated CIDRs).')
 param trustedProxies string = ''
 
-@description('Where notifications go: the APIGUARD_NOTIFY_TARGETS objects (README, "Notifications").')
-param notifyTargets array = []
+@description('Where notifications go: the APIGUARD_NOTIFY_TARGETS JSON array, as a string (README, "Notifications"); empty: none.')
+param notifyTargets string = ''
 
 @description('What the monthly triage reads: subscription ids and API Management service ids, comma-separated (empty: the services of apimTargets). A subscription gets Security Reader and the API inventory role; a service the API inventory role.')
 param triageScopes string = ''
@@ -139,10 +139,10 @@ var appSettings = {
   APIGUARD_MODE: mode
   APIGUARD_ALLOW_CIDRS: allowCidrs
   APIGUARD_MAX_NEW_BLOCKS_PER_HOUR: string(maxNewBlocksPerHour)
-  APIGUARD_WAF_TARGETS: empty(wafTargets) ? '' : string(wafTargets)
-  APIGUARD_APIM_TARGETS: empty(apimTargets) ? '' : string(apimTargets)
+  APIGUARD_WAF_TARGETS: wafTargets
+  APIGUARD_APIM_TARGETS: apimTargets
   APIGUARD_TRUSTED_PROXIES: trustedProxies
-  APIGUARD_NOTIFY_TARGETS: empty(notifyTargets) ? '' : string(notifyTargets)
+  APIGUARD_NOTIFY_TARGETS: notifyTargets
   APIGUARD_PUBLIC_URL: 'https://${appName}.azurewebsites.net/api'
   APIGUARD_TRIAGE_SCOPES: triageScopes
   APIGUARD_TRIAGE_SENSITIVE_TAGS: triageSensitiveTags
@@ -176,7 +176,8 @@ module app 'modules/functionapp.bicep' = {
 // The WAF policies apiguard writes, by resource id (targets given as local files
 // get nothing). One custom role, assignable in the resource groups of those policies,
 // assigned on each policy alone.
-var wafPolicyIds = map(filter(wafTargets, t => contains(t, 'id')), t => string(t.id))
+var wafTargetList = empty(trim(wafTargets)) ? [] : json(wafTargets)
+var wafPolicyIds = map(filter(wafTargetList, t => contains(t, 'id')), t => string(t.id))
 var wafResourceGroups = map(wafPolicyIds, id => '/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')
 
 resource wafPolicyRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(wafPolicyIds)) {
@@ -226,7 +227,8 @@ module defender 'modules/defender.bicep' = if (connectDefender) {
 // API inventory and onboard APIs to Defender for APIs (the triage). Both are assignable
 // where they are assigned: the named services' resource groups and the triage's
 // subscriptions.
-var apimServiceIds = map(filter(apimTargets, t => contains(t, 'id')), t => string(t.id))
+var apimTargetList = empty(trim(apimTargets)) ? [] : json(apimTargets)
+var apimServiceIds = map(filter(apimTargetList, t => contains(t, 'id')), t => string(t.id))
 var triageEntries = filter(map(split(triageScopes, ','), s => trim(s)), s => !empty(s))
 var triageServiceIds = filter(triageEntries, s => contains(toLower(s), '/providers/microsoft.apimanagement/service/'))
 var triageSubscriptionIds = map(filter(triageEntries, s => !contains(toLower(s), '/providers/')), s => last(split(s, '/')))
