@@ -1,9 +1,12 @@
-// apiguard on Azure Functions Flex Consumption (custom handler), with its state in Table
-// Storage reached through the app's managed identity. Deploy the zip from `make package`
-// afterwards (az functionapp deployment source config-zip or the Flex one-deploy API).
+// apiguard on Azure Functions Flex Consumption (custom handler). Every connection uses
+// the app's user-assigned identity; every grant is at the narrowest scope that works.
+// Deploy the zip from `make package` afterwards (see docs/operations.md).
 //
 // The app starts in dryrun mode: it decides and records, and enforces nothing until an
-// operator sets mode = 'enforce'.
+// operator sets mode to 'approve' or 'enforce'. What each module creates, the
+// parameters and what could not be verified: infra/README.md. infra_test.go checks this
+// file against the code's settings and the function bindings, so keep its conventions:
+// app settings as `NAME: value` lines in `var ...Settings = {` objects.
 
 @description('Name prefix for every resource (letters and digits, 3-11 characters).')
 @minLength(3)
@@ -12,7 +15,8 @@ param prefix string = 'apiguard'
 
 param location string = resourceGroup().location
 
-@allowed(['dryrun', 'enforce'])
+@description('dryrun decides and records only; approve enforces what an operator approves; enforce acts at once.')
+@allowed(['dryrun', 'approve', 'enforce'])
 param mode string = 'dryrun'
 
 @description('Addresses and CIDRs never to block, comma-separated.')
@@ -21,219 +25,299 @@ param allowCidrs string = ''
 @description('Cap on new blocks per hour.')
 param maxNewBlocksPerHour int = 100
 
-@description('WAF policies to enforce in: the JSON array of APIGUARD_WAF_TARGETS (see README). Grant the app Network Contributor on each.')
+@description('WAF policies to enforce in: the APIGUARD_WAF_TARGETS JSON array, as a string (README, "Enforcement in WAF policies"); empty: none. Each target with an id gets the custom WAF policy role on that policy alone.')
 param wafTargets string = ''
 
-@description('API Management services to enforce in, as the APIGUARD_APIM_TARGETS JSON array (empty: none). The identity needs API Management Service Contributor on each.')
+@description('API Management services to enforce in: the APIGUARD_APIM_TARGETS JSON array, as a string (README, "Enforcement in API Management"); empty: none. Each target with an id gets the policy writer and API inventory roles on that service alone.')
 param apimTargets string = ''
 
 @description('Proxies in front of the gateway whose X-Forwarded-For is trusted (comma-separated CIDRs).')
 param trustedProxies string = ''
 
-@description('What the monthly triage reads: subscription ids and API Management service ids, comma-separated (empty: the services of apimTargets). Grant the identity Reader on each and Security Reader on their subscriptions; Security Admin there lets approved onboarding decisions onboard APIs to Defender for APIs.')
+@description('Where notifications go: the APIGUARD_NOTIFY_TARGETS JSON array, as a string (README, "Notifications"); empty: none.')
+param notifyTargets string = ''
+
+@description('What the monthly triage reads: subscription ids and API Management service ids, comma-separated (empty: the services of apimTargets). A subscription gets Security Reader and the API inventory role; a service the API inventory role.')
 param triageScopes string = ''
 
 @description('API tags that mark sensitive data for the triage, comma-separated (e.g. pii,payment,health).')
 param triageSensitiveTags string = ''
 
+@description('Connect Defender for Cloud: a Logic App forwarding alerts to /api/alerts and the workflow automation that feeds it. Turn on once the code package is deployed (the function key exists only then); the deploying principal needs Security Admin on the subscription.')
+param connectDefender bool = false
+
+@description('Defender alert type prefixes sent to apiguard (API_: every Defender for APIs alert).')
+param defenderAlertTypePrefixes array = ['API_']
+
+@description('Gateways whose access logs stream to the hub, by resource id: API Management services (GatewayLogs), Application Gateways (ApplicationGatewayAccessLog), Front Door Standard/Premium profiles (Microsoft.Cdn/profiles, FrontDoorAccessLog). Needs deployEventHubs; turns the namespace\'s shared-access authentication on for Azure Monitor (apiguard still reads with its identity).')
+param gatewayLogSources array = []
+
+@description('Create the Event Hubs namespace and hub the traffic-eventhub function reads gateway diagnostic logs from.')
+param deployEventHubs bool = true
+
 var suffix = uniqueString(resourceGroup().id)
-var storageName = toLower('${prefix}${suffix}')
-var deployContainer = 'deployments'
+var appName = '${prefix}-${suffix}'
+var deploymentContainer = 'deployments'
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: take(storageName, 24)
-  location: location
-  sku: { name: 'Standard_LRS' }
-  kind: 'StorageV2'
-  properties: {
-    minimumTlsVersion: 'TLS1_2'
-    allowBlobPublicAccess: false
-    allowSharedKeyAccess: false
-    supportsHttpsTrafficOnly: true
+// Names the function bindings resolve from app settings (%APIGUARD_...%): one variable
+// names both the resource and the setting.
+var reconcileQueueName = 'apiguard-reconcile'
+var trafficQueueName = 'apiguard-traffic'
+var trafficHubName = 'apiguard-traffic'
+var trafficConsumerGroupName = 'apiguard'
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: { name: '${prefix}-id-${suffix}', location: location }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: { prefix: prefix, suffix: suffix, location: location, principalId: identity.outputs.principalId }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: take(toLower('${prefix}${suffix}'), 24)
+    location: location
+    deploymentContainer: deploymentContainer
+    principalId: identity.outputs.principalId
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: storage
-  name: 'default'
-}
-
-resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: deployContainer
-}
-
-// Reconcile requests: a session per policy gives one writer per policy.
-resource bus 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
-  name: '${prefix}-sb-${suffix}'
-  location: location
-  sku: { name: 'Standard', tier: 'Standard' }
-  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
-}
-
-resource reconcileQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
-  parent: bus
-  name: 'apiguard-reconcile'
-  properties: {
-    requiresSession: true
-    maxDeliveryCount: 10
-    lockDuration: 'PT5M'
-    defaultMessageTimeToLive: 'P1D'
-    deadLetteringOnMessageExpiration: true
+module bus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  params: {
+    name: '${prefix}-sb-${suffix}'
+    location: location
+    principalId: identity.outputs.principalId
+    queues: [
+      // A session per policy gives one writer per policy.
+      { name: reconcileQueueName, requiresSession: true, defaultMessageTimeToLive: 'P1D' }
+      // Detector state is merged in Table Storage: any instance may take any batch.
+      { name: trafficQueueName, requiresSession: false, defaultMessageTimeToLive: 'PT6H' }
+    ]
   }
 }
 
-// Gateway log batches for the traffic function (one batch per message); no sessions:
-// detector state is merged in Table Storage, so any instance may take any batch.
-resource trafficQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
-  parent: bus
-  name: 'apiguard-traffic'
-  properties: {
-    requiresSession: false
-    maxDeliveryCount: 10
-    lockDuration: 'PT5M'
-    defaultMessageTimeToLive: 'PT6H'
-    deadLetteringOnMessageExpiration: true
+module hubs 'modules/eventhubs.bicep' = if (deployEventHubs) {
+  name: 'eventhubs'
+  params: {
+    name: '${prefix}-eh-${suffix}'
+    location: location
+    principalId: identity.outputs.principalId
+    hubName: trafficHubName
+    consumerGroupName: trafficConsumerGroupName
+    diagnosticsSend: !empty(gatewayLogSources)
   }
 }
 
-// Diagnostic logs for the traffic-eventhub function: point the gateways' diagnostic
-// settings (APIM GatewayLogs, Application Gateway and Front Door access logs) at this
-// hub. apiguard reads with a consumer group of its own.
-resource hubs 'Microsoft.EventHub/namespaces@2024-01-01' = {
-  name: '${prefix}-eh-${suffix}'
-  location: location
-  sku: { name: 'Standard', tier: 'Standard', capacity: 1 }
-  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
-}
+// Only the three gateway types whose access logs apiguard decodes.
+var gatewayLogKinds = ['microsoft.apimanagement/service', 'microsoft.network/applicationgateways', 'microsoft.cdn/profiles']
+var supportedLogSources = filter(gatewayLogSources, id => contains(gatewayLogKinds, toLower('${split(id, '/')[6]}/${split(id, '/')[7]}')))
 
-resource trafficHub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
-  parent: hubs
-  name: 'apiguard-traffic'
-  properties: { partitionCount: 4, messageRetentionInDays: 1 }
-}
-
-resource trafficConsumers 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
-  parent: trafficHub
-  name: 'apiguard'
-}
-
-resource insights 'Microsoft.Insights/components@2020-02-02' = {
-  name: '${prefix}-ai-${suffix}'
-  location: location
-  kind: 'web'
-  properties: {
-    Application_Type: 'web'
-    DisableLocalAuth: true
-  }
-}
-
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  name: '${prefix}-plan-${suffix}'
-  location: location
-  kind: 'functionapp'
-  sku: { tier: 'FlexConsumption', name: 'FC1' }
-  properties: { reserved: true }
-}
-
-resource app 'Microsoft.Web/sites@2024-04-01' = {
-  name: '${prefix}-${suffix}'
-  location: location
-  kind: 'functionapp,linux'
-  identity: { type: 'SystemAssigned' }
-  properties: {
-    serverFarmId: plan.id
-    httpsOnly: true
-    functionAppConfig: {
-      deployment: {
-        storage: {
-          type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}${deployContainer}'
-          authentication: { type: 'SystemAssignedIdentity' }
-        }
-      }
-      scaleAndConcurrency: {
-        maximumInstanceCount: 40
-        instanceMemoryMB: 2048
-      }
-      runtime: { name: 'custom', version: '1.0' }
-    }
-    siteConfig: {
-      minTlsVersion: '1.2'
-      appSettings: [
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
-        { name: 'APIGUARD_TABLES_URL', value: storage.properties.primaryEndpoints.table }
-        { name: 'APIGUARD_MODE', value: mode }
-        { name: 'APIGUARD_ALLOW_CIDRS', value: allowCidrs }
-        { name: 'APIGUARD_MAX_NEW_BLOCKS_PER_HOUR', value: string(maxNewBlocksPerHour) }
-        { name: 'APIGUARD_LOG_FORMAT', value: 'json' }
-        { name: 'APIGUARD_WAF_TARGETS', value: wafTargets }
-        { name: 'APIGUARD_APIM_TARGETS', value: apimTargets }
-        { name: 'APIGUARD_TRUSTED_PROXIES', value: trustedProxies }
-        { name: 'APIGUARD_TRIAGE_SCOPES', value: triageScopes }
-        { name: 'APIGUARD_TRIAGE_SENSITIVE_TAGS', value: triageSensitiveTags }
-        { name: 'APIGUARD_RECONCILE_QUEUE', value: reconcileQueue.name }
-        { name: 'APIGUARD_TRAFFIC_QUEUE', value: trafficQueue.name }
-        { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${bus.name}.servicebus.windows.net' }
-        { name: 'APIGUARD_TRAFFIC_HUB', value: trafficHub.name }
-        { name: 'APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP', value: trafficConsumers.name }
-        { name: 'EventHubConnection__fullyQualifiedNamespace', value: '${hubs.name}.servicebus.windows.net' }
-      ]
-    }
-  }
-}
-
-// Built-in role ids.
-var roles = {
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
-  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
-  eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
-}
-
-resource hubRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(trafficHub.id, app.id, roles.eventHubsDataReceiver)
-  scope: trafficHub
-  properties: {
-    principalId: app.identity.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataReceiver)
-  }
-}
-
-resource busRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(bus.id, app.id, roles.serviceBusDataOwner)
-  scope: bus
-  properties: {
-    principalId: app.identity.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
-  }
-}
-
-resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for r in [roles.storageBlobDataOwner, roles.storageTableDataContributor, roles.storageQueueDataContributor]: {
-  name: guid(storage.id, app.id, r)
-  scope: storage
-  properties: {
-    principalId: app.identity.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r)
+module gatewayLogs 'modules/gateway-logs.bicep' = [for (id, i) in (deployEventHubs ? supportedLogSources : []): {
+  name: 'gateway-logs-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    sourceId: id
+    authorizationRuleId: hubs.outputs.diagnosticsRuleId
+    hubName: trafficHubName
   }
 }]
 
-resource insightsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(insights.id, app.id, roles.monitoringMetricsPublisher)
-  scope: insights
-  properties: {
-    principalId: app.identity.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+var appSettings = {
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.outputs.clientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identity.outputs.clientId}'
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  APIGUARD_TABLES_URL: storage.outputs.tableEndpoint
+  APIGUARD_LOG_FORMAT: 'json'
+  APIGUARD_MODE: mode
+  APIGUARD_ALLOW_CIDRS: allowCidrs
+  APIGUARD_MAX_NEW_BLOCKS_PER_HOUR: string(maxNewBlocksPerHour)
+  APIGUARD_WAF_TARGETS: wafTargets
+  APIGUARD_APIM_TARGETS: apimTargets
+  APIGUARD_TRUSTED_PROXIES: trustedProxies
+  APIGUARD_NOTIFY_TARGETS: notifyTargets
+  APIGUARD_PUBLIC_URL: 'https://${appName}.azurewebsites.net/api'
+  APIGUARD_TRIAGE_SCOPES: triageScopes
+  APIGUARD_TRIAGE_SENSITIVE_TAGS: triageSensitiveTags
+  APIGUARD_RECONCILE_QUEUE: reconcileQueueName
+  APIGUARD_TRAFFIC_QUEUE: trafficQueueName
+  APIGUARD_TRAFFIC_HUB: trafficHubName
+  APIGUARD_TRAFFIC_HUB_CONSUMER_GROUP: trafficConsumerGroupName
+  ServiceBusConnection__fullyQualifiedNamespace: bus.outputs.fullyQualifiedNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identity.outputs.clientId
+}
+
+// Without the hub the traffic-eventhub function cannot start; the others run.
+var eventHubSettings = deployEventHubs ? {
+  EventHubConnection__fullyQualifiedNamespace: hubs.outputs.fullyQualifiedNamespace
+  EventHubConnection__credential: 'managedidentity'
+  EventHubConnection__clientId: identity.outputs.clientId
+} : {}
+
+module app 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    name: appName
+    location: location
+    identityId: identity.outputs.id
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainer}'
+    appSettings: union(appSettings, eventHubSettings)
   }
 }
 
-output functionAppName string = app.name
-output alertsUrl string = 'https://${app.properties.defaultHostName}/api/alerts'
+// The WAF policies apiguard writes, by resource id (targets given as local files
+// get nothing). One custom role, assignable in the resource groups of those policies,
+// assigned on each policy alone.
+var wafTargetList = empty(trim(wafTargets)) ? [] : json(wafTargets)
+var wafPolicyIds = map(filter(wafTargetList, t => contains(t, 'id')), t => string(t.id))
+var wafResourceGroups = map(wafPolicyIds, id => '/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}')
+
+resource wafPolicyRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(wafPolicyIds)) {
+  name: guid(resourceGroup().id, 'apiguard-waf-policy-writer')
+  properties: {
+    roleName: 'apiguard WAF policy writer (${suffix})'
+    description: 'Read and write the WAF policies apiguard enforces in: assigned on each named policy only.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/read'
+          'Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/write'
+          'Microsoft.Network/frontdoorWebApplicationFirewallPolicies/read'
+          'Microsoft.Network/frontdoorWebApplicationFirewallPolicies/write'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: union([resourceGroup().id], wafResourceGroups)
+  }
+}
+
+module wafAccess 'modules/waf-policy-access.bicep' = [for (id, i) in wafPolicyIds: {
+  name: 'waf-access-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    policyId: id
+    roleDefinitionName: wafPolicyRole.name
+    principalId: identity.outputs.principalId
+  }
+}]
+
+module defender 'modules/defender.bicep' = if (connectDefender) {
+  name: 'defender'
+  params: {
+    prefix: prefix
+    suffix: suffix
+    location: location
+    appName: app.outputs.name
+    alertsUrl: 'https://${app.outputs.defaultHostName}/api/alerts'
+    alertTypePrefixes: defenderAlertTypePrefixes
+  }
+}
+
+// API Management: one role to write apiguard's policies and fragment, one to read the
+// API inventory and onboard APIs to Defender for APIs (the triage). Both are assignable
+// where they are assigned: the named services' resource groups and the triage's
+// subscriptions.
+var apimTargetList = empty(trim(apimTargets)) ? [] : json(apimTargets)
+var apimServiceIds = map(filter(apimTargetList, t => contains(t, 'id')), t => string(t.id))
+var triageEntries = filter(map(split(triageScopes, ','), s => trim(s)), s => !empty(s))
+var triageServiceIds = filter(triageEntries, s => contains(toLower(s), '/providers/microsoft.apimanagement/service/'))
+var triageSubscriptionIds = map(filter(triageEntries, s => !contains(toLower(s), '/providers/')), s => last(split(s, '/')))
+// The triage reads apimTargets' services when no scope is given.
+var inventoryServiceIds = union(apimServiceIds, empty(triageEntries) ? apimServiceIds : triageServiceIds)
+var inventoryScopes = union(
+  map(inventoryServiceIds, id => '/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}'),
+  map(triageSubscriptionIds, sub => '/subscriptions/${sub}')
+)
+
+resource apimPolicyRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(apimServiceIds)) {
+  name: guid(resourceGroup().id, 'apiguard-apim-policy-writer')
+  properties: {
+    roleName: 'apiguard API Management policy writer (${suffix})'
+    description: 'Read and write the global, product, API and operation policies and the policy fragments apiguard owns: assigned on each named service only.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ApiManagement/service/read'
+          'Microsoft.ApiManagement/service/policies/read'
+          'Microsoft.ApiManagement/service/policies/write'
+          'Microsoft.ApiManagement/service/products/policies/read'
+          'Microsoft.ApiManagement/service/products/policies/write'
+          'Microsoft.ApiManagement/service/apis/policies/read'
+          'Microsoft.ApiManagement/service/apis/policies/write'
+          'Microsoft.ApiManagement/service/apis/operations/policies/read'
+          'Microsoft.ApiManagement/service/apis/operations/policies/write'
+          'Microsoft.ApiManagement/service/policyFragments/read'
+          'Microsoft.ApiManagement/service/policyFragments/write'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: union([resourceGroup().id], map(apimServiceIds, id => '/subscriptions/${split(id, '/')[2]}/resourceGroups/${split(id, '/')[4]}'))
+  }
+}
+
+resource inventoryRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(inventoryScopes)) {
+  name: guid(resourceGroup().id, 'apiguard-api-inventory')
+  properties: {
+    roleName: 'apiguard API inventory reader (${suffix})'
+    description: 'Read API Management services, APIs, operations, products, tags and policies and their Capacity metric; onboard APIs to Defender for APIs (approved decisions only).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ApiManagement/service/read'
+          'Microsoft.ApiManagement/service/apis/read'
+          'Microsoft.ApiManagement/service/apis/operations/read'
+          'Microsoft.ApiManagement/service/apis/policies/read'
+          'Microsoft.ApiManagement/service/apis/operations/policies/read'
+          'Microsoft.ApiManagement/service/products/read'
+          'Microsoft.ApiManagement/service/products/apis/read'
+          'Microsoft.ApiManagement/service/products/policies/read'
+          'Microsoft.ApiManagement/service/policies/read'
+          'Microsoft.ApiManagement/service/tagResources/read'
+          'Microsoft.Insights/metrics/read'
+          'Microsoft.Security/apiCollections/read'
+          'Microsoft.Security/apiCollections/write'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: union([resourceGroup().id], inventoryScopes)
+  }
+}
+
+module apimAccess 'modules/apim-access.bicep' = [for (id, i) in inventoryServiceIds: {
+  name: 'apim-access-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    serviceId: id
+    principalId: identity.outputs.principalId
+    roleDefinitionNames: contains(apimServiceIds, id) ? [apimPolicyRole.name, inventoryRole.name] : [inventoryRole.name]
+  }
+}]
+
+module triageAccess 'modules/triage-subscription-access.bicep' = [for (sub, i) in triageSubscriptionIds: {
+  name: 'triage-access-${i}'
+  scope: subscription(sub)
+  params: {
+    principalId: identity.outputs.principalId
+    inventoryRoleName: inventoryRole.name
+  }
+}]
+
+output functionAppName string = app.outputs.name
+output alertsUrl string = 'https://${app.outputs.defaultHostName}/api/alerts'
+output identityClientId string = identity.outputs.clientId
+output unsupportedGatewayLogSources array = filter(gatewayLogSources, id => !contains(supportedLogSources, id))
+output eventHubsNamespace string = deployEventHubs ? hubs.outputs.fullyQualifiedNamespace : ''
