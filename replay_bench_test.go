@@ -25,7 +25,7 @@ import (
 //	go test -run '^$' -bench ReplayLogAnalytics -benchmem -cpu 1 -count 5 .
 //
 // Both sub-benchmarks read the same file, alternating under -count; a third times the
-// probe matcher over the same rows.
+// probe matcher alone over the same rows (replay includes it).
 
 const (
 	// benchRows is the size of the export the issue measured (61,608 rows).
@@ -151,9 +151,8 @@ func BenchmarkReplayLogAnalytics(b *testing.B) {
 		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
 
-	// What the probe matcher costs on these rows (path, query and user agent of every
-	// request), for the budget of the probing detector that is to run it: replay plus
-	// this is replay with it, until it does.
+	// What the probe matcher alone costs on these rows (path, query and user agent of
+	// every request): the probing detector runs it inside replay, this shows its share.
 	b.Run("probe-match", func(b *testing.B) {
 		f, err := os.Open(path)
 		if err != nil {

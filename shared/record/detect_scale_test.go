@@ -127,18 +127,7 @@ func newEngines(t testing.TB, st *Store, instances, calls int, opts DetectOption
 func sumStats(states []*DetectStates) DetectStats {
 	var s DetectStats
 	for _, d := range states {
-		x := d.Stats()
-		s.Updates += x.Updates
-		s.Keys += x.Keys
-		s.CacheHits += x.CacheHits
-		s.RowsRead += x.RowsRead
-		s.Queries += x.Queries
-		s.Transactions += x.Transactions
-		s.Changed += x.Changed
-		s.Inserted += x.Inserted
-		s.Vanished += x.Vanished
-		s.GaveUp += x.GaveUp
-		s.MaxLost = max(s.MaxLost, x.MaxLost)
+		s = s.Add(d.Stats())
 	}
 	return s
 }

@@ -43,6 +43,18 @@ func (s DetectStats) Sub(o DetectStats) DetectStats {
 	}
 }
 
+// Add is s plus another instance's counts: the counts of both together (MaxLost the
+// larger, the cache figures s's).
+func (s DetectStats) Add(o DetectStats) DetectStats {
+	return DetectStats{
+		Updates: s.Updates + o.Updates, Keys: s.Keys + o.Keys, CacheHits: s.CacheHits + o.CacheHits,
+		RowsRead: s.RowsRead + o.RowsRead, Queries: s.Queries + o.Queries, Transactions: s.Transactions + o.Transactions,
+		Changed: s.Changed + o.Changed, Inserted: s.Inserted + o.Inserted, Vanished: s.Vanished + o.Vanished,
+		GaveUp: s.GaveUp + o.GaveUp, MaxLost: max(s.MaxLost, o.MaxLost), CacheKeys: s.CacheKeys, CacheBytes: s.CacheBytes,
+		CacheCurrent: s.CacheCurrent,
+	}
+}
+
 // Stats returns the counts so far.
 func (d *DetectStates) Stats() DetectStats {
 	d.stats.mu.Lock()
