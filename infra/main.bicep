@@ -49,6 +49,9 @@ param connectDefender bool = false
 @description('Defender alert type prefixes sent to apiguard (API_: every Defender for APIs alert).')
 param defenderAlertTypePrefixes array = ['API_']
 
+@description('Mailboxes (semicolon-separated) asked by email to approve or reject each decision apiguard takes in approve mode: a Logic App receives the pending decisions and posts the answers. Set it once the code package is deployed (the api function key exists only then), then authorize the Office 365 connection once in the portal. Empty: no approval emails.')
+param approvalEmails string = ''
+
 @description('Gateways whose access logs stream to the hub, by resource id: API Management services (GatewayLogs), Application Gateways (ApplicationGatewayAccessLog), Front Door Standard/Premium profiles (Microsoft.Cdn/profiles, FrontDoorAccessLog). Needs deployEventHubs; turns the namespace\'s shared-access authentication on for Azure Monitor (apiguard still reads with its identity).')
 param gatewayLogSources array = []
 
@@ -65,6 +68,12 @@ var reconcileQueueName = 'apiguard-reconcile'
 var trafficQueueName = 'apiguard-traffic'
 var trafficHubName = 'apiguard-traffic'
 var trafficConsumerGroupName = 'apiguard'
+
+// The approval Logic App and its request trigger (the name in approval-workflow.json):
+// its callback URL becomes a notification target.
+var approvalWorkflowName = '${prefix}-approvals-${suffix}'
+var approvalTriggerName = 'decision_pending'
+var publicUrl = 'https://${appName}.azurewebsites.net/api'
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -127,6 +136,30 @@ module gatewayLogs 'modules/gateway-logs.bicep' = [for (id, i) in (deployEventHu
   }
 }]
 
+// The approval Logic App hears of pending decisions as one more CloudEvents target. Its
+// trigger URL carries a signature, which is why the app settings are a secure parameter.
+module approval 'modules/approval.bicep' = if (!empty(approvalEmails)) {
+  name: 'approval'
+  params: {
+    location: location
+    appName: appName
+    workflowName: approvalWorkflowName
+    connectionName: '${prefix}-office365-${suffix}'
+    apiUrl: publicUrl
+    approvers: approvalEmails
+  }
+}
+
+var notifyTargetList = empty(trim(notifyTargets)) ? [] : json(notifyTargets)
+var notifySetting = empty(approvalEmails) ? notifyTargets : string(concat(notifyTargetList, [
+  {
+    name: 'approval-email'
+    kind: 'cloudevents'
+    types: ['apiguard.decision.pending']
+    url: listCallbackUrl(resourceId('Microsoft.Logic/workflows/triggers', approvalWorkflowName, approvalTriggerName), '2019-05-01').value
+  }
+]))
+
 var appSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
@@ -142,8 +175,8 @@ var appSettings = {
   APIGUARD_WAF_TARGETS: wafTargets
   APIGUARD_APIM_TARGETS: apimTargets
   APIGUARD_TRUSTED_PROXIES: trustedProxies
-  APIGUARD_NOTIFY_TARGETS: notifyTargets
-  APIGUARD_PUBLIC_URL: 'https://${appName}.azurewebsites.net/api'
+  APIGUARD_NOTIFY_TARGETS: notifySetting
+  APIGUARD_PUBLIC_URL: publicUrl
   APIGUARD_TRIAGE_SCOPES: triageScopes
   APIGUARD_TRIAGE_SENSITIVE_TAGS: triageSensitiveTags
   APIGUARD_RECONCILE_QUEUE: reconcileQueueName
@@ -164,6 +197,8 @@ var eventHubSettings = deployEventHubs ? {
 
 module app 'modules/functionapp.bicep' = {
   name: 'functionapp'
+  // The notification targets read the approval trigger's URL.
+  dependsOn: [approval]
   params: {
     name: appName
     location: location
@@ -320,4 +355,5 @@ output functionAppName string = app.outputs.name
 output alertsUrl string = 'https://${app.outputs.defaultHostName}/api/alerts'
 output identityClientId string = identity.outputs.clientId
 output unsupportedGatewayLogSources array = filter(gatewayLogSources, id => !contains(supportedLogSources, id))
+output approvalLogicApp string = empty(approvalEmails) ? '' : approvalWorkflowName
 output eventHubsNamespace string = deployEventHubs ? hubs.outputs.fullyQualifiedNamespace : ''

@@ -17,10 +17,6 @@ param alertTypePrefixes array
 var triggerName = 'When_a_Defender_for_Cloud_alert_is_created_or_triggered'
 var defenderApiId = subscriptionResourceId('Microsoft.Web/locations/managedApis', location, 'ascalert')
 
-resource alertsFunction 'Microsoft.Web/sites/functions@2024-04-01' existing = {
-  name: '${appName}/alerts'
-}
-
 resource defenderConnection 'Microsoft.Web/connections@2016-06-01' = {
   name: '${prefix}-ascalert-${suffix}'
   location: location
@@ -79,7 +75,9 @@ resource forwarder 'Microsoft.Logic/workflows@2019-05-01' = {
           ascalert: { connectionId: defenderConnection.id, connectionName: defenderConnection.name, id: defenderApiId }
         }
       }
-      functionKey: { value: alertsFunction.listKeys().default }
+      // The generic list function: the function keys API answers {"default": key},
+      // which the generated type of sites/functions' listkeys does not declare.
+      functionKey: { value: listKeys(resourceId('Microsoft.Web/sites/functions', appName, 'alerts'), '2024-04-01').default }
       alertsUrl: { value: alertsUrl }
     }
   }

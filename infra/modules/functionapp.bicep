@@ -4,6 +4,9 @@ param name string
 param location string
 param identityId string
 param deploymentContainerUrl string
+// Secure: the settings hold the approval trigger's signed URL when that is on, and
+// deployment history must not show it.
+@secure()
 param appSettings object
 
 @description('Most instances the app scales out to.')
