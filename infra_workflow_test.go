@@ -21,6 +21,7 @@ import (
 	"github.com/apiguard/apiguard/shared/config"
 	"github.com/apiguard/apiguard/shared/flow"
 	"github.com/apiguard/apiguard/shared/notify"
+	"github.com/apiguard/apiguard/shared/record/azuritetest"
 )
 
 // The approval Logic App cannot run here, so its definition is run by a small
@@ -634,4 +635,111 @@ func settingDefault(t *testing.T, name string) string {
 	}
 	t.Fatalf("no setting %s", name)
 	return ""
+}
+
+const defenderWorkflowPath = "infra/modules/defender-workflow.json"
+
+// The Defender forwarder, fed a workflow-automation alert as the Defender connector's
+// trigger delivers it, posts it to a running apiguard (serve over Azurite, dry-run),
+// which records the incident and its decision. Its trigger is the connector's, as
+// Microsoft's published workflow-automation template declares it.
+func TestInfraDefenderWorkflow(t *testing.T) {
+	raw, err := os.ReadFile(defenderWorkflowPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def map[string]any
+	if err := json.Unmarshal(raw, &def); err != nil {
+		t.Fatalf("%s: %v", defenderWorkflowPath, err)
+	}
+	triggers := mapOf(def["triggers"])
+	m := regexp.MustCompile(`(?m)^var triggerName = '([^']+)'`).FindStringSubmatch(bicepFiles(t)["infra/modules/defender.bicep"])
+	if m == nil || len(triggers) != 1 || triggers[m[1]] == nil {
+		t.Fatalf("defender.bicep's triggerName %v is not the definition's one trigger", m)
+	}
+	ours := mapOf(triggers[m[1]])
+	t.Run("trigger as published", func(t *testing.T) {
+		const sample = "../shared/fixtures/defender-alerts/workflow-automation_BlockBruteforceAttack.azuredeploy.json"
+		raw, err := os.ReadFile(sample)
+		if err != nil {
+			t.Skip("../shared/fixtures/defender-alerts is absent: the trigger is not compared with the published template")
+		}
+		var tmpl struct {
+			Resources []struct {
+				Type       string
+				Properties struct {
+					Definition struct{ Triggers map[string]any }
+				}
+			}
+		}
+		if err := json.Unmarshal(raw, &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		compared := 0
+		for _, r := range tmpl.Resources {
+			for _, theirs := range r.Properties.Definition.Triggers {
+				want, _ := json.Marshal(theirs)
+				got, _ := json.Marshal(ours)
+				if string(got) != string(want) {
+					t.Errorf("trigger\n got %s\nwant %s", got, want)
+				}
+				compared++
+			}
+		}
+		if compared != 1 {
+			t.Errorf("%d triggers in the published template", compared)
+		}
+	})
+
+	cfg, err := config.Load(func(k string) (string, bool) {
+		v, ok := map[string]string{
+			"APIGUARD_TABLES_CONNECTION": azuritetest.ConnectionString(t),
+			"APIGUARD_TABLE_PREFIX":      azuritetest.TablePrefix(t),
+		}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(t.Context(), cfg, func(string) (string, bool) { return "", false }, zerolog.Nop(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.http)
+	t.Cleanup(hs.Close)
+
+	alert, err := os.ReadFile("shared/alert/testdata/cases/workflow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A public address, so that the decision is a block rather than a refusal, and
+	// yesterday's times, so that the alert is recent.
+	alert = bytes.ReplaceAll(alert, []byte("10.1.2.3"), []byte("45.153.164.9"))
+	alert = bytes.ReplaceAll(alert, []byte("2026-01-01T"), []byte(time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02T")))
+	r := newRun(t, def, map[string]any{"alertsUrl": hs.URL + "/api/alerts", "functionKey": "alerts-key"}, alert, nil)
+	r.scope(def["actions"].(map[string]any))
+	if len(r.calls) != 1 || r.calls[0].uri != hs.URL+"/api/alerts" || r.calls[0].headers["x-functions-key"] != "alerts-key" ||
+		r.calls[0].status/100 != 2 {
+		t.Fatalf("calls: %+v", r.calls)
+	}
+	var sent map[string]any
+	if err := json.Unmarshal([]byte(r.calls[0].body), &sent); err != nil || sent["systemAlertId"] != "2516309999999999999_0a1b2c3d-0000-4000-8000-000000000002" {
+		t.Errorf("posted body is not the trigger body: %v %s", err, r.calls[0].body)
+	}
+	resp, err := http.Get(hs.URL + "/api/v1/decisions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("decisions: %s", resp.Status)
+	}
+	var list struct{ Value []flow.Decision }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Value) != 1 || list.Value[0].Address != "45.153.164.9" || list.Value[0].AlertType != "API_ParameterEnumeration" ||
+		list.Value[0].Status != "dryrun" {
+		t.Errorf("decisions after the forwarded alert: %+v", list.Value)
+	}
 }

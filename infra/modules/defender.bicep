@@ -4,7 +4,8 @@
 // reads the workflow-automation body as is (README, "What it accepts"), and answers 503
 // with Retry-After when it is busy, which the HTTP action's retry honours.
 //
-// Deploy it once the code package is on the app: the function key exists only then.
+// The workflow definition is defender-workflow.json. Deploy it once the code package is
+// on the app: the function key exists only then.
 param prefix string
 param suffix string
 param location string
@@ -31,44 +32,8 @@ resource forwarder 'Microsoft.Logic/workflows@2019-05-01' = {
   location: location
   properties: {
     state: 'Enabled'
-    definition: {
-      '$schema': 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#'
-      contentVersion: '1.0.0.0'
-      parameters: {
-        '$connections': { type: 'Object', defaultValue: {} }
-        functionKey: { type: 'SecureString', defaultValue: '' }
-        alertsUrl: { type: 'String', defaultValue: '' }
-      }
-      triggers: {
-        '${triggerName}': {
-          type: 'ApiConnectionWebhook'
-          inputs: {
-            host: { connection: { name: '@parameters(\'$connections\')[\'ascalert\'][\'connectionId\']' } }
-            body: { callback_url: '@{listCallbackUrl()}' }
-            path: '/Microsoft.Security/Alert/subscribe'
-          }
-        }
-      }
-      actions: {
-        Post_to_apiguard: {
-          type: 'Http'
-          runAfter: {}
-          inputs: {
-            method: 'POST'
-            uri: '@parameters(\'alertsUrl\')'
-            headers: {
-              'Content-Type': 'application/json'
-              'x-functions-key': '@parameters(\'functionKey\')'
-            }
-            body: '@triggerBody()'
-            retryPolicy: { type: 'exponential', count: 10, interval: 'PT15S', maximumInterval: 'PT1H' }
-          }
-          // Keep the key out of the run history.
-          runtimeConfiguration: { secureData: { properties: ['inputs'] } }
-        }
-      }
-      outputs: {}
-    }
+    // The definition is data, which infra_workflow_test.go runs against apiguard.
+    definition: loadJsonContent('defender-workflow.json')
     parameters: {
       '$connections': {
         value: {
