@@ -28,10 +28,14 @@ resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@
   name: deploymentContainer
 }
 
-// Blob: host leases and the deployment package; Table: apiguard's state and audit.
-// The Flex host keeps no queues of its own for these triggers, so no queue role.
+// Blob: the host's coordination (timer locks, Event Hubs checkpoints, its key store)
+// and the deployment package. The Functions documentation names Storage Blob Data Owner
+// as the host storage minimum (the host creates its containers), so that role, on this
+// account only, which holds nothing but apiguard's. Table: apiguard's state and audit,
+// and the host's diagnostic events. The host keeps no queues for these triggers, so no
+// queue role.
 var roles = [
-  'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
 ]
 
