@@ -24,25 +24,25 @@ import (
 	"github.com/apiguard/apiguard/shared/record/azuritetest"
 )
 
-// The approval Logic App cannot run here, so its definition is run by a small
-// interpreter of the parts of the workflow definition language it uses (Http, If and
-// ApiConnectionWebhook actions, runAfter, and the expression functions below), fed the
-// CloudEvents apiguard really sends and calling the control API it really serves. The
-// Office 365 approval email is the one part simulated: it answers what the test says
-// the approver chose. An unknown action type or function fails the test, so the
+// Logic Apps cannot run here, so the two workflow definitions are run by a small
+// interpreter of the parts of the workflow definition language they use (Http, If and
+// ApiConnectionWebhook actions, runAfter, and the expression functions below), fed what
+// their triggers receive (apiguard's own CloudEvents, a workflow-automation alert) and
+// calling the apiguard that really serves them. The Office 365 approval email is
+// simulated: it answers what the test says the approver chose. An unknown action type or function fails the test, so the
 // interpreter cannot silently skip what it does not understand.
 
 const approvalWorkflowPath = "infra/modules/approval-workflow.json"
 
-func loadWorkflow(t *testing.T) map[string]any {
+func loadWorkflow(t *testing.T, path string) map[string]any {
 	t.Helper()
-	raw, err := os.ReadFile(approvalWorkflowPath)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var def map[string]any
 	if err := json.Unmarshal(raw, &def); err != nil {
-		t.Fatalf("%s: %v", approvalWorkflowPath, err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return def
 }
@@ -438,7 +438,7 @@ func (p *exprParser) call(name string, args []any) any {
 // event naming no real decision sends no mail. Every call goes to the configured API
 // with the key, never to a link from the event.
 func TestInfraApprovalWorkflow(t *testing.T) {
-	def := loadWorkflow(t)
+	def := loadWorkflow(t, approvalWorkflowPath)
 
 	events := make(chan []byte, 8)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -574,7 +574,7 @@ func TestInfraApprovalWorkflow(t *testing.T) {
 // apiguard keeps a decision pending by default, and main.bicep names the trigger the
 // definition has.
 func TestInfraApprovalWorkflowShape(t *testing.T) {
-	def := loadWorkflow(t)
+	def := loadWorkflow(t, approvalWorkflowPath)
 	var walk func(name string, a map[string]any)
 	https, webhooks := 0, 0
 	walk = func(name string, a map[string]any) {
@@ -644,14 +644,7 @@ const defenderWorkflowPath = "infra/modules/defender-workflow.json"
 // which records the incident and its decision. Its trigger is the connector's, as
 // Microsoft's published workflow-automation template declares it.
 func TestInfraDefenderWorkflow(t *testing.T) {
-	raw, err := os.ReadFile(defenderWorkflowPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var def map[string]any
-	if err := json.Unmarshal(raw, &def); err != nil {
-		t.Fatalf("%s: %v", defenderWorkflowPath, err)
-	}
+	def := loadWorkflow(t, defenderWorkflowPath)
 	triggers := mapOf(def["triggers"])
 	m := regexp.MustCompile(`(?m)^var triggerName = '([^']+)'`).FindStringSubmatch(bicepFiles(t)["infra/modules/defender.bicep"])
 	if m == nil || len(triggers) != 1 || triggers[m[1]] == nil {
