@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -620,6 +621,26 @@ func TestInfraApprovalWorkflowShape(t *testing.T) {
 	m := regexp.MustCompile(`(?m)^var approvalTriggerName = '([^']+)'`).FindStringSubmatch(files["infra/main.bicep"])
 	if m == nil || len(triggers) != 1 || triggers[m[1]] == nil {
 		t.Errorf("main.bicep's approvalTriggerName %v is not the definition's one trigger %v", m, triggers)
+	}
+	// The target main.bicep adds must be one apiguard accepts at start, for the event the
+	// workflow reads.
+	i := strings.Index(files["infra/main.bicep"], "var notifySetting = ")
+	if i < 0 {
+		t.Fatal("main.bicep has no notifySetting")
+	}
+	literal := block(t, files["infra/main.bicep"], i)
+	field := func(name string) string {
+		m := regexp.MustCompile(`(?m)^\s*` + name + `: (.+)$`).FindStringSubmatch(literal)
+		if m == nil {
+			t.Fatalf("approval target has no %s", name)
+		}
+		return strings.ReplaceAll(m[1], "'", `"`)
+	}
+	target := fmt.Sprintf(`[{"name": %s, "kind": %s, "types": %s, "url": "https://prod-00.westeurope.logic.azure.com/workflows/w/triggers/%s/paths/invoke?sig=s"}]`,
+		field("name"), field("kind"), field("types"), m[1])
+	parsed, err := notify.ParseTargets(target, func(string) (string, bool) { return "", false })
+	if err != nil || len(parsed) != 1 || !slices.Equal(parsed[0].Types, []string{notify.TypeDecisionPending}) {
+		t.Errorf("the approval target %s: %+v, %v", target, parsed, err)
 	}
 	if !strings.Contains(files["infra/modules/approval.bicep"], "loadJsonContent('approval-workflow.json')") {
 		t.Error("approval.bicep does not load approval-workflow.json")
