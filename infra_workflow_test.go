@@ -205,12 +205,15 @@ func (r *wfRun) condition(c any) bool {
 		args, _ := arg.([]any)
 		switch op {
 		case "and", "or":
-			all, any := true, false
+			all, some := true, false
 			for _, a := range args {
 				v := r.condition(a)
-				all, any = all && v, any || v
+				all, some = all && v, some || v
 			}
-			return map[string]bool{"and": all, "or": any}[op]
+			if op == "and" {
+				return all
+			}
+			return some
 		case "equals":
 			return fmt.Sprint(r.value(args[0])) == fmt.Sprint(r.value(args[1]))
 		case "not":
